@@ -1,0 +1,135 @@
+"""Import the user's WSGI app the way uWSGI does, and explain in one line why it failed."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import site
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from usher.options import Settings
+
+WsgiApp = Callable[..., Any]
+
+
+class AppLoadError(Exception):
+    """The app could not be loaded; str() is one line naming the likely cause and the fix."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
+def prepare_environment(settings: Settings) -> None:
+    """Apply chdir, env, home (virtualenv) and pythonpath before any user code is imported."""
+    if settings.chdir:
+        os.chdir(settings.chdir)
+    for item in settings.env:
+        key, _, value = item.partition("=")
+        os.environ[key] = value
+    if settings.home:
+        _add_virtualenv(settings.home)
+    for path in reversed(settings.pythonpath):
+        sys.path.insert(0, os.path.abspath(path))
+    # uWSGI imports modules relative to the working directory (after chdir), so must we.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
+def _add_virtualenv(home: str) -> None:
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    site_packages = os.path.join(home, "lib", version, "site-packages")
+    if not os.path.isdir(site_packages):
+        raise AppLoadError(
+            f"home/virtualenv {home!r} has no {site_packages}: point home at a virtualenv "
+            f"made with this Python ({sys.version.split()[0]})"
+        )
+    site.addsitedir(site_packages)
+
+
+def describe(settings: Settings) -> str:
+    """The app as the startup banner names it."""
+    if settings.wsgi_file:
+        return f"{settings.wsgi_file} ({settings.callable})"
+    module, _, name = (settings.module or "").partition(":")
+    return f"{module}:{name or settings.callable}" if module else "(none)"
+
+
+def load_app(settings: Settings) -> WsgiApp:
+    """Import and return the configured callable, or raise AppLoadError."""
+    if settings.wsgi_file:
+        module = _exec_file(settings.wsgi_file)
+        target, name = settings.wsgi_file, settings.callable
+    elif settings.module:
+        target, _, name = settings.module.partition(":")
+        name = name or settings.callable
+        module = _import(target)
+    else:
+        raise AppLoadError(
+            "no app configured: give --module pkg.wsgi (or module = pkg.wsgi in the ini) "
+            "or --wsgi-file app.py"
+        )
+    app = getattr(module, name, None)
+    if app is None:
+        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
+        hint = f" (callables there: {', '.join(found[:6])})" if found else ""
+        raise AppLoadError(
+            f"{target} has no callable {name!r}{hint}: set --callable NAME or module = {target}:NAME"
+        )
+    if not callable(app):
+        raise AppLoadError(f"{target}:{name} is a {type(app).__name__}, not a WSGI callable")
+    return app  # type: ignore[no-any-return]  # user code: callability checked just above
+
+
+def _import(module_name: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        details = traceback.format_exc()
+        if exc.name and module_name.startswith(exc.name):
+            raise AppLoadError(
+                f"module {module_name!r} not found (no {exc.name!r} on sys.path from "
+                f"{os.getcwd()}): check --chdir, --pythonpath or --home",
+                details,
+            ) from exc
+        raise AppLoadError(
+            f"importing {module_name!r} failed: it imports {exc.name!r}, which is not installed "
+            f"in {sys.prefix} (install it, or set --home to the app's virtualenv)",
+            details,
+        ) from exc
+    except Exception as exc:
+        raise AppLoadError(_raised(module_name, exc), traceback.format_exc()) from exc
+
+
+def _exec_file(path: str) -> Any:
+    full = os.path.abspath(path)
+    if not os.path.isfile(full):
+        raise AppLoadError(f"wsgi-file {path!r} does not exist (looked in {os.getcwd()}): fix the path or --chdir")
+    # The file's own directory goes on sys.path so that its sibling modules import, as a script's do.
+    directory = os.path.dirname(full)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    name = "usher_file_" + "".join(c if c.isalnum() else "_" for c in full)
+    spec = importlib.util.spec_from_file_location(name, full)
+    if spec is None or spec.loader is None:
+        raise AppLoadError(f"wsgi-file {path!r} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise AppLoadError(_raised(path, exc), traceback.format_exc()) from exc
+    return module
+
+
+def _raised(target: str, exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"{target} has a syntax error at {exc.filename}:{exc.lineno}: {exc.msg}"
+    cause = type(exc).__name__
+    if "ImproperlyConfigured" in cause or "DJANGO_SETTINGS_MODULE" in str(exc):
+        return f"Django is not configured when importing {target}: {exc} (set env = DJANGO_SETTINGS_MODULE=...)"
+    return f"importing {target} raised {cause}: {exc}"

@@ -1,0 +1,25 @@
+"""The `usher` command: uWSGI-compatible flags and ini files in, a running server out."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from usher.options import ConfigError, ExitRequested, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `usher` and `python -m usher`; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        loaded = load_settings(args, os.environ)
+    except ExitRequested as request:
+        print(request.text)
+        return request.exit_status
+    except ConfigError as exc:
+        print(f"usher: {exc}", file=sys.stderr)
+        return exc.exit_status
+    from usher.server import serve
+
+    return serve(loaded.settings, loaded.notes, args)

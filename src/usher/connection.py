@@ -1,0 +1,481 @@
+"""One client connection on a worker's event loop: bytes to the codec, requests to the adapter.
+
+A request reaches the app only once it has been read completely, so a slow client costs a socket
+and a little memory, never an app thread. Requests pipelined behind a busy one wait in order, with
+reading paused so that a client cannot queue unbounded work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from usher.protocols.events import CodecState, ContinueRequested, ProtocolError, Request
+from usher.protocols.response import CONTINUE_100, LAST_CHUNK, encode_chunk, encode_head, error_response
+from usher.wsgi import WsgiExchange, http_environ, uwsgi_environ
+
+if TYPE_CHECKING:
+    from usher.worker import ListenerContext, WorkerState
+
+IDLE = CodecState.IDLE
+HEAD = CodecState.HEAD
+BODY = CodecState.BODY
+
+# Headers that describe this hop's framing: usher frames the response itself, so an app's copies
+# would contradict it. `Connection: close` from the app is honoured; the rest are dropped.
+_HOP_BY_HOP = frozenset(("connection", "transfer-encoding", "keep-alive"))
+
+
+class Connection(asyncio.Protocol):
+    """A client connection: reads requests, runs them one at a time, writes responses in order."""
+
+    def __init__(self, worker: WorkerState, listener: ListenerContext) -> None:
+        self.worker = worker
+        self.listener = listener
+        self.codec = listener.new_codec()
+        self.transport: asyncio.Transport | None = None
+        self.peer = ("", "")
+        self.queue: deque[Request | ProtocolError | ContinueRequested] = deque()
+        self.busy = False
+        self.reading = True
+        self.closed = False
+        self.last_activity = worker.now
+        self.head_started = worker.now
+        self.paused_at = 0.0
+        self.responder = Responder(self)
+        self.exchange: WsgiExchange | None = None
+
+    # -- transport callbacks -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without inheriting from it.
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.peer = (str(peer[0]), str(peer[1]))
+        self.worker.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        now = self.worker.now
+        self.last_activity = now
+        codec = self.codec
+        if codec.state is not HEAD:
+            self.head_started = now
+        for event in codec.receive_data(data):
+            if self.busy or self.queue:
+                self.queue.append(event)
+            else:
+                self.dispatch(event)
+        if self.queue and self.reading and self.transport is not None:
+            self.reading = False
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool | None:
+        for event in self.codec.receive_eof():
+            self.queue.append(event)
+        self.drain_queue()
+        # Keep the write side open while a response is still being produced.
+        return self.busy
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.worker.connections.discard(self)
+        self.responder.connection_lost()
+        if not self.busy:
+            self.release_request()
+        self.worker.connection_closed()
+
+    def pause_writing(self) -> None:
+        self.paused_at = self.worker.now
+        responder = self.responder
+        responder.drained.clear()
+        if self.worker.pool is None:
+            # Inline, the exchange checks `paused` between chunks; a pool thread blocks on `drained`.
+            responder.paused = True
+
+    def resume_writing(self) -> None:
+        responder = self.responder
+        responder.drained.set()
+        if self.worker.pool is None and not responder.in_sendfile:
+            responder.paused = False
+            if self.exchange is not None:
+                self.continue_exchange()
+
+    # -- request dispatch ----------------------------------------------------------------------
+
+    def dispatch(self, event: Request | ProtocolError | ContinueRequested) -> None:
+        if type(event) is Request:
+            self.run(event)
+        elif type(event) is ContinueRequested:
+            self.write(CONTINUE_100)
+        elif isinstance(event, ProtocolError):
+            self.reject(event)
+
+    def drain_queue(self) -> None:
+        """Run queued events in order until one of them keeps the connection busy."""
+        queue = self.queue
+        while queue and not self.busy and not self.closed:
+            self.dispatch(queue.popleft())
+        if not queue and not self.reading and not self.closed and self.transport is not None:
+            self.reading = True
+            self.transport.resume_reading()
+
+    def reject(self, error: ProtocolError) -> None:
+        self.worker.log.protocol_error(self.peer, error)
+        worker = self.worker
+        self.write(error_response(error.status, error.reason, date=worker.date, server=worker.server))
+        self.close()
+
+    def run(self, request: Request) -> None:
+        self.busy = True
+        listener = self.listener
+        if request.vars is None:
+            environ = http_environ(listener.base_environ, request, self.peer)
+        else:
+            environ = uwsgi_environ(listener.base_environ, request)
+        responder = self.responder
+        responder.start(request)
+        exchange = WsgiExchange(self.worker.app, environ, responder)
+        self.exchange = exchange
+        pool = self.worker.pool
+        if pool is not None:
+            responder.threaded = True
+            pool.submit(run_threaded, self, exchange)
+            return
+        try:
+            exchange.begin()
+        except Exception as exc:
+            self.app_failed(exchange, exc)
+
+    def continue_exchange(self) -> None:
+        exchange = self.exchange
+        assert exchange is not None
+        try:
+            exchange.pump()
+        except Exception as exc:
+            self.app_failed(exchange, exc)
+
+    def app_failed(self, exchange: WsgiExchange, exc: BaseException) -> None:
+        self.worker.log.app_exception(exchange.environ, exc)
+        self.worker.exceptions += 1
+        try:
+            exchange.fail(exc)
+        except Exception as close_exc:
+            # close() of the app's iterable raised as well: the response is lost either way.
+            self.worker.log.app_exception(exchange.environ, close_exc)
+            self.responder.abort()
+
+    def response_finished(self) -> None:
+        """Called on the loop when a response is complete."""
+        responder = self.responder
+        self.worker.log.access(self, responder)
+        self.worker.requests += 1
+        self.busy = False
+        self.exchange = None
+        self.release_request()
+        self.last_activity = self.worker.now
+        if not responder.keep_alive or self.worker.stopping:
+            self.close()
+            return
+        if self.queue or not self.reading:
+            self.drain_queue()
+
+    def release_request(self) -> None:
+        request = self.responder.request
+        if request is not None:
+            self.responder.request = None
+            request.body.close()
+
+    # -- output --------------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.closed = True
+            self.transport.abort()
+
+    # -- timeouts ------------------------------------------------------------------------------
+
+    def check_timeout(self, now: float) -> None:
+        """Called about once a second: drop clients that are too slow or idle too long."""
+        worker = self.worker
+        if self.busy:
+            if not self.responder.drained.is_set() and now - self.paused_at > worker.write_timeout:
+                worker.log.timeout(self.peer, "not reading the response")
+                self.abort()
+            return
+        state = self.codec.state
+        if state is IDLE and not self.queue:
+            if now - self.last_activity > worker.idle_timeout:
+                self.close()
+        elif state is HEAD:
+            # A deadline for the whole header section, not per read, or a client sending one byte
+            # every few seconds (slowloris) would never be cut.
+            if now - self.head_started > worker.read_timeout:
+                worker.log.timeout(self.peer, "request headers too slow")
+                self.abort()
+        elif state is BODY and now - self.last_activity > worker.read_timeout:
+            worker.log.timeout(self.peer, "request body stalled")
+            self.abort()
+
+
+class Responder:
+    """Frames one response at a time for a connection; the WSGI exchange writes through it.
+
+    Inline (threads = 1) it writes to the transport directly and `paused` tells the exchange to
+    stop iterating until the transport drains. On a pool thread every write is handed to the loop
+    and the thread blocks while the transport is paused.
+    """
+
+    __slots__ = (
+        "body_allowed", "body_bytes", "chunked", "conn", "drained", "head", "head_bytes",
+        "header_count", "in_sendfile", "keep_alive", "paused", "remaining", "request", "started", "status",
+        "threaded",
+    )
+
+    def __init__(self, conn: Connection) -> None:
+        import threading
+
+        self.conn = conn
+        self.paused = False
+        self.threaded = False
+        self.in_sendfile = False
+        self.drained = threading.Event()
+        self.drained.set()
+        self.request: Request | None = None
+        self.head = b""
+        self.keep_alive = True
+        self.chunked = False
+        self.body_allowed = True
+        self.remaining: int | None = None
+        self.status = ""
+        self.body_bytes = 0
+        self.head_bytes = 0
+        self.header_count = 0
+        self.started = 0.0
+
+    def start(self, request: Request) -> None:
+        self.request = request
+        self.keep_alive = request.keep_alive
+        self.head = b""
+        self.chunked = False
+        self.remaining = None
+        self.body_bytes = 0
+        self.head_bytes = 0
+        self.status = ""
+        self.threaded = False
+        if self.conn.worker.log.enabled:
+            self.started = self.conn.worker.clock()
+
+    def emit(self, data: bytes) -> None:
+        conn = self.conn
+        if not self.threaded:
+            conn.write(data)
+            return
+        if conn.closed:
+            raise ConnectionAbortedError("client went away")
+        conn.worker.loop.call_soon_threadsafe(conn.write, data)
+        if not self.drained.is_set():
+            self.drained.wait()
+            if conn.closed:
+                raise ConnectionAbortedError("client went away")
+
+    def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
+        request = self.request
+        assert request is not None
+        self.status = status
+        code = status[:3]
+        self.body_allowed = request.method != "HEAD" and code not in ("204", "304") and code[0] != "1"
+        for name, value in headers:
+            if name.lower() in _HOP_BY_HOP:
+                headers = self._strip_hop_by_hop(headers)
+                break
+        if length is not None:
+            self.remaining = length
+        elif self.body_allowed:
+            if request.http_version == "1.1" and request.vars is None:
+                self.chunked = True
+            else:
+                # No length and no chunked framing: the end of the body is the end of the connection.
+                self.keep_alive = False
+        worker = self.conn.worker
+        self.head = encode_head(
+            status, headers, http_version=request.http_version, keep_alive=self.keep_alive,
+            chunked=self.chunked, date=worker.date, server=worker.server,
+        )
+        self.head_bytes = len(self.head)
+        self.header_count = len(headers)
+
+    def _strip_hop_by_hop(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        kept = []
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered not in _HOP_BY_HOP:
+                kept.append((name, value))
+            elif lowered == "connection" and "close" in value.lower():
+                self.keep_alive = False
+        return kept
+
+    def send_body(self, data: bytes) -> None:
+        if not self.body_allowed:
+            return
+        remaining = self.remaining
+        if remaining is not None:
+            if len(data) > remaining:
+                # Never send more than the app declared: the surplus would be read as the next response.
+                data = data[:remaining]
+            self.remaining = remaining - len(data)
+        if not data:
+            return
+        self.body_bytes += len(data)
+        if self.chunked:
+            data = encode_chunk(data)
+        head = self.head
+        if head:
+            self.head = b""
+            data = head + data
+        self.emit(data)
+
+    def send_file(self, fd: int, offset: int, count: int) -> None:
+        if self.head:
+            head, self.head = self.head, b""
+            self.emit(head)
+        if not self.body_allowed or count <= 0:
+            return
+        self.body_bytes += count
+        if self.remaining is not None:
+            self.remaining -= count
+        conn = self.conn
+        if not self.threaded:
+            self.paused = True
+            self.in_sendfile = True
+            Sendfile(conn, fd, offset, count).start()
+            return
+        import threading
+
+        done = threading.Event()
+        conn.worker.loop.call_soon_threadsafe(lambda: Sendfile(conn, fd, offset, count, done).start())
+        done.wait()
+        if conn.closed:
+            raise ConnectionAbortedError("client went away")
+
+    def finish(self) -> None:
+        tail = self.head
+        self.head = b""
+        if self.chunked and self.body_allowed:
+            tail += LAST_CHUNK
+        if self.remaining and self.body_allowed:
+            # The app sent less than its Content-Length: only closing tells the client.
+            self.keep_alive = False
+        if tail:
+            self.emit(tail)
+        if self.threaded:
+            self.conn.worker.loop.call_soon_threadsafe(self.conn.response_finished)
+        else:
+            self.conn.response_finished()
+
+    def abort(self) -> None:
+        self.keep_alive = False
+        conn = self.conn
+        if self.threaded:
+            conn.worker.loop.call_soon_threadsafe(conn.abort)
+            conn.worker.loop.call_soon_threadsafe(conn.response_finished)
+        else:
+            conn.abort()
+            conn.response_finished()
+
+    def connection_lost(self) -> None:
+        self.drained.set()
+
+
+def run_threaded(conn: Connection, exchange: WsgiExchange) -> None:
+    """Body of a pool thread: the whole exchange, blocking on backpressure."""
+    try:
+        exchange.begin()
+    except Exception as exc:
+        conn.worker.loop.call_soon_threadsafe(_note_thread_failure, conn, exchange, exc)
+
+
+def _note_thread_failure(conn: Connection, exchange: WsgiExchange, exc: BaseException) -> None:
+    if isinstance(exc, ConnectionAbortedError):
+        exchange.close()
+        conn.response_finished()
+        return
+    conn.responder.threaded = False
+    conn.app_failed(exchange, exc)
+
+
+class Sendfile:
+    """Send a file span with os.sendfile on the loop, bypassing the transport's buffer.
+
+    The transport owns the socket's descriptor in the loop, so the writer callback is registered on
+    a duplicate of it; the transport's own buffer (the head) is flushed first to keep the order.
+    """
+
+    __slots__ = ("conn", "count", "done", "fd", "offset", "out_fd")
+
+    def __init__(self, conn: Connection, fd: int, offset: int, count: int, done: Any = None) -> None:
+        self.conn = conn
+        self.fd = fd
+        self.offset = offset
+        self.count = count
+        self.done = done
+        self.out_fd = -1
+
+    def start(self) -> None:
+        transport = self.conn.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None or self.conn.closed:
+            self.finish()
+            return
+        self.out_fd = os.dup(sock.fileno())
+        self.conn.worker.loop.add_writer(self.out_fd, self.step)
+
+    def step(self) -> None:
+        transport = self.conn.transport
+        if self.conn.closed or transport is None:
+            self.finish()
+            return
+        if transport.get_write_buffer_size():
+            return
+        try:
+            sent = os.sendfile(self.out_fd, self.fd, self.offset, min(self.count, 1 << 20))
+        except BlockingIOError:
+            return
+        except OSError:
+            self.conn.abort()
+            self.finish()
+            return
+        if sent == 0:
+            # The file shrank under us: the declared length cannot be met, so close.
+            self.conn.responder.keep_alive = False
+            self.count = 0
+        self.offset += sent
+        self.count -= sent
+        self.conn.last_activity = self.conn.worker.now
+        if self.count <= 0:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.out_fd >= 0:
+            self.conn.worker.loop.remove_writer(self.out_fd)
+            os.close(self.out_fd)
+            self.out_fd = -1
+        responder = self.conn.responder
+        responder.in_sendfile = False
+        if self.done is not None:
+            self.done.set()
+            return
+        responder.paused = False
+        if self.conn.exchange is not None:
+            self.conn.continue_exchange()

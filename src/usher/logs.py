@@ -1,0 +1,117 @@
+"""Server log lines: the startup banner, one line per request, and what went wrong.
+
+Every line goes straight to file descriptor 2 with one `os.write`: `logto` and `daemonize` point that
+descriptor at a file, and nothing is buffered in a process that may fork or be killed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from usher.protocols.events import ProtocolError
+
+if TYPE_CHECKING:
+    from usher.connection import Connection, Responder
+
+# The line uWSGI users grep for, with the same fields in the same places.
+DEFAULT_FORMAT = (
+    "[pid: %(pid)|app: 0|req: %(wid)/%(reqs)] %(addr) () {%(vars) vars in %(pktsize) bytes} "
+    "[%(ctime)] %(method) %(uri) => generated %(rsize) bytes in %(msecs) msecs "
+    "(%(proto) %(status)) %(headers) headers in %(hsize) bytes (1 switches on core 0)"
+)
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)")
+
+
+def write_line(text: str) -> None:
+    """Write one log line to the server log (fd 2)."""
+    data = (text + "\n").encode("utf-8", "replace")
+    try:
+        os.write(2, data)
+    except OSError:
+        pass  # a closed or full log must never take a request down with it
+
+
+class RequestFields:
+    """The values a log-format may name, computed only when the format uses them."""
+
+    def __init__(self, log: ServerLog, conn: Connection, responder: Responder) -> None:
+        self.log = log
+        self.conn = conn
+        self.responder = responder
+        exchange = conn.exchange
+        self.environ: dict[str, Any] = exchange.environ if exchange is not None else {}
+
+    def value(self, name: str) -> str:
+        getter = _FIELDS.get(name)
+        if getter is not None:
+            return getter(self)
+        return "-"
+
+
+def _elapsed(fields: RequestFields) -> float:
+    return fields.log.clock() - fields.responder.started
+
+
+_FIELDS: dict[str, Callable[[RequestFields], str]] = {
+    "pid": lambda f: str(f.log.pid),
+    "wid": lambda f: str(f.log.worker_id),
+    "reqs": lambda f: str(f.conn.worker.requests + 1),
+    "addr": lambda f: f.environ.get("REMOTE_ADDR", f.conn.peer[0]),
+    "user": lambda f: f.environ.get("REMOTE_USER", "-"),
+    "method": lambda f: f.environ.get("REQUEST_METHOD", "-"),
+    "uri": lambda f: f.environ.get("REQUEST_URI", f.environ.get("PATH_INFO", "-")),
+    "proto": lambda f: f.environ.get("SERVER_PROTOCOL", "-"),
+    "host": lambda f: f.environ.get("HTTP_HOST", "-"),
+    "uagent": lambda f: f.environ.get("HTTP_USER_AGENT", "-"),
+    "referer": lambda f: f.environ.get("HTTP_REFERER", "-"),
+    "status": lambda f: f.responder.status[:3] or "-",
+    "size": lambda f: str(f.responder.body_bytes),
+    "rsize": lambda f: str(f.responder.body_bytes),
+    "hsize": lambda f: str(f.responder.head_bytes),
+    "cl": lambda f: f.environ.get("CONTENT_LENGTH", "0") or "0",
+    "msecs": lambda f: str(int(_elapsed(f) * 1000)),
+    "micros": lambda f: str(int(_elapsed(f) * 1_000_000)),
+    "time": lambda f: str(int(time.time())),
+    "epoch": lambda f: str(int(time.time())),
+    "ltime": lambda f: time.strftime("%d/%b/%Y:%H:%M:%S %z"),
+    "ctime": lambda f: time.ctime(),
+    "vars": lambda f: str(len(f.environ)),
+    "pktsize": lambda f: str(sum(len(k) + len(str(v)) for k, v in f.environ.items())),
+    "headers": lambda f: str(f.responder.header_count),
+}
+
+
+class ServerLog:
+    """Per-worker logging: access lines in the configured format, errors with context."""
+
+    def __init__(self, *, enabled: bool, log_format: str | None, pid: int, worker_id: int) -> None:
+        self.enabled = enabled
+        self.pid = pid
+        self.worker_id = worker_id
+        self.clock = time.monotonic
+        template = log_format or DEFAULT_FORMAT
+        self.names = _PLACEHOLDER.findall(template)
+        self.template = _PLACEHOLDER.sub("{}", template.replace("{", "{{").replace("}", "}}"))
+
+    def access(self, conn: Connection, responder: Responder) -> None:
+        if not self.enabled:
+            return
+        fields = RequestFields(self, conn, responder)
+        write_line(self.template.format(*[fields.value(name) for name in self.names]))
+
+    def app_exception(self, environ: dict[str, Any], exc: BaseException) -> None:
+        where = f"{environ.get('REQUEST_METHOD', '?')} {environ.get('REQUEST_URI', environ.get('PATH_INFO', '?'))}"
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        write_line(f"[worker {self.worker_id}] exception in the app on {where}:\n{text}")
+
+    def protocol_error(self, peer: tuple[str, str], error: ProtocolError) -> None:
+        write_line(f"[worker {self.worker_id}] {peer[0]}: {error.status} {error.reason}")
+
+    def timeout(self, peer: tuple[str, str], what: str) -> None:
+        write_line(f"[worker {self.worker_id}] {peer[0]}: disconnected, {what}")

@@ -1,0 +1,61 @@
+"""usher's options: one table (`Settings`), read from the command line, ini files and the
+environment.
+
+`load_settings(argv, environ)` returns `Loaded` or raises:
+
+- `ConfigError`: a configuration mistake; `str()` is one line (option, source, fix). The CLI
+  prints it and exits with `ConfigError.exit_status` (2).
+- `HelpRequested` (`--help`, `-h`) or `VersionRequested` (`--version`), both `ExitRequested`:
+  the CLI prints `.text` and exits with status 0.
+
+Precedence, weakest first: defaults, environment, ini files, command line (see docs/options.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from usher.options.cli_args import read_argv
+from usher.options.docs import help_text, option_reference_markdown
+from usher.options.environ import read_environ
+from usher.options.errors import (
+    ConfigError,
+    ExitRequested,
+    HelpRequested,
+    VersionRequested,
+)
+from usher.options.ini import read_ini_files
+from usher.options.resolve import resolve
+from usher.options.settings import Settings
+
+__all__ = [
+    "ConfigError",
+    "ExitRequested",
+    "HelpRequested",
+    "Loaded",
+    "Settings",
+    "VersionRequested",
+    "help_text",
+    "load_settings",
+    "option_reference_markdown",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """The settings, and the notes to log at startup (ignored options, dropped comments...)."""
+
+    settings: Settings
+    notes: tuple[str, ...]
+
+
+def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Loaded:
+    """Read every source and merge them; `argv` excludes the program name."""
+    command_line = read_argv(argv)
+    environment = read_environ(environ)
+    ini = read_ini_files((*environment.ini_files, *command_line.ini_files), environ)
+    settings, ignored = resolve(
+        (*environment.assignments, *ini.assignments, *command_line.assignments), ini.files
+    )
+    return Loaded(settings, (*environment.notes, *ini.notes, *ignored))

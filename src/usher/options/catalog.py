@@ -1,0 +1,116 @@
+"""The option table seen from the readers: names, aliases, short flags and kinds, by lookup.
+
+Built once at import from `dataclasses.fields(Settings)` into immutable mappings, so every reader
+(command line, ini, environment) and the docs agree on what exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from usher.options.errors import Origin
+from usher.options.settings import OptionSpec, Settings
+
+Kind = Literal["bool", "int", "str", "list"]
+
+
+@dataclass(frozen=True, slots=True)
+class OptionInfo:
+    """One option as the readers need it."""
+
+    name: str  # the option's own spelling, e.g. "http-socket"
+    field: str  # the Settings attribute, e.g. "http_socket"
+    kind: Kind
+    optional: bool  # `str | None`: unset is None
+    default: object
+    spec: OptionSpec
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """The name first, then the aliases."""
+        return (self.name, *self.spec.aliases)
+
+    @property
+    def needs_value(self) -> bool:
+        """False when the option may be given alone (`--master`, `--chmod-socket`, a bare key)."""
+        return self.kind != "bool" and self.spec.flag_only_value is None
+
+
+def _kind_of(hint: object) -> tuple[Kind, bool]:
+    optional = False
+    if isinstance(hint, types.UnionType):
+        members = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        optional, hint = True, members[0]
+    if typing.get_origin(hint) is tuple:
+        return "list", optional
+    kinds: dict[object, Kind] = {bool: "bool", int: "int", str: "str"}
+    if hint not in kinds:
+        raise TypeError(
+            f"Settings fields may be bool, int, str, X | None or tuple[str, ...], not {hint}"
+        )
+    return kinds[hint], optional
+
+
+def _build() -> tuple[OptionInfo, ...]:
+    hints = typing.get_type_hints(Settings)
+    infos = []
+    for field in dataclasses.fields(Settings):
+        kind, optional = _kind_of(hints[field.name])
+        spec = field.metadata.get("option")
+        if not isinstance(spec, OptionSpec):
+            raise TypeError(f"Settings.{field.name} must be declared with option(...)")
+        name = field.name.replace("_", "-")
+        infos.append(OptionInfo(name, field.name, kind, optional, field.default, spec))
+    return tuple(infos)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One value for one option from one source, still as text (None: given without a value)."""
+
+    info: OptionInfo
+    raw: str | None
+    origin: Origin
+    spelled: str  # as the user wrote the option, for messages: "--workers", "-p", "workers"
+
+
+@dataclass(frozen=True, slots=True)
+class IniRequest:
+    """A request to load `FILE[:SECTION]`, and where that request was made."""
+
+    spec: str
+    origin: Origin
+
+
+OPTIONS: tuple[OptionInfo, ...] = _build()
+_BY_SPELLING: Mapping[str, OptionInfo] = types.MappingProxyType(
+    {spelling: info for info in OPTIONS for spelling in info.spellings}
+)
+_BY_SHORT: Mapping[str, OptionInfo] = types.MappingProxyType(
+    {info.spec.short: info for info in OPTIONS if info.spec.short}
+)
+
+
+def lookup(spelling: str) -> OptionInfo | None:
+    """The option called `spelling` (its name or an alias), if there is one."""
+    return _BY_SPELLING.get(spelling)
+
+
+def lookup_short(letter: str) -> OptionInfo | None:
+    """The option with the one-letter flag `letter` (`p` for `-p`), if there is one."""
+    return _BY_SHORT.get(letter)
+
+
+def suggest(spelling: str) -> str | None:
+    """The closest known option name or alias to a misspelled one, for 'did you mean'."""
+    guess = spelling.lower().replace("_", "-")
+    if guess in _BY_SPELLING and guess != spelling:
+        return guess
+    matches = difflib.get_close_matches(guess, list(_BY_SPELLING), n=1, cutoff=0.75)
+    return matches[0] if matches else None

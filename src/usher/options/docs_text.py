@@ -1,0 +1,100 @@
+"""The hand-written part of docs/options.md; the option tables under it are generated."""
+
+INTRODUCTION = r"""
+# Options reference
+
+<!-- Generated from src/usher/options/settings.py by `python -m usher.options > docs/options.md`.
+     Do not edit by hand: a test fails when this page and the option table disagree. -->
+
+usher takes the same options as uWSGI, under the same names, from the same places. Every option
+below can be given on the command line, in an ini file or in the environment.
+
+## Where options come from
+
+- **Command line**: `--name value`, `--name=value`, and for switches just `--name`
+  (`--master`; `--master=false` turns one off). Some options have uWSGI's one-letter form:
+  `-s :3031`, `-p4`, `-M`. A bare argument ending in `.ini` (`usher app.ini`) is the same as
+  `--ini app.ini`. An unknown flag is an error that suggests the closest option name.
+- **ini files**: `--ini FILE` (repeatable) reads the `[uwsgi]` section of FILE, or `[usher]`
+  if the file has no `[uwsgi]` section. `--ini FILE:SECTION` reads another section.
+  An `ini = other.ini` line inside a file loads that file at that point.
+- **Environment**: `USHER_<NAME>` or `UWSGI_<NAME>`, the option name upper-cased with `_` for
+  `-` (`UWSGI_HTTP_SOCKET=:8000`, `USHER_PROCESSES=4`; aliases work too). When an option is set
+  through any `USHER_` variable, its `UWSGI_` variables are ignored. Unknown `UWSGI_` variables
+  are ignored silently; unknown `USHER_` variables are logged with a suggestion.
+  `UWSGI_INI` / `USHER_INI` name an ini file to load.
+
+## Precedence
+
+From weakest to strongest: **defaults, environment, ini files (in the order given), command
+line**. Command-line values win only for the options given on the command line; everything else
+keeps the value from the ini files or the environment.
+
+- An option that takes one value keeps the last value from the strongest source.
+- A repeatable option (`socket`, `http-socket`, `pythonpath`, `env`...) collects every value
+  from every source in that order: environment, then ini files, then the command line.
+
+This differs from uWSGI in one case: uWSGI applies arguments strictly in the order written, so in
+`uwsgi --processes 2 --ini app.ini` a `processes` line in app.ini wins. In usher the command line
+wins.
+
+## ini files
+
+- `key = value`, one per line. A key with no `=` means "set": true for switches, and for
+  `chmod-socket` the mode 666.
+- Switches accept `true`/`false`, `on`/`off`, `yes`/`no`, `1`/`0` in any case; any other value
+  is an error.
+- Lines starting with `;` or `#` are comments. A key repeated for a repeatable option adds a
+  value; repeated for any other option, the last line wins.
+- Keys that are not usher options are not errors: they can be used as variables (below). One
+  that is never used is logged, with the closest option name when there is one. Keys before the
+  first section header, or in other sections, are not read.
+
+### Inline comments
+
+`socket = 127.0.0.1:8000 # for nginx`: a `#` or `;` that follows whitespace starts a comment,
+and usher drops it from the value and logs a note. uWSGI would keep the comment as part of the
+value, so a config that worked by accident there gets a warning here. Put comments on their own
+line. A value that must contain ` #` can come from the environment through `$(VAR)`.
+
+### Variables and placeholders
+
+Values are expanded in this order:
+
+1. `$(NAME)` is replaced by the environment variable NAME (empty, with a note, if it is unset).
+2. `%(key)` is replaced by the value of `key` in the loaded ini files, option or not (the first
+   definition counts; placeholders in it are expanded too). A `%(key)` that names no key is left
+   as written, which is what `log-format = %(addr) %(method) %(uri)` relies on.
+3. Magic variables describe the file being read:
+
+| Variable | Meaning | For `/srv/site/conf/app.ini` |
+|---|---|---|
+| `%d` | directory of the file, with a trailing slash | `/srv/site/conf/` |
+| `%p` | absolute path of the file | `/srv/site/conf/app.ini` |
+| `%s` | file name | `app.ini` |
+| `%n` | file name without its extension | `app` |
+| `%e` | extension, without the dot | `ini` |
+| `%c` | name of the directory holding the file | `conf` |
+| `%h` | host name | `web1` |
+| `%k` | number of CPU cores | `8` |
+| `%%` | a literal `%` | `%` |
+
+Example:
+
+```ini
+[uwsgi]
+project = site
+chdir = %d..
+module = %(project).wsgi
+socket = /run/%(project)/%n.sock
+processes = %k
+```
+
+## Errors
+
+A bad value stops startup with one line naming the option, where it was set (`app.ini:12`,
+`env UWSGI_PROCESSES` or `command line`) and how to fix it, and usher exits with status 2.
+Listener addresses are checked before anything is bound: `host:port`, `:port`, `[::]:port`,
+`[::1]:8000`, a unix socket path (containing `/` or ending in `.sock`) or `@name` for an
+abstract socket; ports go from 0 (any free port) to 65535.
+"""

@@ -1,0 +1,323 @@
+"""The option table: `Settings`, one frozen dataclass whose every field declares one option.
+
+A field's name is the option's name with `_` for `-` (`http_socket` is `--http-socket`), its
+annotation is the option's type, and `option(...)` puts the rest (aliases, help, group, limits)
+in the field's metadata. The command line, ini and environment readers, `--help` and
+docs/options.md are generated from `dataclasses.fields(Settings)`, so adding an option is adding
+one field here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from usher.options import values
+from usher.options.spec import OptionSpec, option
+
+__all__ = ["ListenerProtocol", "OptionSpec", "Settings", "option"]
+
+ListenerProtocol = Literal["http", "uwsgi"]
+
+LISTENERS = "Listeners"
+APP = "Application"
+PROCESSES = "Processes"
+FILES = "Files and logs"
+LIMITS = "Limits"
+CONFIG = "Configuration"
+IGNORED = "Accepted and ignored"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Every option's final value; built once at startup and passed down explicitly."""
+
+    # -- listeners --------------------------------------------------------------------------
+    http: tuple[str, ...] = option(
+        (),
+        group=LISTENERS,
+        repeatable=True,
+        check=values.check_listener,
+        metavar="ADDRESS",
+        help="Serve HTTP/1.1 on this address. usher has no separate router process, so this "
+        "is the same as --http-socket.",
+    )
+    http_socket: tuple[str, ...] = option(
+        (),
+        group=LISTENERS,
+        repeatable=True,
+        check=values.check_listener,
+        metavar="ADDRESS",
+        help="Serve HTTP/1.1 on this address (host:port, :port, [::1]:port, a unix socket "
+        "path or @abstract-name).",
+    )
+    socket: tuple[str, ...] = option(
+        (),
+        aliases=("uwsgi-socket",),
+        short="s",
+        group=LISTENERS,
+        repeatable=True,
+        check=values.check_listener,
+        metavar="ADDRESS",
+        help="Serve the uwsgi binary protocol on this address, for nginx's uwsgi_pass.",
+    )
+    chmod_socket: str | None = option(
+        None,
+        group=LISTENERS,
+        flag_only_value="666",
+        check=values.check_octal_mode,
+        metavar="MODE",
+        help="Octal permissions for unix socket listeners.",
+    )
+    listen: int = option(
+        100,
+        group=LISTENERS,
+        minimum=1,
+        metavar="N",
+        help="Accept backlog of each listener; the kernel caps it at net.core.somaxconn.",
+    )
+
+    # -- application ------------------------------------------------------------------------
+    chdir: str | None = option(
+        None, group=APP, metavar="DIR", help="Change to this directory before loading the app."
+    )
+    module: str | None = option(
+        None,
+        aliases=("wsgi",),
+        short="w",
+        group=APP,
+        check=values.check_module,
+        metavar="MODULE[:CALLABLE]",
+        help="Import the WSGI app from this module: pkg.mod or pkg.mod:callable.",
+    )
+    wsgi_file: str | None = option(
+        None,
+        aliases=("file",),
+        group=APP,
+        metavar="PATH",
+        help="Load the WSGI app from this Python file.",
+    )
+    callable: str = option(
+        "application",
+        group=APP,
+        check=values.check_identifier,
+        metavar="NAME",
+        help="Name of the WSGI callable in the module or file.",
+    )
+    home: str | None = option(
+        None,
+        aliases=("virtualenv", "venv", "pyhome"),
+        short="H",
+        group=APP,
+        metavar="DIR",
+        help="Virtualenv whose site-packages the app imports from.",
+    )
+    pythonpath: tuple[str, ...] = option(
+        (),
+        aliases=("python-path", "pp"),
+        group=APP,
+        repeatable=True,
+        metavar="DIR",
+        help="Add this directory to sys.path before loading the app.",
+    )
+    env: tuple[str, ...] = option(
+        (),
+        group=APP,
+        repeatable=True,
+        check=values.check_env_pair,
+        metavar="KEY=VALUE",
+        help="Set this environment variable before loading the app.",
+    )
+
+    # -- processes --------------------------------------------------------------------------
+    master: bool = option(
+        False, short="M", group=PROCESSES, help="Run a master process that supervises workers."
+    )
+    processes: int = option(
+        1,
+        aliases=("workers",),
+        short="p",
+        group=PROCESSES,
+        minimum=1,
+        metavar="N",
+        help="Number of worker processes.",
+    )
+    threads: int = option(
+        1,
+        group=PROCESSES,
+        minimum=1,
+        metavar="N",
+        help="App threads per worker; 1 calls the app inline on the event loop's thread.",
+    )
+    enable_threads: bool = option(
+        False,
+        group=PROCESSES,
+        ignored_because="usher always lets the app start its own threads",
+        help="Let the app start threads.",
+    )
+    lazy_apps: bool = option(
+        False,
+        group=PROCESSES,
+        help="Load the app in each worker after fork, not once in the master.",
+    )
+    need_app: bool = option(
+        True,
+        group=PROCESSES,
+        help="Exit at startup when the app cannot be loaded (usher's default, unlike uWSGI's).",
+    )
+    die_on_term: bool = option(
+        False, group=PROCESSES, help="Shut down on SIGTERM (uWSGI 2.0 reloads on it by default)."
+    )
+    uid: str | None = option(
+        None,
+        group=PROCESSES,
+        check=values.check_account,
+        metavar="USER",
+        help="Drop privileges to this user (name or number) after binding the listeners.",
+    )
+    gid: str | None = option(
+        None,
+        group=PROCESSES,
+        check=values.check_account,
+        metavar="GROUP",
+        help="Drop privileges to this group (name or number) after binding the listeners.",
+    )
+
+    # -- files and logs ---------------------------------------------------------------------
+    pidfile: str | None = option(
+        None, group=FILES, metavar="PATH", help="Write the master's pid to this file."
+    )
+    vacuum: bool = option(False, group=FILES, help="Remove unix sockets and the pidfile on exit.")
+    daemonize: str | None = option(
+        None,
+        short="d",
+        group=FILES,
+        metavar="LOGFILE",
+        help="Detach from the terminal and log to this file.",
+    )
+    logto: str | None = option(
+        None, group=FILES, metavar="LOGFILE", help="Log to this file instead of stderr."
+    )
+    disable_logging: bool = option(
+        False, short="L", group=FILES, help="Do not log requests (errors are still logged)."
+    )
+    log_format: str | None = option(
+        None,
+        group=FILES,
+        literal_placeholders=True,
+        metavar="FORMAT",
+        help="Request log line in uWSGI's %(var) syntax, e.g. %(addr) %(method) %(uri) %(status).",
+    )
+
+    # -- limits -----------------------------------------------------------------------------
+    # The uwsgi protocol stores the size of its variable block in 16 bits, so a request head
+    # can never exceed 65535 bytes there; the same cap keeps one HTTP head from pinning memory.
+    buffer_size: int = option(
+        4096,
+        short="b",
+        group=LIMITS,
+        minimum=1024,
+        maximum=65535,
+        metavar="BYTES",
+        help="Largest request head (request line and headers, or uwsgi vars) accepted; at most "
+        "65535, the uwsgi protocol's 16-bit size field.",
+    )
+    # Bodies are read whole before the app runs, so a slow client never holds an app thread;
+    # past this size they go to a temp file so that large uploads cannot exhaust memory.
+    post_buffering: int = option(
+        65536,
+        group=LIMITS,
+        minimum=0,
+        metavar="BYTES",
+        help="Request bodies up to this size stay in memory; larger ones go to a temp file, so "
+        "big uploads cannot exhaust memory. 0 sends every body to a file.",
+    )
+    limit_post: int = option(
+        0,
+        group=LIMITS,
+        minimum=0,
+        metavar="BYTES",
+        help="Refuse request bodies larger than this with 413; 0 means no limit.",
+    )
+    socket_timeout: int = option(
+        4,
+        short="z",
+        group=LIMITS,
+        minimum=1,
+        metavar="SECONDS",
+        help="Close uwsgi-protocol connections that stay silent this long mid-request.",
+    )
+    http_timeout: int = option(
+        60,
+        group=LIMITS,
+        minimum=1,
+        metavar="SECONDS",
+        help="Close HTTP connections that stay silent this long (idle keep-alive included).",
+    )
+    worker_reload_mercy: int = option(
+        60,
+        group=LIMITS,
+        minimum=1,
+        metavar="SECONDS",
+        help="How long a stopping worker may finish its requests before it is killed.",
+    )
+
+    # -- configuration ----------------------------------------------------------------------
+    ini: tuple[str, ...] = option(
+        (),
+        group=CONFIG,
+        repeatable=True,
+        metavar="FILE[:SECTION]",
+        help="Load options from this ini file's [uwsgi] section (or [usher], or the one named).",
+    )
+
+    # -- accepted and ignored ---------------------------------------------------------------
+    plugins: tuple[str, ...] = option(
+        (),
+        aliases=("plugin",),
+        group=IGNORED,
+        repeatable=True,
+        metavar="NAMES",
+        ignored_because="usher has Python support built in and no plugins to load",
+        help="uWSGI plugins to load.",
+    )
+    thunder_lock: bool = option(
+        False,
+        group=IGNORED,
+        ignored_because="usher has no accept lock; each connection is accepted by one worker",
+        help="Serialize accept() across workers.",
+    )
+    single_interpreter: bool = option(
+        False,
+        group=IGNORED,
+        ignored_because="each usher worker always runs exactly one interpreter",
+        help="Run one Python interpreter per worker.",
+    )
+
+    @property
+    def listeners(self) -> tuple[tuple[ListenerProtocol, str], ...]:
+        """Every listener as (protocol, address): "http" for http and http-socket, else "uwsgi"."""
+        http: ListenerProtocol = "http"
+        uwsgi: ListenerProtocol = "uwsgi"
+        return (
+            *((http, address) for address in (*self.http, *self.http_socket)),
+            *((uwsgi, address) for address in self.socket),
+        )
+
+    @property
+    def module_and_callable(self) -> tuple[str, str] | None:
+        """The app's module and callable from `module` (`pkg.mod:app` beats `callable`)."""
+        if self.module is None:
+            return None
+        module, _, attribute = self.module.partition(":")
+        return module, attribute or self.callable
+
+    @property
+    def env_pairs(self) -> tuple[tuple[str, str], ...]:
+        """The `env` options split into (key, value)."""
+        return tuple((key, value) for key, _, value in (pair.partition("=") for pair in self.env))
+
+    @property
+    def socket_mode(self) -> int | None:
+        """`chmod-socket` as a number for os.chmod, or None to leave unix sockets alone."""
+        return None if self.chmod_socket is None else int(self.chmod_socket, 8)

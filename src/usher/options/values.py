@@ -1,0 +1,153 @@
+"""Pure parsers and checks for option values: text in, a value out or `InvalidValue`.
+
+They know nothing of options or sources; the resolver names both when it turns an
+`InvalidValue` into a `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from usher.options.errors import InvalidValue
+
+TRUE_WORDS = frozenset({"true", "on", "yes", "1"})
+FALSE_WORDS = frozenset({"false", "off", "no", "0"})
+
+# RFC 1123 host names: letters, digits and inner hyphens per dot-separated label.
+_HOSTNAME = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+_OCTAL_MODE = re.compile(r"[0-7]{3,4}")
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_ADDRESS_FORMS = "host:port, :port, [::1]:port, a unix socket path or @abstract-name"
+
+
+def parse_bool(text: str) -> bool:
+    """Read a boolean the way uWSGI configs write them (true/false, on/off, yes/no, 1/0)."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise InvalidValue(f"{text!r} is not a boolean", "use true or false (also on/off, yes/no, 1/0)")
+
+
+def parse_int(text: str, minimum: int | None, maximum: int | None) -> int:
+    """Read a whole number and keep it inside [minimum, maximum] (either bound may be open)."""
+    bounds = _describe_bounds(minimum, maximum)
+    if not _WHOLE_NUMBER.fullmatch(text.strip()):
+        raise InvalidValue(
+            f"{text!r} is not a whole number", f"use a whole number {bounds}".strip()
+        )
+    number = int(text)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise InvalidValue(f"{number} is out of range", f"use a whole number {bounds}")
+    return number
+
+
+def _describe_bounds(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"from {minimum} to {maximum}"
+    if minimum is not None:
+        return f">= {minimum}"
+    return f"<= {maximum}" if maximum is not None else ""
+
+
+def check_listener(address: str) -> None:
+    """Accept the listener address forms usher can bind; reject the rest before binding."""
+    if address.startswith("@"):
+        if len(address) == 1:
+            raise InvalidValue("'@' names no abstract socket", "write @name, e.g. @usher")
+        return
+    if "/" in address or address.endswith(".sock"):
+        return  # a unix socket path; whether its directory exists is checked when binding
+    if address.startswith("["):
+        host, closed, rest = address[1:].partition("]")
+        if not closed or not rest.startswith(":"):
+            raise InvalidValue(f"{address!r} is not [ipv6]:port", f"write one of {_ADDRESS_FORMS}")
+        _check_ipv6(host)
+        _check_port(rest[1:], address)
+        return
+    host, colon, port = address.rpartition(":")
+    if not colon:
+        raise InvalidValue(f"{address!r} has no port", f"write one of {_ADDRESS_FORMS}")
+    if ":" in host:
+        raise InvalidValue(
+            f"{address!r} looks like a bare IPv6 address", "put it in brackets: [::1]:8000"
+        )
+    if host:
+        _check_host(host)
+    _check_port(port, address)
+
+
+def _check_ipv6(host: str) -> None:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        raise InvalidValue(f"{host!r} is not an IPv6 address", "write e.g. [::]:8000") from None
+
+
+def _check_host(host: str) -> None:
+    if host.replace(".", "").isdigit():
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise InvalidValue(
+                f"{host!r} is not an IPv4 address", "write e.g. 127.0.0.1:8000"
+            ) from None
+    elif not _HOSTNAME.fullmatch(host):
+        raise InvalidValue(f"{host!r} is not a host name", f"write one of {_ADDRESS_FORMS}")
+
+
+def _check_port(port: str, address: str) -> None:
+    # Port 0 asks the kernel for any free port, as uWSGI allows; handy for tests.
+    if not port.isdigit() or int(port) > 65535:
+        raise InvalidValue(f"{address!r} has no valid port", "use a port from 0 to 65535")
+
+
+def check_octal_mode(text: str) -> None:
+    """A unix permission mode in octal, as chmod takes it (660, 0666)."""
+    if not _OCTAL_MODE.fullmatch(text):
+        raise InvalidValue(f"{text!r} is not an octal file mode", "write e.g. 660 or 666")
+
+
+def check_module(text: str) -> None:
+    """`pkg.mod` or `pkg.mod:callable`; a path ending in .py is accepted as uWSGI does."""
+    if text.endswith(".py"):
+        return
+    module, colon, attribute = text.partition(":")
+    if _dotted(module) and (not colon or _dotted(attribute)):
+        return
+    raise InvalidValue(
+        f"{text!r} is not an importable module", "write package.module or package.module:app"
+    )
+
+
+def check_identifier(text: str) -> None:
+    """A Python name (possibly dotted), e.g. the WSGI callable inside the module."""
+    if not _dotted(text):
+        raise InvalidValue(
+            f"{text!r} is not a Python name", "write a name such as application or app"
+        )
+
+
+def _dotted(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def check_env_pair(text: str) -> None:
+    """`KEY=VALUE` for the app's environment; the value may be empty, the key may not."""
+    key, equals, _ = text.partition("=")
+    if not equals or not key or any(ch.isspace() for ch in key) or "\0" in text:
+        raise InvalidValue(
+            f"{text!r} is not KEY=VALUE", "write e.g. env = DJANGO_SETTINGS_MODULE=site.settings"
+        )
+
+
+def check_account(text: str) -> None:
+    """A user or group: a name or a number, as in /etc/passwd and /etc/group."""
+    if not text or any(ch.isspace() or ch == ":" for ch in text):
+        raise InvalidValue(
+            f"{text!r} is not a user or group", "give a name (www-data) or a number (33)"
+        )

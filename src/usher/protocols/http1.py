@@ -1,0 +1,424 @@
+"""The HTTP/1.x request codec: bytes in, events out, over httptools (llhttp in strict mode).
+
+Rules this codec holds to:
+
+- One ``HttpCodec`` and one llhttp parser per connection, reused by every keep-alive request.
+  Pipelined requests come out in order; a request split across reads at any byte boundary
+  parses the same as one sent whole.
+- A request is emitted once its body is complete. ``Expect: 100-continue`` (HTTP/1.1, with a
+  body whose declared length is acceptable) adds a ``ContinueRequested`` before it.
+- Framing is never guessed. llhttp already refuses Content-Length together with
+  Transfer-Encoding, repeated Content-Length, malformed chunk sizes, obs-fold, whitespace before
+  a colon and control bytes in names and values; this codec also refuses any Transfer-Encoding
+  other than exactly ``chunked``, Transfer-Encoding on HTTP/1.0, several Host fields, a missing
+  Host on HTTP/1.1, CONNECT and versions other than 1.0 and 1.1. Each of these is a
+  request-smuggling or host-confusion shape when a proxy and a server disagree.
+- Header names containing ``_`` are dropped, as nginx does: in the WSGI environ ``X_Forwarded_For``
+  and ``X-Forwarded-For`` would both become ``HTTP_X_FORWARDED_FOR`` and a client could spoof the
+  proxy's header. Trailer fields of chunked bodies are dropped too.
+- After a ``ProtocolError``, or after a request that does not keep the connection alive, the
+  codec is DONE: later bytes are ignored and no further event comes out.
+- An ``Upgrade`` request (WebSocket, h2c) is answered as plain HTTP, which the client must
+  accept, and the connection then closes: usher does not switch protocols.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import httptools
+
+from usher.protocols.body import RequestBody
+from usher.protocols.events import (
+    CodecState,
+    ContinueRequested,
+    Event,
+    Limits,
+    ProtocolError,
+    Request,
+)
+
+# Module-level names: the hot path reads locals and globals, not enum class attributes.
+_IDLE = CodecState.IDLE
+_HEAD = CodecState.HEAD
+_BODY = CodecState.BODY
+_DONE = CodecState.DONE
+_EMPTY = RequestBody.EMPTY
+
+# Fields that decide framing or routing: noted in on_header, judged once the head is complete.
+_NOTED = frozenset((b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"))
+_HOST = b"host"
+
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
+_VERSIONS = {"1.1": "1.1", "1.0": "1.0"}
+
+# A chunk's size line and the CRLF after its data take about this many bytes (16 hex digits at
+# most, then CRLF, then CRLF). Bytes of chunk framing beyond this allowance (extensions,
+# trailers) are charged against buffer-size, because httptools holds a trailer field in memory
+# until it ends: without the charge one endless trailer would grow a worker without bound.
+_CHUNK_FRAMING = 24
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to stop llhttp; the ProtocolError is already recorded."""
+
+
+class HttpCodec:
+    """Parse HTTP/1.0 and HTTP/1.1 requests from one connection into events.
+
+    Feed every received chunk to ``receive_data`` and the peer's end of stream to
+    ``receive_eof``; each returns the events the bytes completed, in order.
+    """
+
+    __slots__ = (
+        "_body",
+        "_dropped",
+        "_events",
+        "_exact",
+        "_framing",
+        "_head_bytes",
+        "_headers",
+        "_hosts",
+        "_max_body",
+        "_max_head",
+        "_noted",
+        "_parser",
+        "_raw_left",
+        "_request",
+        "_spool",
+        "_state",
+        "_url",
+    )
+
+    def __init__(self, limits: Limits) -> None:
+        self._max_head = limits.max_head
+        self._max_body = limits.max_body
+        self._spool = limits.spool_threshold
+        self._parser = httptools.HttpRequestParser(self)
+        self._state = _IDLE
+        self._events: list[Event] = []
+        # Raw bytes of the current head counted so far, and whether the current feed's bytes all
+        # belong to it (False once a message completed inside the feed: pipelining).
+        self._head_bytes = 0
+        self._exact = True
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._noted: list[tuple[bytes, bytes]] | None = None
+        self._hosts = 0
+        self._dropped = 0
+        self._request: Request | None = None
+        self._body = _EMPTY
+        self._framing = 0
+        # Body bytes of an Upgrade request still to read: llhttp hands the stream over after the
+        # head of such a request, so its Content-Length body is counted here instead.
+        self._raw_left = 0
+
+    @property
+    def state(self) -> CodecState:
+        """IDLE, HEAD, BODY or DONE: what the connection is waiting for."""
+        return self._state
+
+    # ----------------------------------------------------------------------------------------
+    # Input
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed received bytes; return every event they complete, in order."""
+        if self._state is _DONE:
+            return []
+        events: list[Event] = []
+        self._events = events
+        if self._raw_left:
+            self._receive_raw(data)
+        elif self._state is not _BODY and len(data) > self._max_head - self._head_bytes:
+            self._feed_bounded(data)
+        else:
+            self._feed(data)
+        return events
+
+    def receive_eof(self) -> list[Event]:
+        """The peer closed its sending side: a request cut short is an error, else nothing."""
+        events: list[Event] = []
+        self._events = events
+        state = self._state
+        if state is _HEAD or state is _BODY:
+            self._fail(400, "the client closed the connection in the middle of a request")
+        self._state = _DONE
+        return events
+
+    def _feed(self, chunk: bytes | memoryview) -> None:
+        before = self._state
+        self._exact = True
+        try:
+            self._parser.feed_data(chunk)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._upgraded(chunk, upgrade.args[0])
+        except httptools.HttpParserError as exc:
+            self._parse_failed(exc)
+        state = self._state
+        if state is _HEAD:
+            self._count_head(len(chunk))
+        elif state is _BODY and before is _BODY and self._exact:
+            # Every byte of this feed belonged to the current body: what on_body did not
+            # receive was chunk framing.
+            self._framing += len(chunk)
+            if self._framing > 0:
+                self._fail(
+                    400,
+                    "chunk extensions or trailer fields exceed buffer-size "
+                    f"({self._max_head} bytes)",
+                )
+
+    def _feed_bounded(self, data: bytes) -> None:
+        """Feed a chunk that could carry a head past ``max_head``, never past it."""
+        # The head is fed at most its remaining budget at a time, so a head that has not ended
+        # within buffer-size bytes is caught at exactly the byte that crosses it.
+        view = memoryview(data)
+        pos, end = 0, len(data)
+        while pos < end and self._state is not _DONE:
+            if self._raw_left:
+                self._receive_raw(view[pos:])
+                return
+            stop = end
+            if self._state is not _BODY:
+                budget = self._max_head - self._head_bytes
+                if budget <= 0:
+                    self._fail(431, self._head_too_large())
+                    return
+                stop = min(end, pos + budget)
+            self._feed(view[pos:stop])
+            pos = stop
+
+    def _count_head(self, fed: int) -> None:
+        # This is uWSGI's buffer-size: the whole request line and header section must fit in
+        # it. Counting raw bytes (not parsed ones) also bounds a header section that never ends
+        # and whitespace llhttp skips.
+        if self._exact:
+            self._head_bytes += fed
+            return
+        # The head began after a pipelined request inside this chunk, at an offset llhttp does
+        # not report: charge what is known of it (a lower bound), then count raw bytes again.
+        self._head_bytes = self._known_head_size()
+        if self._head_bytes > self._max_head:
+            self._fail(431, self._head_too_large())
+
+    def _known_head_size(self) -> int:
+        fields = sum(len(name) + len(value) + 3 for name, value in self._headers)
+        return len(self._url) + fields + self._dropped
+
+    def _head_too_large(self) -> str:
+        return (
+            f"request head exceeds buffer-size ({self._max_head} bytes): raise buffer-size "
+            "(e.g. buffer-size = 32768 in the ini, or --buffer-size 32768) to accept larger "
+            "headers"
+        )
+
+    def _parse_failed(self, exc: httptools.HttpParserError) -> None:
+        if self._state is _DONE:
+            # Either a callback refused the request (the event is recorded) or llhttp refused
+            # bytes after a request that closes the connection, which are ignored.
+            return
+        if isinstance(exc, httptools.HttpParserCallbackError) and exc.__context__ is not None:
+            raise exc  # a fault in this codec, not in the request: let the worker report it
+        self._fail(400, f"malformed request: {exc}")
+
+    def _upgraded(self, chunk: bytes | memoryview, offset: int) -> None:
+        if self._raw_left and self._state is not _DONE:
+            self._receive_raw(chunk[offset:])
+
+    def _receive_raw(self, data: bytes | memoryview) -> None:
+        take = bytes(data[: self._raw_left])
+        self._raw_left -= len(take)
+        try:
+            self._body.append(take)
+        except OSError as exc:
+            self._fail(500, f"could not store the request body: {exc}")
+            return
+        if not self._raw_left:
+            self.on_message_complete()
+
+    # ----------------------------------------------------------------------------------------
+    # llhttp callbacks (called by httptools from inside feed_data)
+
+    def on_message_begin(self) -> None:
+        self._state = _HEAD
+        self._url = b""
+        self._headers = []
+        self._noted = None
+        self._hosts = 0
+        self._dropped = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url  # llhttp may deliver the target in pieces across reads
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._state is _BODY:
+            return  # a trailer field: never merged into the head the app sees
+        name = name.lower()
+        if b"_" in name:
+            self._dropped += len(name) + len(value) + 3
+            return
+        if name in _NOTED:
+            if name == _HOST:
+                self._hosts += 1
+            elif self._noted is None:
+                self._noted = [(name, value)]
+            else:
+                self._noted.append((name, value))
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        version = _VERSIONS.get(parser.get_http_version())
+        if version is None:
+            self._refuse(
+                505,
+                f"HTTP/{parser.get_http_version()} is not supported: "
+                "usher speaks HTTP/1.0 and HTTP/1.1",
+            )
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or self._rare_method(raw_method)
+        if not self._exact:
+            self._check_pipelined_head(len(raw_method))
+        if self._hosts != 1:
+            self._check_hosts(version)
+        keep_alive = parser.should_keep_alive()
+        length = 0
+        chunked = expect = upgrade = False
+        if self._noted is not None:
+            length, chunked, expect, upgrade = self._judge_noted(self._noted, version)
+        url = self._url
+        if url[:1] == b"/":
+            if b"#" in url:
+                url = url[: url.find(b"#")]  # a fragment is never part of a request target
+            mark = url.find(b"?")
+            if mark < 0:
+                path, query = url, b""
+            else:
+                path, query = url[:mark], url[mark + 1 :]
+        else:
+            path, query = self._other_target(url)
+        body = _EMPTY
+        if length or chunked:
+            if length and self._max_body and length > self._max_body:
+                self._refuse(
+                    413,
+                    f"request body of {length} bytes exceeds limit-post ({self._max_body} bytes)",
+                )
+            body = self._body = RequestBody(self._spool)
+            self._framing = -self._max_head
+            if expect and version == "1.1":
+                self._events.append(ContinueRequested())
+        if upgrade and parser.should_upgrade():
+            keep_alive = False
+            if chunked:
+                self._refuse(400, "a chunked body on an Upgrade request is not supported")
+            self._raw_left = length
+        self._request = Request(
+            method, path, query, version, self._headers, keep_alive, body, None, chunked
+        )
+        self._state = _BODY
+
+    def on_body(self, data: bytes) -> None:
+        body = self._body
+        try:
+            body.append(data)
+        except OSError as exc:
+            self._refuse(500, f"could not store the request body: {exc}")
+        self._framing -= len(data)
+        if self._max_body and body.length > self._max_body:
+            self._refuse(
+                413, f"chunked request body exceeds limit-post ({self._max_body} bytes)"
+            )
+
+    def on_chunk_header(self) -> None:
+        self._framing -= _CHUNK_FRAMING
+
+    def on_message_complete(self) -> None:
+        if self._raw_left:
+            return  # an Upgrade request's body follows outside llhttp
+        request = self._request
+        assert request is not None
+        body = request.body
+        if body is not _EMPTY:
+            body.finish()
+            self._body = _EMPTY
+        self._events.append(request)
+        self._request = None
+        self._head_bytes = 0
+        self._exact = False
+        self._state = _IDLE if request.keep_alive else _DONE
+
+    # ----------------------------------------------------------------------------------------
+    # Helpers
+
+    def _judge_noted(
+        self, noted: list[tuple[bytes, bytes]], version: str
+    ) -> tuple[int, bool, bool, bool]:
+        """Content-Length, chunked, 100-continue and Upgrade, from the fields that frame."""
+        length = 0
+        chunked = expect = upgrade = False
+        for name, value in noted:
+            if name == b"content-length":
+                length = int(value)  # llhttp let through only one field, of digits
+            elif name == b"transfer-encoding":
+                # usher decodes no transfer coding but chunked; anything else in front of it
+                # would hand the app bytes it cannot read, and a second field or an HTTP/1.0
+                # sender is how smuggling attempts disagree with proxies about the framing.
+                if chunked or value.strip().lower() != b"chunked" or version == "1.0":
+                    self._refuse(400, "Transfer-Encoding must be exactly 'chunked' on HTTP/1.1")
+                chunked = True
+            elif name == b"expect":
+                expect = value.strip().lower() == b"100-continue"
+            else:
+                upgrade = True
+        return length, chunked, expect, upgrade
+
+    def _check_hosts(self, version: str) -> None:
+        # Two Host fields, or none, is how a request gets routed by one hop to one virtual host
+        # and by the next to another (RFC 9112 section 3.2 makes both a 400).
+        if self._hosts > 1:
+            self._refuse(400, "more than one Host header")
+        if version == "1.1":
+            self._refuse(400, "an HTTP/1.1 request must carry a Host header")
+
+    def _rare_method(self, raw_method: bytes) -> str:
+        if raw_method == b"CONNECT":
+            self._refuse(400, "CONNECT is not supported: usher is not a forward proxy")
+        return raw_method.decode("ascii")
+
+    def _other_target(self, url: bytes) -> tuple[bytes, bytes]:
+        """Path and query of an absolute-form (``http://host/p?q``) or asterisk-form target."""
+        if url == b"*":
+            return url, b""
+        lowered = url[:8].lower()
+        if not (lowered.startswith(b"http://") or lowered.startswith(b"https://")):
+            self._refuse(400, "the request target must be a path, an absolute URL or *")
+        try:
+            parsed = httptools.parse_url(url)
+        except httptools.HttpParserInvalidURLError:
+            self._refuse(400, "the request target is not a valid URL")
+        # RFC 9112 section 3.2.2: the target's authority replaces any Host field.
+        authority = parsed.host if parsed.port is None else b"%s:%d" % (parsed.host, parsed.port)
+        self._headers[:] = [field for field in self._headers if field[0] != b"host"]
+        self._headers.append((b"host", authority))
+        return parsed.path or b"/", parsed.query or b""
+
+    def _check_pipelined_head(self, method_length: int) -> None:
+        # A request line is method SP target SP HTTP/x.y CRLF; the head ends with CRLF.
+        size = method_length + 12 + self._known_head_size() + 2
+        if size > self._max_head:
+            self._refuse(431, self._head_too_large())
+
+    def _fail(self, status: int, reason: str) -> None:
+        """Record a ProtocolError and end the codec; the partial body is released."""
+        self._events.append(ProtocolError(status, reason))
+        self._state = _DONE
+        self._raw_left = 0
+        if self._body is not _EMPTY:
+            self._body.close()
+            self._body = _EMPTY
+        self._request = None
+
+    def _refuse(self, status: int, reason: str) -> NoReturn:
+        self._fail(status, reason)
+        raise _Refused(reason)
