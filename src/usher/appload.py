@@ -108,7 +108,9 @@ def _import(module_name: str) -> Any:
 def _exec_file(path: str) -> Any:
     full = os.path.abspath(path)
     if not os.path.isfile(full):
-        raise AppLoadError(f"wsgi-file {path!r} does not exist (looked in {os.getcwd()}): fix the path or --chdir")
+        raise AppLoadError(
+            f"wsgi-file {path!r} does not exist (looked in {os.getcwd()}): fix the path or --chdir"
+        )
     # The file's own directory goes on sys.path so that its sibling modules import, as a script's do.
     directory = os.path.dirname(full)
     if directory not in sys.path:

@@ -13,7 +13,13 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from usher.protocols.events import CodecState, ContinueRequested, ProtocolError, Request
-from usher.protocols.response import CONTINUE_100, LAST_CHUNK, encode_chunk, encode_head, error_response
+from usher.protocols.response import (
+    CONTINUE_100,
+    LAST_CHUNK,
+    encode_chunk,
+    encode_head,
+    error_response,
+)
 from usher.wsgi import WsgiExchange, http_environ, uwsgi_environ
 
 if TYPE_CHECKING:
@@ -32,11 +38,11 @@ class Connection(asyncio.Protocol):
     """A client connection: reads requests, runs them one at a time, writes responses in order."""
 
     def __init__(self, worker: WorkerState, listener: ListenerContext) -> None:
-        self.worker = worker
-        self.listener = listener
+        self.worker: WorkerState = worker
+        self.listener: ListenerContext = listener
         self.codec = listener.new_codec()
         self.transport: asyncio.Transport | None = None
-        self.peer = ("", "")
+        self.peer: tuple[str, str] = ("", "")
         self.queue: deque[Request | ProtocolError | ContinueRequested] = deque()
         self.busy = False
         self.reading = True
@@ -125,7 +131,9 @@ class Connection(asyncio.Protocol):
     def reject(self, error: ProtocolError) -> None:
         self.worker.log.protocol_error(self.peer, error)
         worker = self.worker
-        self.write(error_response(error.status, error.reason, date=worker.date, server=worker.server))
+        self.write(
+            error_response(error.status, error.reason, date=worker.date, server=worker.server)
+        )
         self.close()
 
     def run(self, request: Request) -> None:
@@ -238,8 +246,21 @@ class Responder:
     """
 
     __slots__ = (
-        "body_allowed", "body_bytes", "chunked", "conn", "drained", "head", "head_bytes",
-        "header_count", "in_sendfile", "keep_alive", "paused", "remaining", "request", "started", "status",
+        "body_allowed",
+        "body_bytes",
+        "chunked",
+        "conn",
+        "drained",
+        "head",
+        "head_bytes",
+        "header_count",
+        "in_sendfile",
+        "keep_alive",
+        "paused",
+        "remaining",
+        "request",
+        "started",
+        "status",
         "threaded",
     )
 
@@ -258,10 +279,10 @@ class Responder:
         self.chunked = False
         self.body_allowed = True
         self.remaining: int | None = None
-        self.status = ""
-        self.body_bytes = 0
-        self.head_bytes = 0
-        self.header_count = 0
+        self.status: str = ""
+        self.body_bytes: int = 0
+        self.head_bytes: int = 0
+        self.header_count: int = 0
         self.started = 0.0
 
     def start(self, request: Request) -> None:
@@ -295,8 +316,10 @@ class Responder:
         assert request is not None
         self.status = status
         code = status[:3]
-        self.body_allowed = request.method != "HEAD" and code not in ("204", "304") and code[0] != "1"
-        for name, value in headers:
+        self.body_allowed = (
+            request.method != "HEAD" and code not in ("204", "304") and code[0] != "1"
+        )
+        for name, _ in headers:
             if name.lower() in _HOP_BY_HOP:
                 headers = self._strip_hop_by_hop(headers)
                 break
@@ -310,8 +333,13 @@ class Responder:
                 self.keep_alive = False
         worker = self.conn.worker
         self.head = encode_head(
-            status, headers, http_version=request.http_version, keep_alive=self.keep_alive,
-            chunked=self.chunked, date=worker.date, server=worker.server,
+            status,
+            headers,
+            http_version=request.http_version,
+            keep_alive=self.keep_alive,
+            chunked=self.chunked,
+            date=worker.date,
+            server=worker.server,
         )
         self.head_bytes = len(self.head)
         self.header_count = len(headers)
@@ -364,7 +392,9 @@ class Responder:
         import threading
 
         done = threading.Event()
-        conn.worker.loop.call_soon_threadsafe(lambda: Sendfile(conn, fd, offset, count, done).start())
+        conn.worker.loop.call_soon_threadsafe(
+            lambda: Sendfile(conn, fd, offset, count, done).start()
+        )
         done.wait()
         if conn.closed:
             raise ConnectionAbortedError("client went away")
@@ -424,7 +454,9 @@ class Sendfile:
 
     __slots__ = ("conn", "count", "done", "fd", "offset", "out_fd")
 
-    def __init__(self, conn: Connection, fd: int, offset: int, count: int, done: Any = None) -> None:
+    def __init__(
+        self, conn: Connection, fd: int, offset: int, count: int, done: Any = None
+    ) -> None:
         self.conn = conn
         self.fd = fd
         self.offset = offset

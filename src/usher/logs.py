@@ -6,6 +6,7 @@ descriptor at a file, and nothing is buffered in a process that may fork or be k
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -31,10 +32,9 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)")
 def write_line(text: str) -> None:
     """Write one log line to the server log (fd 2)."""
     data = (text + "\n").encode("utf-8", "replace")
-    try:
+    # A closed or full log must never take a request down with it.
+    with contextlib.suppress(OSError):
         os.write(2, data)
-    except OSError:
-        pass  # a closed or full log must never take a request down with it
 
 
 class RequestFields:
@@ -62,7 +62,7 @@ _FIELDS: dict[str, Callable[[RequestFields], str]] = {
     "pid": lambda f: str(f.log.pid),
     "wid": lambda f: str(f.log.worker_id),
     "reqs": lambda f: str(f.conn.worker.requests + 1),
-    "addr": lambda f: f.environ.get("REMOTE_ADDR", f.conn.peer[0]),
+    "addr": lambda f: str(f.environ.get("REMOTE_ADDR", f.conn.peer[0])),
     "user": lambda f: f.environ.get("REMOTE_USER", "-"),
     "method": lambda f: f.environ.get("REQUEST_METHOD", "-"),
     "uri": lambda f: f.environ.get("REQUEST_URI", f.environ.get("PATH_INFO", "-")),
@@ -92,8 +92,8 @@ class ServerLog:
 
     def __init__(self, *, enabled: bool, log_format: str | None, pid: int, worker_id: int) -> None:
         self.enabled = enabled
-        self.pid = pid
-        self.worker_id = worker_id
+        self.pid: int = pid
+        self.worker_id: int = worker_id
         self.clock = time.monotonic
         template = log_format or DEFAULT_FORMAT
         self.names = _PLACEHOLDER.findall(template)

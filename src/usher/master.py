@@ -16,6 +16,7 @@ into a pipe, and the supervision loop reads them and calls one `handle_<SIGNAL>`
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -57,7 +58,11 @@ class Master:
     """Supervises the workers of one server."""
 
     def __init__(
-        self, settings: Settings, listeners: list[Listener], app: WsgiApp | None, argv: list[str],
+        self,
+        settings: Settings,
+        listeners: list[Listener],
+        app: WsgiApp | None,
+        argv: list[str],
         cwd: str,
     ) -> None:
         self.settings = settings
@@ -182,7 +187,9 @@ class Master:
         if not self.ever_ready and all(s.ready for s in self.slots.values()):
             self.ever_ready = True
             count = len(self.slots)
-            write_line(f"usher: ready, {count} worker{'s' * (count > 1)} serving (master pid {os.getpid()})")
+            write_line(
+                f"usher: ready, {count} worker{'s' * (count > 1)} serving (master pid {os.getpid()})"
+            )
             systemd.notify(f"READY=1\nSTATUS=serving with {count} workers\nMAINPID={os.getpid()}")
 
     def reap(self) -> None:
@@ -205,13 +212,23 @@ class Master:
         if self.exit_status is not None or self.reexec_pending:
             return
         how = _describe_status(status)
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_APP_LOAD_FAILED and not self.ever_ready:
-            write_line(f"usher: worker {slot.worker_id} could not load the app; stopping (fix the app and start again)")
+        if (
+            os.WIFEXITED(status)
+            and os.WEXITSTATUS(status) == EXIT_APP_LOAD_FAILED
+            and not self.ever_ready
+        ):
+            write_line(
+                f"usher: worker {slot.worker_id} could not load the app; stopping (fix the app and start again)"
+            )
             self.stop(graceful=False, why="app load failure", status=1)
             return
         lived = time.monotonic() - slot.spawned_at
         slot.boot_failures = slot.boot_failures + 1 if lived < BOOT_WINDOW else 0
-        delay = min(MAX_RESPAWN_DELAY, 0.5 * 2 ** (slot.boot_failures - 1)) if slot.boot_failures else 0.0
+        delay = (
+            min(MAX_RESPAWN_DELAY, 0.5 * 2 ** (slot.boot_failures - 1))
+            if slot.boot_failures
+            else 0.0
+        )
         write_line(
             f"usher: worker {slot.worker_id} (pid {pid}) {how} after {lived:.1f}s; "
             f"respawning{f' in {delay:.1f}s' if delay else ''}"
@@ -268,10 +285,8 @@ class Master:
         """Close listeners; with vacuum remove unix sockets and the pidfile."""
         close_all(self.listeners, unlink=self.settings.vacuum)
         if self.settings.vacuum and self.settings.pidfile:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.cwd, self.settings.pidfile))
-            except FileNotFoundError:
-                pass
 
 
 def _enqueue_only(signum: int, frame: object) -> None:

@@ -31,7 +31,9 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
     cwd = os.getcwd()
     wanted = list(settings.listeners)
     if not wanted:
-        write_line("usher: no listener configured: add --http-socket :8000 (HTTP) or --socket :3031 (uwsgi, for nginx uwsgi_pass)")
+        write_line(
+            "usher: no listener configured: add --http-socket :8000 (HTTP) or --socket :3031 (uwsgi, for nginx uwsgi_pass)"
+        )
         return 2
     try:
         listeners = bind_all(wanted, backlog=settings.listen, chmod=settings.chmod_socket)
@@ -89,7 +91,9 @@ def _write_pidfile(path: str | None) -> None:
         with open(path, "w") as handle:
             handle.write(f"{os.getpid()}\n")
     except OSError as exc:
-        raise StartupError(f"cannot write pidfile {path}: {exc.strerror} (check the directory exists and is writable)") from exc
+        raise StartupError(
+            f"cannot write pidfile {path}: {exc.strerror} (check the directory exists and is writable)"
+        ) from exc
 
 
 def _drop_privileges(uid: str | None, gid: str | None) -> None:
@@ -107,7 +111,9 @@ def _drop_privileges(uid: str | None, gid: str | None) -> None:
     except KeyError as exc:
         raise StartupError(f"no such user or group {exc.args[0]!r}: fix uid/gid") from exc
     except PermissionError as exc:
-        raise StartupError("uid/gid can only be changed when usher starts as root: drop those options or start as root") from exc
+        raise StartupError(
+            "uid/gid can only be changed when usher starts as root: drop those options or start as root"
+        ) from exc
 
 
 def _redirect_output(path: str) -> None:

@@ -61,7 +61,7 @@ class WorkerState:
     ) -> None:
         self.app = app
         self.loop = loop
-        self.worker_id = worker_id
+        self.worker_id: int = worker_id
         self.connections: set[Connection] = set()
         self.pool = ThreadPoolExecutor(settings.threads) if settings.threads > 1 else None
         self.read_timeout = float(settings.socket_timeout)
@@ -72,12 +72,14 @@ class WorkerState:
         self.date = format_date(time.time())
         self.clock = time.monotonic
         self.stopping = False
-        self.requests = 0
+        self.requests: int = 0
         self.exceptions = 0
         self.servers: list[asyncio.AbstractServer] = []
         self.log = ServerLog(
-            enabled=not settings.disable_logging, log_format=settings.log_format,
-            pid=os.getpid(), worker_id=worker_id,
+            enabled=not settings.disable_logging,
+            log_format=settings.log_format,
+            pid=os.getpid(),
+            worker_id=worker_id,
         )
 
     def tick(self) -> None:
@@ -115,15 +117,21 @@ def listener_contexts(settings: Settings, listeners: list[Listener]) -> list[Lis
     for listener in listeners:
         name, port = listener.server_name_port()
         environ = base_environ(
-            server_name=name, server_port=port,
-            multithread=settings.threads > 1, multiprocess=settings.processes > 1,
+            server_name=name,
+            server_port=port,
+            multithread=settings.threads > 1,
+            multiprocess=settings.processes > 1,
         )
         contexts.append(ListenerContext(listener.protocol, limits, environ))
     return contexts
 
 
 def run_worker(
-    settings: Settings, app: WsgiApp | None, listeners: list[Listener], worker_id: int, ready_fd: int
+    settings: Settings,
+    app: WsgiApp | None,
+    listeners: list[Listener],
+    worker_id: int,
+    ready_fd: int,
 ) -> NoReturn:
     """The body of a forked worker; never returns."""
     _reset_signals()
@@ -146,7 +154,8 @@ def run_worker(
         server = loop.run_until_complete(
             loop.create_server(
                 lambda ctx=context: Connection(state, ctx),  # type: ignore[misc]
-                sock=listener.sock, backlog=settings.listen,
+                sock=listener.sock,
+                backlog=settings.listen,
             )
         )
         state.servers.append(server)

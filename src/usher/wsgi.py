@@ -130,6 +130,9 @@ def http_environ(base: dict[str, Any], request: Request, peer: tuple[str, str]) 
             # Repeated headers are one comma-separated value, except cookies (RFC 6265).
             text = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + text
         environ[key] = text
+    if request.chunked:
+        # A chunked body has no Content-Length header; the app still needs to know its size.
+        environ["CONTENT_LENGTH"] = str(request.body.length)
     return environ
 
 
@@ -139,7 +142,10 @@ def uwsgi_environ(base: dict[str, Any], request: Request) -> dict[str, Any]:
     variables = request.vars or {}
     environ.update(variables)
     environ["wsgi.input"] = request.body
-    if variables.get("HTTPS", "").lower() in ("on", "1") or variables.get("REQUEST_SCHEME") == "https":
+    if (
+        variables.get("HTTPS", "").lower() in ("on", "1")
+        or variables.get("REQUEST_SCHEME") == "https"
+    ):
         environ["wsgi.url_scheme"] = "https"
     environ.setdefault("PATH_INFO", request.path.decode("latin-1"))
     environ.setdefault("QUERY_STRING", request.query.decode("latin-1"))
@@ -154,7 +160,16 @@ def uwsgi_environ(base: dict[str, Any], request: Request) -> dict[str, Any]:
 class WsgiExchange:
     """One call of a WSGI app and the delivery of its response."""
 
-    __slots__ = ("_iterator", "_result", "app", "environ", "headers", "headers_sent", "out", "status")
+    __slots__ = (
+        "_iterator",
+        "_result",
+        "app",
+        "environ",
+        "headers",
+        "headers_sent",
+        "out",
+        "status",
+    )
 
     def __init__(self, app: WsgiApp, environ: dict[str, Any], out: Responder) -> None:
         self.app = app

@@ -59,8 +59,13 @@ def encode_many(n: int) -> None:
     headers = [("Content-Type", "text/plain"), ("Content-Length", "13")]
     for _ in range(n):
         encode_head(
-            "200 OK", headers, http_version="1.1", keep_alive=True, chunked=False,
-            date=date, server=b"usher",
+            "200 OK",
+            headers,
+            http_version="1.1",
+            keep_alive=True,
+            chunked=False,
+            date=date,
+            server=b"usher",
         )
 
 

@@ -14,8 +14,19 @@ from usher.protocols.events import (
     Request,
 )
 from usher.protocols.http1 import HttpCodec
+from usher.protocols.response import (
+    CONTINUE_100,
+    LAST_CHUNK,
+    encode_chunk,
+    encode_head,
+    error_response,
+    format_date,
+)
+from usher.protocols.uwsgi import UwsgiCodec, encode_uwsgi_request
 
 __all__ = [
+    "CONTINUE_100",
+    "LAST_CHUNK",
     "CodecState",
     "ContinueRequested",
     "Event",
@@ -24,4 +35,10 @@ __all__ = [
     "ProtocolError",
     "Request",
     "RequestBody",
+    "UwsgiCodec",
+    "encode_chunk",
+    "encode_head",
+    "encode_uwsgi_request",
+    "error_response",
+    "format_date",
 ]

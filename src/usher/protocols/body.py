@@ -61,7 +61,8 @@ class RequestBody:
             self._memory.write(data)
 
     def _spill(self, data: bytes) -> None:
-        spool = tempfile.TemporaryFile()  # anonymous: unlinked at once, gone when closed
+        # Anonymous (unlinked at once, gone when closed); it outlives this call, hence no `with`.
+        spool = tempfile.TemporaryFile()  # noqa: SIM115
         if self._memory is not None:
             spool.write(self._memory.getbuffer())
             self._memory.close()
@@ -91,11 +92,11 @@ class RequestBody:
 
     def read(self, n: int | None = -1) -> bytes:
         """Read up to ``n`` bytes, or everything left when ``n`` is negative or None."""
-        return self._reader().read(n)
+        return self._reader().read(-1 if n is None else n)
 
     def readline(self, limit: int | None = -1) -> bytes:
         """Read one line, ending with ``b"\\n"`` unless the body ends or ``limit`` is reached."""
-        return self._reader().readline(limit)
+        return self._reader().readline(-1 if limit is None else limit)
 
     def readlines(self, hint: int = -1) -> list[bytes]:
         """Read lines until the body ends or their total length reaches ``hint``."""

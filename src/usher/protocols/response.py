@@ -42,13 +42,16 @@ def encode_head(
     ``Transfer-Encoding: chunked`` and the ``Connection`` field the module docstring describes.
     A CR or LF in the status or any header raises ValueError (response splitting).
     """
-    text = "\r\n".join(["HTTP/1.1 " + status, *[f"{name}: {value}" for name, value in headers]])
-    # The join put exactly one CR LF between lines; any other one came from the app.
+    lines = ["HTTP/1.1 ", status]
+    for name, value in headers:
+        lines += ("\r\n", name, ": ", value)
+    text = "".join(lines)
+    # The loop put exactly one CR LF before each header; any other CR or LF came from the app.
     separators = len(headers)
     if text.count("\n") != separators or text.count("\r") != separators:
         raise ValueError(f"CR or LF in a response status or header: {_first_bad(status, headers)}")
     parts = [text.encode("latin-1")]
-    lowered = text.lower() if headers else ""
+    lowered = text.lower()
     if "\r\ndate:" not in lowered:
         parts += (b"\r\nDate: ", date)
     if "\r\nserver:" not in lowered:

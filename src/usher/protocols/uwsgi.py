@@ -1,0 +1,245 @@
+"""The uwsgi binary protocol codec (what nginx's ``uwsgi_pass`` speaks), and its encoder.
+
+A request is a 4-byte header: ``modifier1`` (u8), ``datasize`` (u16, little-endian),
+``modifier2`` (u8); then ``datasize`` bytes of variables, each a u16-LE key length, the key, a
+u16-LE value length, the value (latin-1, like CGI); then ``CONTENT_LENGTH`` bytes of body.
+The connection carries one request and closes after the response.
+
+Rules this codec holds to:
+
+- ``modifier1`` 0 is a WSGI request. 30 is the same with ``SCRIPT_NAME`` stripped from the front
+  of ``PATH_INFO`` (old nginx sites mount an app under a prefix with ``uwsgi_modifier1 30``).
+  Every other modifier is refused: usher runs no other uWSGI plugin.
+- The variable block is bounded by buffer-size, as uWSGI bounds it; the refusal says which
+  setting to raise. The body is bounded by limit-post.
+- A variable block that does not parse exactly (a length running past the block) is refused.
+- The ``Request`` carries the variables in ``vars``; ``headers`` stays empty because the
+  ``HTTP_*`` variables already are the headers.
+"""
+
+from __future__ import annotations
+
+from usher.protocols.body import RequestBody
+from usher.protocols.events import CodecState, Event, Limits, ProtocolError, Request
+
+_EMPTY = RequestBody.EMPTY
+
+MODIFIER_WSGI = 0
+# uWSGI's "manage PATH_INFO" modifier: SCRIPT_NAME is removed from the front of PATH_INFO.
+MODIFIER_STRIP_SCRIPT_NAME = 30
+
+_HEADER_SIZE = 4
+_MAX_FIELD = 0xFFFF  # every length in the packet is a u16
+
+
+class UwsgiCodec:
+    """Parse the one uwsgi-protocol request of a connection into events."""
+
+    __slots__ = ("_body", "_buffer", "_events", "_left", "_limits", "_request", "_state")
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        self._state = CodecState.IDLE
+        self._buffer = bytearray()
+        self._events: list[Event] = []
+        self._request: Request | None = None
+        self._body = _EMPTY
+        self._left = 0  # body bytes still expected
+
+    @property
+    def state(self) -> CodecState:
+        """IDLE, HEAD, BODY or DONE: what the connection is waiting for."""
+        return self._state
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed received bytes; return the request once its body is complete (or an error)."""
+        state = self._state
+        if state is CodecState.DONE or not data:
+            return []
+        events: list[Event] = []
+        self._events = events
+        if state is CodecState.BODY:
+            self._receive_body(data)
+        else:
+            self._state = CodecState.HEAD
+            self._buffer += data
+            self._parse_head()
+        return events
+
+    def receive_eof(self) -> list[Event]:
+        """The peer closed its sending side: a request cut short is an error, else nothing."""
+        events: list[Event] = []
+        self._events = events
+        if self._state is CodecState.HEAD or self._state is CodecState.BODY:
+            self._fail(400, "the client closed the connection in the middle of a uwsgi request")
+        self._state = CodecState.DONE
+        return events
+
+    def _parse_head(self) -> None:
+        buffer = self._buffer
+        if len(buffer) < _HEADER_SIZE:
+            return
+        modifier1 = buffer[0]
+        size = buffer[1] | buffer[2] << 8
+        if modifier1 not in (MODIFIER_WSGI, MODIFIER_STRIP_SCRIPT_NAME):
+            self._fail(
+                400,
+                f"uwsgi modifier1 {modifier1} is not supported: usher serves WSGI requests "
+                "(modifier1 0, or 30 to strip SCRIPT_NAME); check uwsgi_modifier1 in nginx",
+            )
+            return
+        limits = self._limits
+        if size > limits.max_head:
+            self._fail(
+                400,
+                f"uwsgi request block of {size} bytes exceeds buffer-size {limits.max_head}: "
+                f"raise buffer-size (e.g. buffer-size = 32768 in the ini, or --buffer-size "
+                "32768) to accept larger headers",
+            )
+            return
+        end = _HEADER_SIZE + size
+        if len(buffer) < end:
+            return
+        try:
+            variables = decode_vars(bytes(buffer[_HEADER_SIZE:end]))
+            length = _content_length(variables)
+        except ValueError as exc:
+            self._fail(400, f"malformed uwsgi request: {exc}")
+            return
+        if limits.max_body and length > limits.max_body:
+            self._fail(
+                413,
+                f"request body of {length} bytes exceeds limit-post ({limits.max_body} bytes)",
+            )
+            return
+        if modifier1 == MODIFIER_STRIP_SCRIPT_NAME:
+            _strip_script_name(variables)
+        rest = bytes(buffer[end:])
+        self._buffer = bytearray()
+        self._start(variables, length)
+        if length:
+            self._receive_body(rest)
+        # Bytes after a bodiless request have no meaning: one request per connection.
+
+    def _start(self, variables: dict[str, str], length: int) -> None:
+        uri = variables.get("REQUEST_URI")
+        if uri is not None:
+            target = uri.encode("latin-1")
+            path = target.partition(b"?")[0]
+        else:
+            path = variables.get("PATH_INFO", "").encode("latin-1")
+        protocol = variables.get("SERVER_PROTOCOL", "HTTP/1.0")
+        body = RequestBody(self._limits.spool_threshold) if length else _EMPTY
+        request = Request(
+            method=variables.get("REQUEST_METHOD", "GET"),
+            path=path,
+            query=variables.get("QUERY_STRING", "").encode("latin-1"),
+            http_version=protocol[5:] if protocol.startswith("HTTP/") else "1.0",
+            headers=[],
+            keep_alive=False,
+            body=body,
+            vars=variables,
+            chunked=False,
+        )
+        if not length:
+            self._complete(request)
+            return
+        self._request = request
+        self._body = body
+        self._left = length
+        self._state = CodecState.BODY
+
+    def _receive_body(self, data: bytes) -> None:
+        take = data[: self._left] if len(data) > self._left else data
+        try:
+            self._body.append(take)
+        except OSError as exc:
+            self._fail(500, f"could not store the request body: {exc}")
+            return
+        self._left -= len(take)
+        if not self._left and self._request is not None:
+            self._body.finish()
+            self._complete(self._request)
+
+    def _complete(self, request: Request) -> None:
+        self._events.append(request)
+        self._request = None
+        self._body = _EMPTY
+        self._state = CodecState.DONE
+
+    def _fail(self, status: int, reason: str) -> None:
+        self._events.append(ProtocolError(status, reason))
+        self._state = CodecState.DONE
+        self._buffer = bytearray()
+        self._body.close()
+        self._body = _EMPTY
+        self._request = None
+
+
+def decode_vars(block: bytes) -> dict[str, str]:
+    """The variables of a uwsgi packet's block (without the 4-byte header).
+
+    A key sent twice keeps its last value, except ``HTTP_*`` keys, which are joined as repeated
+    HTTP fields are (``", "``, or ``"; "`` for cookies). Raises ValueError on a truncated block.
+    """
+    variables: dict[str, str] = {}
+    pos, end = 0, len(block)
+    while pos < end:
+        key, pos = _field(block, pos, end)
+        value, pos = _field(block, pos, end)
+        if key in variables and key.startswith("HTTP_"):
+            joiner = "; " if key == "HTTP_COOKIE" else ", "
+            value = variables[key] + joiner + value
+        variables[key] = value
+    return variables
+
+
+def _field(block: bytes, pos: int, end: int) -> tuple[str, int]:
+    if pos + 2 > end:
+        raise ValueError(f"a length field is cut off at byte {pos} of the {end}-byte block")
+    size = block[pos] | block[pos + 1] << 8
+    start = pos + 2
+    stop = start + size
+    if stop > end:
+        raise ValueError(f"a {size}-byte field at byte {pos} runs past the {end}-byte block")
+    return block[start:stop].decode("latin-1"), stop
+
+
+def _content_length(variables: dict[str, str]) -> int:
+    text = variables.get("CONTENT_LENGTH", "")
+    if not text:
+        return 0  # nginx sends an empty CONTENT_LENGTH for a request without a body
+    if not text.isdigit() or not text.isascii():
+        raise ValueError(f"CONTENT_LENGTH is not a number: {text!r}")
+    return int(text)
+
+
+def _strip_script_name(variables: dict[str, str]) -> None:
+    script_name = variables.get("SCRIPT_NAME", "").rstrip("/")
+    path_info = variables.get("PATH_INFO", "")
+    if script_name and (path_info == script_name or path_info.startswith(script_name + "/")):
+        variables["PATH_INFO"] = path_info[len(script_name) :]
+        variables["SCRIPT_NAME"] = script_name
+
+
+def encode_uwsgi_request(
+    vars: dict[str, str], body: bytes = b"", modifier1: int = MODIFIER_WSGI
+) -> bytes:
+    """A complete uwsgi-protocol request packet: header, variables, then ``body``.
+
+    The caller sets ``CONTENT_LENGTH`` in ``vars``; nothing is added. Raises ValueError when a
+    key, a value or the whole block does not fit the protocol's 16-bit lengths.
+    """
+    parts: list[bytes] = []
+    for key, value in vars.items():
+        for text in (key, value):
+            raw = text.encode("latin-1")
+            if len(raw) > _MAX_FIELD:
+                raise ValueError(f"uwsgi field of {len(raw)} bytes exceeds 65535: {key!r}")
+            parts.append(len(raw).to_bytes(2, "little"))
+            parts.append(raw)
+    block = b"".join(parts)
+    if len(block) > _MAX_FIELD:
+        raise ValueError(f"uwsgi variable block of {len(block)} bytes exceeds 65535")
+    header = bytes((modifier1,)) + len(block).to_bytes(2, "little") + b"\x00"
+    return header + block + body
