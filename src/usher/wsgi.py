@@ -216,8 +216,9 @@ class WsgiExchange:
         if self.status is None:
             raise AssertionError("the app returned a body before calling start_response")
         declared = self._declared_length()
-        self.headers_sent = True
+        # Marked sent only once encoded: a header the encoder refuses (CR/LF) still gets a 500.
         self.out.send_head(self.status, self.headers, declared if declared is not None else known)
+        self.headers_sent = True
 
     def begin(self) -> bool:
         """Call the app and send what can be sent now; True when the response is complete."""
