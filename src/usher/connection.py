@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from asyncio.events import _set_running_loop
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -152,18 +153,26 @@ class Connection(asyncio.Protocol):
             responder.threaded = True
             pool.submit(run_threaded, self, exchange)
             return
+        # A WSGI app is synchronous code: inline, it must not see the worker's running loop, or
+        # frameworks refuse blocking work (Django raises SynchronousOnlyOperation on the ORM).
+        _set_running_loop(None)
         try:
             exchange.begin()
         except Exception as exc:
             self.app_failed(exchange, exc)
+        finally:
+            _set_running_loop(self.worker.loop)
 
     def continue_exchange(self) -> None:
         exchange = self.exchange
         assert exchange is not None
+        _set_running_loop(None)
         try:
             exchange.pump()
         except Exception as exc:
             self.app_failed(exchange, exc)
+        finally:
+            _set_running_loop(self.worker.loop)
 
     def app_failed(self, exchange: WsgiExchange, exc: BaseException) -> None:
         self.worker.log.app_exception(exchange.environ, exc)
@@ -235,6 +244,12 @@ class Connection(asyncio.Protocol):
         elif state is BODY and now - self.last_activity > worker.read_timeout:
             worker.log.timeout(self.peer, "request body stalled")
             self.abort()
+
+
+def _content_length(value: str) -> int:
+    if not value.isdigit():
+        raise ValueError(f"the app sent an invalid Content-Length: {value!r}")
+    return int(value)
 
 
 class Responder:
@@ -316,13 +331,23 @@ class Responder:
         assert request is not None
         self.status = status
         code = status[:3]
-        self.body_allowed = (
-            request.method != "HEAD" and code not in ("204", "304") and code[0] != "1"
-        )
-        for name, _ in headers:
-            if name.lower() in _HOP_BY_HOP:
-                headers = self._strip_hop_by_hop(headers)
-                break
+        status_has_body = code not in ("204", "304") and code[0] != "1"
+        self.body_allowed = status_has_body and request.method != "HEAD"
+        # One pass over the app's headers: its Content-Length beats the length usher measured.
+        strip = False
+        declared = False
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == "content-length":
+                length = _content_length(value)
+                declared = True
+            elif lowered in _HOP_BY_HOP:
+                strip = True
+        if strip:
+            headers = self._strip_hop_by_hop(headers)
+        if length is not None and not declared and status_has_body:
+            # usher measured the body: say so, or the client could not tell where it ends.
+            headers = [*headers, ("Content-Length", str(length))]
         if length is not None:
             self.remaining = length
         elif self.body_allowed:

@@ -49,7 +49,10 @@ class Responder(Protocol):
     paused: bool
 
     def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
-        """Send the status line and headers; `length` is the body size when known."""
+        """Send the status line and headers; `length` is the body size when usher knows it.
+
+        A Content-Length header among `headers` takes precedence over `length`.
+        """
 
     def send_body(self, data: bytes) -> None:
         """Send part of the body (dropped for HEAD and bodiless statuses)."""
@@ -215,9 +218,8 @@ class WsgiExchange:
     def _send_head(self, known: int | None) -> None:
         if self.status is None:
             raise AssertionError("the app returned a body before calling start_response")
-        declared = self._declared_length()
         # Marked sent only once encoded: a header the encoder refuses (CR/LF) still gets a 500.
-        self.out.send_head(self.status, self.headers, declared if declared is not None else known)
+        self.out.send_head(self.status, self.headers, known)
         self.headers_sent = True
 
     def begin(self) -> bool:

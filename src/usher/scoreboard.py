@@ -1,0 +1,178 @@
+"""The scoreboard: one row per worker process in memory shared by the master and every worker.
+
+The master maps it (anonymous, MAP_SHARED) before forking, so every worker inherits the same pages.
+A worker writes only its own row; the master reads every row (stats, harakiri) and writes the few
+fields a worker cannot know about itself (pid, rss, vsz). Nothing on the request path crosses a pipe,
+a lock or a file.
+
+A row holds:
+
+- a head written by the master: pid, worker id, rss and vsz in bytes;
+- counters written by the worker about once a second (see `usher.workerboard`): requests,
+  exceptions, bytes sent, time spent in requests, accepting, responses by status class and a latency
+  histogram;
+- one record per core (a request slot: the app thread, or the loop when threads = 1): the start of
+  the request in progress (CLOCK_MONOTONIC nanoseconds, 0 when idle), written on every request, and
+  its method, URI and client, written by the worker's reporter thread with a seqlock tag so that a
+  reader never pairs one request's start with another's path.
+
+Rows are owned by processes, not by worker ids: during a chain reload a worker id briefly has two
+processes (the successor starting, the predecessor finishing), and each writes its own row.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+from dataclasses import dataclass
+
+# Prometheus' default latency buckets (seconds), the ones dashboards expect; +Inf is implicit.
+LATENCY_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_BOUNDS_NS = tuple(int(bound * 1e9) for bound in LATENCY_BOUNDS)
+BUCKETS = len(LATENCY_BOUNDS) + 1
+STATUS_CLASSES = 5  # 1xx to 5xx
+
+HEAD = struct.Struct("=4q")  # pid, worker_id, rss, vsz
+COUNTERS = struct.Struct(f"=7q{STATUS_CLASSES}q{BUCKETS}q")
+# requests, exceptions, tx, running_ns, timed, accepting, flushed_ns, statuses..., buckets...
+START = struct.Struct("=q")
+DETAILS = struct.Struct("=qq16s200s48s")  # tag, core requests, method, uri, client
+CORE_SIZE = START.size + DETAILS.size
+
+# Rows start on a cache-line boundary: workers on different CPUs write their own rows, and two rows
+# sharing a line would bounce it between those CPUs on every request.
+_LINE = 64
+
+
+def _round_up(size: int) -> int:
+    return (size + _LINE - 1) // _LINE * _LINE
+
+
+@dataclass(frozen=True, slots=True)
+class CoreView:
+    """A core's state as the master reads it."""
+
+    started_ns: int  # 0 when idle
+    requests: int
+    method: str
+    uri: str
+    client: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowView:
+    """One row as the master reads it: head, counters and cores."""
+
+    pid: int
+    worker_id: int
+    rss: int
+    vsz: int
+    requests: int
+    exceptions: int
+    tx: int
+    running_ns: int
+    timed: int
+    accepting: bool
+    statuses: tuple[int, ...]
+    buckets: tuple[int, ...]
+    cores: tuple[CoreView, ...]
+
+    @property
+    def busy(self) -> bool:
+        return any(core.started_ns for core in self.cores)
+
+    def oldest_start(self) -> int:
+        """The start of the oldest request in progress, 0 when idle."""
+        return min((core.started_ns for core in self.cores if core.started_ns), default=0)
+
+
+class Layout:
+    """Where each field of each row lives."""
+
+    def __init__(self, rows: int, cores: int) -> None:
+        self.rows = rows
+        self.cores = cores
+        self.counters_offset = HEAD.size
+        self.cores_offset = HEAD.size + COUNTERS.size
+        self.row_size = _round_up(self.cores_offset + cores * CORE_SIZE)
+        self.size = max(self.row_size * rows, mmap.PAGESIZE)
+
+    def row(self, index: int) -> int:
+        return index * self.row_size
+
+    def start(self, index: int, core: int) -> int:
+        """Offset of a core's request start."""
+        return self.row(index) + self.cores_offset + core * CORE_SIZE
+
+    def details(self, index: int, core: int) -> int:
+        return self.start(index, core) + START.size
+
+
+class Scoreboard:
+    """The shared table; created by the master before the first fork."""
+
+    def __init__(self, rows: int, cores: int) -> None:
+        self.layout = Layout(rows, cores)
+        self.memory = mmap.mmap(-1, self.layout.size)  # anonymous and MAP_SHARED
+        self.free = list(range(rows - 1, -1, -1))
+
+    def allocate(self) -> int | None:
+        """A free row, zeroed, for a process about to be forked; None when all are taken."""
+        if not self.free:
+            return None
+        index = self.free.pop()
+        start = self.layout.row(index)
+        self.memory[start : start + self.layout.row_size] = bytes(self.layout.row_size)
+        return index
+
+    def release(self, index: int) -> None:
+        """The row's process is gone (reaped)."""
+        self.free.append(index)
+
+    def set_head(self, index: int, *, pid: int, worker_id: int, rss: int = 0, vsz: int = 0) -> None:
+        HEAD.pack_into(self.memory, self.layout.row(index), pid, worker_id, rss, vsz)
+
+    def set_memory(self, index: int, rss: int, vsz: int) -> None:
+        """Record the process's memory, read by the master from /proc."""
+        struct.pack_into("=2q", self.memory, self.layout.row(index) + 16, rss, vsz)
+
+    def read(self, index: int) -> RowView:
+        """A snapshot of one row."""
+        layout = self.layout
+        base = layout.row(index)
+        pid, worker_id, rss, vsz = HEAD.unpack_from(self.memory, base)
+        counters = COUNTERS.unpack_from(self.memory, base + layout.counters_offset)
+        requests, exceptions, tx, running_ns, timed, accepting, _flushed = counters[:7]
+        statuses = counters[7 : 7 + STATUS_CLASSES]
+        buckets = counters[7 + STATUS_CLASSES :]
+        cores = tuple(self._read_core(index, core) for core in range(layout.cores))
+        return RowView(
+            pid,
+            worker_id,
+            rss,
+            vsz,
+            requests,
+            exceptions,
+            tx,
+            running_ns,
+            timed,
+            bool(accepting),
+            tuple(statuses),
+            tuple(buckets),
+            cores,
+        )
+
+    def _read_core(self, index: int, core: int) -> CoreView:
+        memory = self.memory
+        (started,) = START.unpack_from(memory, self.layout.start(index, core))
+        offset = self.layout.details(index, core)
+        tag, requests, method, uri, client = DETAILS.unpack_from(memory, offset)
+        (tag_after,) = START.unpack_from(memory, offset)
+        if not started or tag != started or tag_after != tag:
+            # The details belong to another request, or are being rewritten right now.
+            return CoreView(started, requests, "", "", "")
+        return CoreView(started, requests, _text(method), _text(uri), _text(client))
+
+
+def _text(raw: bytes) -> str:
+    return raw.rstrip(b"\0").decode("latin-1")
