@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from usher.logs import write_line
 from usher.options import Settings
 
 WsgiApp = Callable[..., Any]
@@ -60,7 +61,30 @@ def describe(settings: Settings) -> str:
 
 
 def load_app(settings: Settings) -> WsgiApp:
-    """Import and return the configured callable, or raise AppLoadError."""
+    """Import the configured callable; on failure raise AppLoadError (need-app, the default)
+    or, with need-app off, log why and serve a 500 that says it until a reload fixes it."""
+    try:
+        return _load_callable(settings)
+    except AppLoadError as exc:
+        if settings.need_app:
+            raise
+        write_line(
+            f"{exc.details}usher: need-app is off, every request gets 500 until the app loads: {exc}"
+        )
+        return _unavailable_app(str(exc))
+
+
+def _unavailable_app(reason: str) -> WsgiApp:
+    body = f"usher: the app is not loaded: {reason}\n".encode()
+
+    def unavailable(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8")])
+        return [body]
+
+    return unavailable
+
+
+def _load_callable(settings: Settings) -> WsgiApp:
     if settings.wsgi_file:
         module = _exec_file(settings.wsgi_file)
         target, name = settings.wsgi_file, settings.callable
