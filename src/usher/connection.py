@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from asyncio.events import _set_running_loop
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ class Connection(asyncio.Protocol):
         self.last_activity = worker.now
         self.head_started = worker.now
         self.paused_at = 0.0
+        self.write_paused = False
         self.responder = Responder(self)
         self.exchange: WsgiExchange | None = None
 
@@ -96,16 +98,20 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.paused_at = self.worker.now
+        self.write_paused = True
         responder = self.responder
-        responder.drained.clear()
-        if self.worker.pool is None:
-            # Inline, the exchange checks `paused` between chunks; a pool thread blocks on `drained`.
+        # Inline, the exchange checks `paused` between chunks; a pool thread blocks on `drained`.
+        if responder.drained is None:
             responder.paused = True
+        else:
+            responder.drained.clear()
 
     def resume_writing(self) -> None:
+        self.write_paused = False
         responder = self.responder
-        responder.drained.set()
-        if self.worker.pool is None and not responder.in_sendfile:
+        if responder.drained is not None:
+            responder.drained.set()
+        elif not responder.in_sendfile:
             responder.paused = False
             if self.exchange is not None:
                 self.continue_exchange()
@@ -227,7 +233,7 @@ class Connection(asyncio.Protocol):
         """Called about once a second: drop clients that are too slow or idle too long."""
         worker = self.worker
         if self.busy:
-            if not self.responder.drained.is_set() and now - self.paused_at > worker.write_timeout:
+            if self.write_paused and now - self.paused_at > worker.write_timeout:
                 worker.log.timeout(self.peer, "not reading the response")
                 self.abort()
             return
@@ -280,14 +286,15 @@ class Responder:
     )
 
     def __init__(self, conn: Connection) -> None:
-        import threading
-
         self.conn = conn
         self.paused = False
         self.threaded = False
         self.in_sendfile = False
-        self.drained = threading.Event()
-        self.drained.set()
+        # Only a pool thread waits for the transport to drain; inline needs no lock per connection.
+        self.drained: threading.Event | None = None
+        if conn.worker.pool is not None:
+            self.drained = threading.Event()
+            self.drained.set()
         self.request: Request | None = None
         self.head = b""
         self.keep_alive = True
@@ -321,8 +328,9 @@ class Responder:
         if conn.closed:
             raise ConnectionAbortedError("client went away")
         conn.worker.loop.call_soon_threadsafe(conn.write, data)
-        if not self.drained.is_set():
-            self.drained.wait()
+        drained = self.drained
+        if drained is not None and not drained.is_set():
+            drained.wait()
             if conn.closed:
                 raise ConnectionAbortedError("client went away")
 
@@ -414,8 +422,6 @@ class Responder:
             self.in_sendfile = True
             Sendfile(conn, fd, offset, count).start()
             return
-        import threading
-
         done = threading.Event()
         conn.worker.loop.call_soon_threadsafe(
             lambda: Sendfile(conn, fd, offset, count, done).start()
@@ -450,7 +456,8 @@ class Responder:
             conn.response_finished()
 
     def connection_lost(self) -> None:
-        self.drained.set()
+        if self.drained is not None:
+            self.drained.set()
 
 
 def run_threaded(conn: Connection, exchange: WsgiExchange) -> None:
