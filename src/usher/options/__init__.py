@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from usher.options.cli_args import read_argv
-from usher.options.docs import help_text, option_reference_markdown
 from usher.options.environ import read_environ
 from usher.options.errors import (
     ConfigError,
@@ -59,3 +58,17 @@ def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Loaded:
         (*environment.assignments, *ini.assignments, *command_line.assignments), ini.files
     )
     return Loaded(settings, (*environment.notes, *ini.notes, *ignored))
+
+
+def help_text() -> str:
+    """The `--help` text, generated from the option table (imported only when asked for)."""
+    from usher.options.docs import help_text as generate
+
+    return generate()
+
+
+def option_reference_markdown() -> str:
+    """The text of docs/options.md, generated from the option table."""
+    from usher.options.docs import option_reference_markdown as generate
+
+    return generate()

@@ -7,7 +7,6 @@ Built once at import from `dataclasses.fields(Settings)` into immutable mappings
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from collections.abc import Mapping
@@ -112,5 +111,7 @@ def suggest(spelling: str) -> str | None:
     guess = spelling.lower().replace("_", "-")
     if guess in _BY_SPELLING and guess != spelling:
         return guess
+    import difflib  # only on a mistake: not worth its memory in every worker
+
     matches = difflib.get_close_matches(guess, list(_BY_SPELLING), n=1, cutoff=0.75)
     return matches[0] if matches else None

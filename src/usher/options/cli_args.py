@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import usher
 from usher.options import catalog
 from usher.options.catalog import Assignment, IniRequest, OptionInfo
-from usher.options.docs import help_text
 from usher.options.errors import COMMAND_LINE, ConfigError, HelpRequested, VersionRequested
 
 
@@ -69,7 +68,7 @@ class _ArgvReader:
     def long_flag(self, token: str) -> None:
         spelled, equals, inline = token[2:].partition("=")
         if spelled == "help":
-            raise HelpRequested(help_text())
+            raise HelpRequested(_help_text())
         if spelled == "version":
             raise VersionRequested(f"usher {usher.__version__}")
         info = catalog.lookup(spelled)
@@ -86,7 +85,7 @@ class _ArgvReader:
         letters = token[1:]
         for index, letter in enumerate(letters):
             if letter == "h":
-                raise HelpRequested(help_text())
+                raise HelpRequested(_help_text())
             info = catalog.lookup_short(letter)
             if info is None:
                 raise ConfigError(COMMAND_LINE, f"-{letter}", "unknown option", "run usher --help")
@@ -128,3 +127,10 @@ class _ArgvReader:
                 "write options as --name value, and name config files *.ini or pass --ini FILE",
             )
         self.ini_files.append(IniRequest(token, COMMAND_LINE))
+
+
+def _help_text() -> str:
+    # The help and reference text are built only when asked for, not kept in every worker.
+    from usher.options.docs import help_text
+
+    return help_text()

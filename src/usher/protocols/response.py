@@ -12,11 +12,24 @@ the response length is known, since chunked framing does not exist in HTTP/1.0.
 
 from __future__ import annotations
 
-import http
 import time
 
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 LAST_CHUNK = b"0\r\n\r\n"
+
+# The statuses usher answers by itself. A table rather than http.HTTPStatus: that enum costs every
+# worker over half a MiB of memory for a few strings.
+_ERROR_PHRASES = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",
+}
 
 _DAYS = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
 _MONTHS = (
@@ -84,10 +97,7 @@ def encode_chunk(data: bytes) -> bytes:
 
 def error_response(status: int, reason: str, *, date: bytes, server: bytes) -> bytes:
     """A complete short text/plain response that closes the connection."""
-    try:
-        phrase = http.HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Error"
+    phrase = _ERROR_PHRASES.get(status, "Error")
     body = f"{status} {phrase}\n\n{reason}\n".encode(errors="replace")
     head = encode_head(
         f"{status} {phrase}",
