@@ -12,6 +12,7 @@ import os
 import threading
 from asyncio.events import _set_running_loop
 from collections import deque
+from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
 from usher.protocols.events import CodecState, ContinueRequested, ProtocolError, Request
@@ -44,7 +45,8 @@ class Connection(asyncio.Protocol):
         self.listener: ListenerContext = listener
         self.codec = listener.new_codec()
         self.transport: asyncio.Transport | None = None
-        self.peer: tuple[str, str] = ("", "")
+        self._peer: tuple[str, str] | None = None
+        self.started_ns = 0  # when the request in progress reached the app (scoreboard)
         self.queue: deque[Request | ProtocolError | ContinueRequested] = deque()
         self.busy = False
         self.reading = True
@@ -61,10 +63,18 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without inheriting from it.
         self.transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        if isinstance(peer, tuple):
-            self.peer = (str(peer[0]), str(peer[1]))
         self.worker.connections.add(self)
+
+    @property
+    def peer(self) -> tuple[str, str]:
+        """The client's address and port, looked up on first use: behind nginx the uwsgi vars
+        carry the client, and the lookup (a socket object in uvloop) costs every connection."""
+        peer = self._peer
+        if peer is None:
+            name = self.transport.get_extra_info("peername") if self.transport else None
+            peer = (str(name[0]), str(name[1])) if isinstance(name, tuple) else ("", "")
+            self._peer = peer
+        return peer
 
     def data_received(self, data: bytes) -> None:
         now = self.worker.now
@@ -75,6 +85,8 @@ class Connection(asyncio.Protocol):
         for event in codec.receive_data(data):
             if self.busy or self.queue:
                 self.queue.append(event)
+            elif type(event) is Request:
+                self.run(event)
             else:
                 self.dispatch(event)
         if self.queue and self.reading and self.transport is not None:
@@ -144,6 +156,8 @@ class Connection(asyncio.Protocol):
         self.close()
 
     def run(self, request: Request) -> None:
+        # Before `busy`: the scoreboard's reporter reads `busy`, then this.
+        self.started_ns = monotonic_ns()
         self.busy = True
         listener = self.listener
         if request.vars is None:
@@ -406,6 +420,26 @@ class Responder:
             self.head = b""
             data = head + data
         self.emit(data)
+
+    def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_head(status, headers, len(body))
+        data = self.head
+        self.head = b""
+        if self.body_allowed:
+            declared = self.remaining
+            if declared is not None and len(body) != declared:
+                if len(body) > declared:
+                    body = body[:declared]  # never more than the app's Content-Length
+                else:
+                    self.keep_alive = False  # fewer bytes than declared: only closing tells
+            self.remaining = 0
+            self.body_bytes = len(body)
+            data += body
+        self.emit(data)
+        if self.threaded:
+            self.conn.worker.loop.call_soon_threadsafe(self.conn.response_finished)
+        else:
+            self.conn.response_finished()
 
     def send_file(self, fd: int, offset: int, count: int) -> None:
         if self.head:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import grp
 import os
 import platform
@@ -52,6 +53,11 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         return 1
     _banner(settings, listeners)
     _set_title(settings)
+    # Everything imported so far lives as long as the server: moved out of the collector's reach,
+    # full collections in the workers stop walking the framework's objects, and the workers do
+    # not copy the master's pages just to update their GC headers.
+    gc.collect()
+    gc.freeze()
     master = Master(settings, listeners, app, argv, cwd)
     try:
         return master.run()

@@ -57,6 +57,9 @@ class Responder(Protocol):
     def send_body(self, data: bytes) -> None:
         """Send part of the body (dropped for HEAD and bodiless statuses)."""
 
+    def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Send a complete response whose body is known at once, and finish it."""
+
     def send_file(self, fd: int, offset: int, count: int) -> None:
         """Send `count` bytes of a regular file with sendfile; may pause until done."""
 
@@ -227,11 +230,13 @@ class WsgiExchange:
         result = self.app(self.environ, self.start_response)
         self._result = result
         if type(result) is list and len(result) == 1 and not self.headers_sent:
-            # The common case (hello world, most frameworks): one write, known length.
-            body = result[0]
-            self._send_head(len(body))
-            self.out.send_body(body)
-            return self._complete()
+            # The common case (hello world, most frameworks): one write, known length; a list
+            # has no close() to call.
+            if self.status is None:
+                raise AssertionError("the app returned a body before calling start_response")
+            self.out.send_whole(self.status, self.headers, result[0])
+            self.headers_sent = True
+            return True
         if type(result) is FileWrapper and (span := result.sendfile_span()) is not None:
             return self._begin_file(*span)
         iterator = iter(result)
