@@ -1,0 +1,185 @@
+"""Turning measurements into the markdown tables, the target checks and docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadgen import WrkResult
+from nginx_front import example_config
+from servers import APPS, HELLO, SERVERS, USHER_ROW, Launch, Server
+
+# Interrupts and the kernel's loopback work land on the server's CPU too and stay under a few
+# percent on an idle machine; above this share something else was running there.
+NOISY_LOAD = 0.10
+
+PAGE_TEMPLATE = Path(__file__).resolve().parent / "page_template.md"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One server serving one app: its figures, or why there are none."""
+
+    app: str
+    server: Server
+    result: WrkResult | None = None
+    rss_mib: float | None = None  # the worker process(es), after the run
+    cpu_us: float | None = None  # the app server's processes, per request
+    nginx_cpu_us: float | None = None  # nginx's processes, per request (nginx rows only)
+    # Share of the server's CPU and of the client's CPU (wrk, nginx) that other work took during
+    # the measured run: another program on the machine skews every figure of the row.
+    other_load: tuple[float, float] = (0.0, 0.0)
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal from the issue, checked against the rows that were measured."""
+
+    text: str
+    app: str
+    usher: str
+    peer: str
+    metric: str  # "rps": usher/peer >= bound; "rss": usher <= peer * bound
+    bound: float
+
+
+TARGETS = (
+    Target("hello over HTTP: usher ≥ 3x uWSGI --http-socket req/s", "hello", "usher", "uwsgi",
+           "rps", 3.0),
+    Target("hello over HTTP: usher ≥ 8x gunicorn sync req/s", "hello", "usher", "gunicorn-sync",
+           "rps", 8.0),
+    Target("hello over HTTP: usher ≥ 0.8x granian req/s", "hello", "usher", "granian", "rps", 0.8),
+    Target("hello through nginx uwsgi_pass: usher ≥ 0.95x uWSGI req/s", "hello", "nginx-usher",
+           "nginx-uwsgi", "rps", 0.95),
+    Target("hello through nginx uwsgi_pass: usher ≥ 2x gunicorn --protocol uwsgi req/s", "hello",
+           "nginx-usher", "nginx-gunicorn", "rps", 2.0),
+    Target("django: usher worker RSS ≤ uWSGI worker RSS", "django", "usher", "uwsgi", "rss", 1.0),
+)  # fmt: skip
+
+
+def _find(rows: list[Row], app: str, name: str) -> Row | None:
+    for row in rows:
+        if row.app == app and row.server.name == name and row.result is not None:
+            return row
+    return None
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _usher_ratio(row: Row, rows: list[Row]) -> str:
+    usher = _find(rows, row.app, USHER_ROW[row.server.front])
+    if row.result is None or usher is None or usher is row or usher.result is None:
+        return "—"
+    return f"{usher.result.rps / row.result.rps:.2f}x"
+
+
+def _row_line(row: Row, rows: list[Row]) -> str:
+    if row.result is None:
+        reason = (row.failure or "not run").splitlines()[0]
+        # The whole story went to stderr when it happened; the table keeps one short line.
+        reason = reason if len(reason) <= 100 else reason[:97] + "..."
+        return f"| {row.server.label} | failed: {reason} | | | | | | | |"
+    cells = [
+        row.server.label,
+        _number(row.result.rps, 0),
+        _number(row.result.p99_ms, 2),
+        _number(row.result.in_flight, 1),
+        _number(row.rss_mib, 1),
+        _number(row.cpu_us, 1),
+        _number(row.nginx_cpu_us, 1),
+        _usher_ratio(row, rows),
+        str(row.result.errors),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _noisy(row: Row) -> bool:
+    return max(row.other_load) > NOISY_LOAD
+
+
+def _noise(row: Row) -> str:
+    server, client = row.other_load
+    return (
+        f"- Noisy row, {row.server.label}: other programs took {server:.0%} of the server's CPU "
+        f"and {client:.0%} of wrk's CPU during the run."
+    )
+
+
+def tables(rows: list[Row]) -> str:
+    """One markdown table per app, rows in the order they ran."""
+    parts = []
+    for app in APPS:
+        mine = [row for row in rows if row.app == app]
+        if not mine:
+            continue
+        parts.append(f"### {app} (`{APPS[app].url_path}`)\n")
+        parts.append(
+            "| server | req/s | p99 ms | in flight | worker RSS MiB | server CPU µs/req | nginx CPU µs/req "
+            "| usher is | errors |\n"
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+        )
+        parts.extend(_row_line(row, rows) for row in mine)
+        parts.append("")
+        noisy = [_noise(row) for row in mine if _noisy(row)]
+        if noisy:
+            parts.extend([*noisy, ""])
+    return "\n".join(parts)
+
+
+def judge(target: Target, rows: list[Row]) -> str:
+    """One line: PASS, FAIL or NOT MEASURED, with the measured figures."""
+    usher = _find(rows, target.app, target.usher)
+    peer = _find(rows, target.app, target.peer)
+    if usher is None or peer is None or usher.result is None or peer.result is None:
+        return f"- NOT MEASURED: {target.text}"
+    if target.metric == "rps":
+        ratio = usher.result.rps / peer.result.rps
+        verdict = "PASS" if ratio >= target.bound else "FAIL"
+        measured = f"measured {ratio:.3f}x"  # 3 digits: 0.799 must not read as 0.80
+    elif usher.rss_mib is not None and peer.rss_mib is not None:
+        verdict = "PASS" if usher.rss_mib <= peer.rss_mib * target.bound else "FAIL"
+        measured = f"{usher.rss_mib:.1f} vs {peer.rss_mib:.1f} MiB"
+    else:
+        return f"- NOT MEASURED: {target.text}"
+    if _noisy(usher) or _noisy(peer):
+        measured += "; from a noisy row, re-run before trusting it"
+    return f"- {verdict}: {target.text} ({measured})"
+
+
+def targets(rows: list[Row]) -> str:
+    """The issue's targets, each judged from the measurements (for information only)."""
+    return "\n".join(judge(target, rows) for target in TARGETS)
+
+
+def _shown(argv: list[str]) -> str:
+    """A command line as a reader would type it: bare program names, a placeholder port."""
+    words = ["python" if word == sys.executable else word for word in argv]
+    words[0] = Path(words[0]).name
+    return shlex.join(words).replace(str(Path(__file__).resolve().parent.parent) + "/", "")
+
+
+def commands() -> str:
+    """The exact command line of every row, for the hello app on port 8000."""
+    lines = []
+    for server in SERVERS:
+        argv = server.command(Launch(HELLO, 8000))
+        lines.append(f"- **{server.label}** ({server.note}):\n  `{_shown(argv)}`")
+    return "\n".join(lines)
+
+
+def page(command: str, date: str, facts: list[tuple[str, str]], results: str) -> str:
+    """docs/benchmarks.md: the method, then this run's command, machine and results."""
+    machine = "\n".join(f"| {name} | {value} |" for name, value in facts)
+    return PAGE_TEMPLATE.read_text().format(
+        command=command,
+        date=date,
+        machine="| fact | value |\n|---|---|\n" + machine,
+        commands=commands(),
+        nginx_config=example_config(),
+        results=results,
+    )
