@@ -35,6 +35,9 @@ from usher.worker import EXIT_APP_LOAD_FAILED, READY_RECORD, run_worker
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGCHLD)
 
+# Signals held across fork(): the worker unblocks them once its own handling is in place.
+FORK_BLOCKED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
+
 # A worker that dies sooner than this after its start counts as a boot failure.
 BOOT_WINDOW = 5.0
 # Respawn delays for successive boot failures: doubling, capped so that recovery is still prompt.
@@ -155,7 +158,12 @@ class Master:
         slot.respawn_at = None
         sys.stdout.flush()
         sys.stderr.flush()
+        # A stop or reload signal that reached the child between fork and its own signal setup
+        # would run the master's handler there and be lost: hold them until each side is ready.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, FORK_BLOCKED_SIGNALS)
         pid = os.fork()
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         if pid == 0:
             try:
                 os.close(self.signal_r)

@@ -180,3 +180,8 @@ def _reset_signals() -> None:
         signal.signal(signum, signal.SIG_DFL)
     # Ctrl-C reaches the whole process group; the master alone decides how workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The master forks with stop and reload signals blocked; one that arrived meanwhile is
+    # delivered here, with the default action (this worker was not serving yet).
+    signal.pthread_sigmask(
+        signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
+    )
