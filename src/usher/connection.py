@@ -209,6 +209,7 @@ class Connection(asyncio.Protocol):
         responder = self.responder
         self.worker.log.access(self, responder)
         self.worker.requests += 1
+        self.worker.board.finish(self, responder)
         self.busy = False
         self.exchange = None
         self.release_request()

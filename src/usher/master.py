@@ -12,49 +12,57 @@ into a pipe, and the supervision loop reads them and calls one `handle_<SIGNAL>`
 - A worker that dies is respawned; one that dies young makes the next respawn wait longer, so a
   broken app cannot fork-bomb the host. A worker that cannot import the app before the server was
   ever ready stops the server: restarting would not fix it.
+
+Around that loop: the scoreboard the workers write (`usher.scoreboard`), the once-a-second duties
+(`usher.upkeep`: harakiri, memory limits, cheaper, touched files), chain reloads (`usher.chain`),
+the stats endpoints (`usher.monitor`) and the master FIFO (`usher.fifo`, `usher.control`). Every
+descriptor the master waits on goes through one `Reactor`, and nothing in the loop blocks.
+
+What a worker may do after the fork: everything the master set up before it (listeners, the
+imported app, the scoreboard) is shared; the master's own descriptors (signal pipe, reactor,
+stats sockets, FIFO) are closed in the child before the worker starts.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import select
 import signal
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
 
 from usher import systemd
 from usher.appload import WsgiApp
+from usher.chain import ChainReload
+from usher.control import Controls
+from usher.fifo import FifoError, MasterFifo
 from usher.logs import write_line
+from usher.monitor import Monitor
 from usher.options import Settings
-from usher.sockets import INHERIT_ENV, Listener, close_all
-from usher.worker import EXIT_APP_LOAD_FAILED, READY_RECORD, run_worker
+from usher.processes import describe_status, kill, plan_respawn
+from usher.reactor import Reactor
+from usher.scoreboard import Scoreboard
+from usher.slots import WorkerProcess, WorkerSlot
+from usher.sockets import INHERIT_ENV, Listener, ListenerError, close_all
+from usher.upkeep import Upkeep
+from usher.worker import (
+    EXIT_APP_LOAD_FAILED,
+    READY_RECORD,
+    Seat,
+    request_limit,
+    run_worker,
+)
+from usher.workerboard import cores_for
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGCHLD)
 
+# The master's duties run once a second: harakiri is counted in whole seconds, as in uWSGI.
+TICK = 1.0
+
+
 # Signals held across fork(): the worker unblocks them once its own handling is in place.
 FORK_BLOCKED_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
-
-# A worker that dies sooner than this after its start counts as a boot failure.
-BOOT_WINDOW = 5.0
-# Respawn delays for successive boot failures: doubling, capped so that recovery is still prompt.
-MAX_RESPAWN_DELAY = 30.0
-
-
-@dataclass(slots=True)
-class WorkerSlot:
-    """A worker position (1..processes) and the process currently filling it."""
-
-    worker_id: int
-    pid: int = 0
-    spawned_at: float = 0.0
-    ready: bool = False
-    boot_failures: int = 0
-    respawn_at: float | None = None
-    retiring: set[int] = field(default_factory=set)
 
 
 class Master:
@@ -74,8 +82,21 @@ class Master:
         self.argv = argv
         self.cwd = cwd
         self.slots = {i: WorkerSlot(i) for i in range(1, settings.processes + 1)}
-        self.pids: dict[int, WorkerSlot] = {}
+        self.procs: dict[int, WorkerProcess] = {}
+        # Rows for the current workers, their chain-reload successors and retiring predecessors.
+        self.scoreboard = Scoreboard(rows=3 * settings.processes, cores=cores_for(settings.threads))
+        self.reactor = Reactor()
+        self.chain = ChainReload(self)
+        self.controls = Controls(self)
+        self.monitor = Monitor(self, self.reactor)
+        self.upkeep = Upkeep(self)
+        self.fifo = (
+            MasterFifo(settings.master_fifo, self.reactor, self.controls.obey)
+            if settings.master_fifo
+            else None
+        )
         self.ever_ready = False
+        self.awaiting_ready = False  # a reload is waiting for its new workers
         self.exit_status: int | None = None
         self.stop_deadline: float | None = None
         self.reexec_pending = False
@@ -86,19 +107,21 @@ class Master:
 
     def run(self) -> int:
         self._install_signals()
-        for slot in self.slots.values():
+        if not self._open_services():
+            return 1
+        for slot in self._initial_slots():
             self.spawn(slot)
-        while not (self.exit_status is not None and not self.pids):
-            readable, _, _ = select.select([self.signal_r, self.ready_r], [], [], self._timeout())
-            if self.signal_r in readable:
-                for signum in os.read(self.signal_r, 64):
-                    self.dispatch(signum)
-            if self.ready_r in readable:
-                self._read_ready()
+        next_tick = time.monotonic() + TICK
+        while not (self.exit_status is not None and not self.procs):
+            self.reactor.wait(self._timeout(next_tick))
             self.reap()
-            self._respawn_due()
-            self._enforce_deadline()
-            if self.reexec_pending and not self.pids:
+            now = time.monotonic()
+            if now >= next_tick:
+                next_tick = now + TICK
+                self.upkeep.tick(now)
+            self._respawn_due(now)
+            self._enforce_deadlines(now)
+            if self.reexec_pending and not self.procs:
                 self.reexec()
         return self.exit_status or 0
 
@@ -108,13 +131,45 @@ class Master:
         signal.set_wakeup_fd(self.signal_w, warn_on_full_buffer=False)
         for signum in HANDLED_SIGNALS:
             signal.signal(signum, _enqueue_only)
+        self.reactor.on_readable(self.signal_r, self._read_signals)
+        self.reactor.on_readable(self.ready_r, self._read_ready)
 
-    def _timeout(self) -> float:
-        now = time.monotonic()
-        moments = [s.respawn_at for s in self.slots.values() if s.respawn_at is not None]
+    def _open_services(self) -> bool:
+        try:
+            self.monitor.open()
+            if self.fifo is not None:
+                self.fifo.open()
+        except (ListenerError, FifoError) as exc:
+            write_line(f"usher: {exc}")
+            return False
+        if self.monitor.endpoints:
+            write_line(f"usher: stats on {self.monitor.describe()}")
+        return True
+
+    def _initial_slots(self) -> list[WorkerSlot]:
+        settings = self.settings
+        count = settings.processes
+        if settings.cheaper:
+            count = min(max(settings.cheaper_initial, settings.cheaper, 1), settings.processes)
+        for slot in self.slots.values():
+            slot.cheap = slot.worker_id > count
+        return [slot for slot in self.slots.values() if not slot.cheap]
+
+    def _timeout(self, next_tick: float) -> float:
+        moments = [next_tick]
+        moments.extend(s.respawn_at for s in self.slots.values() if s.respawn_at is not None)
+        moments.extend(p.kill_at for p in self.procs.values() if p.kill_at is not None)
         if self.stop_deadline is not None:
             moments.append(self.stop_deadline)
-        return max(0.0, min([now + 1.0, *moments]) - now)
+        return max(0.0, min(moments) - time.monotonic())
+
+    def _read_signals(self) -> None:
+        try:
+            data = os.read(self.signal_r, 64)
+        except BlockingIOError:
+            return
+        for signum in data:
+            self.dispatch(signum)
 
     def dispatch(self, signum: int) -> None:
         name = signal.Signals(signum).name if signum in signal.Signals._value2member_map_ else ""
@@ -137,68 +192,111 @@ class Master:
         pass  # reaping happens on every pass of the loop
 
     def handle_SIGHUP(self) -> None:
-        if self.exit_status is not None or self.reexec_pending:
-            return
-        write_line("usher: SIGHUP: reloading workers gracefully")
-        systemd.notify("RELOADING=1")
-        if not self.settings.lazy_apps:
-            self.reexec_pending = True
-            self._signal_workers(signal.SIGTERM)
-            self.stop_deadline = time.monotonic() + self.settings.worker_reload_mercy
-            return
-        for slot in self.slots.values():
-            if slot.pid:
-                self._retire(slot)
-                self.spawn(slot)
-        self.ever_ready = False
+        self.controls.reload("SIGHUP", brutal=False)
 
     # -- workers -------------------------------------------------------------------------------
 
-    def spawn(self, slot: WorkerSlot) -> None:
+    def spawn(self, slot: WorkerSlot) -> WorkerProcess:
+        """Fork the slot's worker."""
         slot.respawn_at = None
+        slot.current = self._fork(slot)
+        return slot.current
+
+    def spawn_successor(self, slot: WorkerSlot) -> WorkerProcess:
+        """Fork a worker that takes the slot over once it is ready (chain reload); if it is not
+        ready within worker-reload-mercy it is killed and the chain stops."""
+        proc = slot.successor = self._fork(slot)
+        proc.kill_at = proc.spawned_at + self.settings.worker_reload_mercy
+        return proc
+
+    def _fork(self, slot: WorkerSlot) -> WorkerProcess:
+        row = self.scoreboard.allocate()
         sys.stdout.flush()
         sys.stderr.flush()
         # A stop or reload signal that reached the child between fork and its own signal setup
         # would run the master's handler there and be lost: hold them until each side is ready.
+        pid = -1
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, FORK_BLOCKED_SIGNALS)
-        pid = os.fork()
-        if pid != 0:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        try:
+            pid = os.fork()
+        finally:
+            if pid != 0:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         if pid == 0:
-            try:
-                os.close(self.signal_r)
-                os.close(self.signal_w)
-                os.close(self.ready_r)
-                run_worker(self.settings, self.app, self.listeners, slot.worker_id, self.ready_w)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(1)
-        slot.pid = pid
-        slot.spawned_at = time.monotonic()
-        slot.ready = False
-        self.pids[pid] = slot
+            self._become_worker(Seat(slot.worker_id, self.ready_w, self.scoreboard, row))
+        proc = WorkerProcess(pid, slot.worker_id, row, time.monotonic(), time.time())
+        if row is not None:
+            self.scoreboard.set_head(row, pid=pid, worker_id=slot.worker_id)
+        self.procs[pid] = proc
+        slot.spawns += 1
+        return proc
 
-    def _retire(self, slot: WorkerSlot) -> None:
-        """Ask the slot's current worker to finish its requests and leave; the slot is free again."""
-        slot.retiring.add(slot.pid)
-        _kill(slot.pid, signal.SIGTERM)
-        slot.pid = 0
+    def _become_worker(self, seat: Seat) -> None:
+        try:
+            for fd in (self.signal_r, self.signal_w, self.ready_r):
+                os.close(fd)
+            self.reactor.close()
+            self.monitor.drop_in_child()
+            if self.fifo is not None:
+                self.fifo.drop_in_child()
+            run_worker(self.settings, self.app, self.listeners, seat)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(1)
+
+    def retire(self, proc: WorkerProcess, *, brutal: bool = False) -> None:
+        """Ask a worker to finish its requests and leave (killed after worker-reload-mercy)."""
+        slot = self.slots[proc.worker_id]
+        if slot.current is proc:
+            slot.current = None
+        proc.retiring = True
+        if brutal:
+            kill(proc.pid, signal.SIGKILL)
+            return
+        proc.kill_at = time.monotonic() + self.settings.worker_reload_mercy
+        kill(proc.pid, signal.SIGTERM)
+
+    def slot_busy(self, slot: WorkerSlot) -> bool:
+        proc = slot.current
+        return proc is not None and proc.row is not None and self.scoreboard.read(proc.row).busy
 
     def _read_ready(self) -> None:
         data = os.read(self.ready_r, READY_RECORD.size * 64)
         for offset in range(0, len(data) - READY_RECORD.size + 1, READY_RECORD.size):
             worker_id, pid = READY_RECORD.unpack_from(data, offset)
-            slot = self.slots.get(worker_id)
-            if slot is not None and slot.pid == pid:
-                slot.ready = True
-        if not self.ever_ready and all(s.ready for s in self.slots.values()):
-            self.ever_ready = True
-            count = len(self.slots)
+            proc = self.procs.get(pid)
+            if proc is None or proc.worker_id != worker_id:
+                continue
+            proc.ready = True
+            slot = self.slots[worker_id]
+            if proc is slot.successor:
+                proc.kill_at = None
+                self.chain.successor_ready(slot)
+        self._check_all_ready()
+
+    def _check_all_ready(self) -> None:
+        if self.ever_ready and not self.awaiting_ready:
+            return
+        serving = [slot for slot in self.slots.values() if not slot.cheap]
+        if not all(slot.current is not None and slot.current.ready for slot in serving):
+            return
+        if not self.ever_ready:
+            count = len(serving)
             write_line(
-                f"usher: ready, {count} worker{'s' * (count > 1)} serving (master pid {os.getpid()})"
+                f"usher: ready, {count} worker{'s' * (count > 1)} serving "
+                f"(master pid {os.getpid()})"
             )
-            systemd.notify(f"READY=1\nSTATUS=serving with {count} workers\nMAINPID={os.getpid()}")
+        else:
+            write_line("usher: reload complete, every worker serving")
+        self.ever_ready = True
+        self.awaiting_ready = False
+        systemd.ready(self.status_text())
+
+    def status_text(self) -> str:
+        """The STATUS= line for systemd."""
+        running = sum(1 for slot in self.slots.values() if slot.current is not None)
+        return f"serving with {running} worker{'s' * (running != 1)}"
 
     def reap(self) -> None:
         while True:
@@ -208,48 +306,66 @@ class Master:
                 return
             if pid == 0:
                 return
-            slot = self.pids.pop(pid, None)
-            if slot is not None:
-                self._worker_exited(slot, pid, status)
+            proc = self.procs.pop(pid, None)
+            if proc is not None:
+                self._worker_exited(proc, status)
 
-    def _worker_exited(self, slot: WorkerSlot, pid: int, status: int) -> None:
-        if pid in slot.retiring:
-            slot.retiring.discard(pid)
+    def _worker_exited(self, proc: WorkerProcess, status: int) -> None:
+        slot = self.slots[proc.worker_id]
+        if proc.row is not None:
+            slot.totals.add(self.scoreboard.read(proc.row))
+            self.scoreboard.release(proc.row)
+        if proc is slot.successor:
+            slot.successor = None
+            self.chain.successor_failed(slot, proc.ended_for or describe_status(status))
             return
-        slot.pid = 0
+        if proc is not slot.current:
+            return  # a retiring worker left; why was logged when it was asked to
+        slot.current = None
         if self.exit_status is not None or self.reexec_pending:
             return
-        how = _describe_status(status)
-        if (
-            os.WIFEXITED(status)
-            and os.WEXITSTATUS(status) == EXIT_APP_LOAD_FAILED
-            and not self.ever_ready
-        ):
-            write_line(
-                f"usher: worker {slot.worker_id} could not load the app; stopping (fix the app and start again)"
-            )
-            self.stop(graceful=False, why="app load failure", status=1)
+        if self._app_cannot_load(slot, status):
             return
-        lived = time.monotonic() - slot.spawned_at
-        slot.boot_failures = slot.boot_failures + 1 if lived < BOOT_WINDOW else 0
-        delay = (
-            min(MAX_RESPAWN_DELAY, 0.5 * 2 ** (slot.boot_failures - 1))
-            if slot.boot_failures
-            else 0.0
-        )
+        limit = request_limit(self.settings, slot.worker_id)
+        slot.respawn_at = time.monotonic() + plan_respawn(slot, proc, status, limit)
+
+    def _app_cannot_load(self, slot: WorkerSlot, status: int) -> bool:
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_APP_LOAD_FAILED):
+            return False
+        if self.ever_ready:
+            return False
         write_line(
-            f"usher: worker {slot.worker_id} (pid {pid}) {how} after {lived:.1f}s; "
-            f"respawning{f' in {delay:.1f}s' if delay else ''}"
+            f"usher: worker {slot.worker_id} could not load the app; stopping (fix the app and start again)"
         )
-        slot.respawn_at = time.monotonic() + delay
+        self.stop(graceful=False, why="app load failure", status=1)
+        return True
 
-    def _respawn_due(self) -> None:
+    def _respawn_due(self, now: float) -> None:
         if self.exit_status is not None or self.reexec_pending:
             return
-        now = time.monotonic()
         for slot in self.slots.values():
-            if slot.respawn_at is not None and slot.respawn_at <= now and not slot.pid:
-                self.spawn(slot)
+            if slot.respawn_at is not None and slot.respawn_at <= now and slot.current is None:
+                if slot.cheap:
+                    slot.respawn_at = None
+                else:
+                    self.spawn(slot)
+
+    def _enforce_deadlines(self, now: float) -> None:
+        for proc in list(self.procs.values()):
+            if proc.kill_at is not None and now >= proc.kill_at:
+                proc.kill_at = None
+                if proc is self.slots[proc.worker_id].successor:
+                    proc.ended_for = "was not ready within worker-reload-mercy"
+                write_line(
+                    f"usher: worker {proc.worker_id} (pid {proc.pid}) is still running "
+                    f"{'after its harakiri' if proc.ended_for == 'harakiri' else 'past its deadline'}; "
+                    "killing it (SIGKILL)"
+                )
+                kill(proc.pid, signal.SIGKILL)
+        if self.stop_deadline is not None and now >= self.stop_deadline and self.procs:
+            write_line(f"usher: worker-reload-mercy expired; killing {len(self.procs)} worker(s)")
+            self.signal_workers(signal.SIGKILL)
+            self.stop_deadline = None
 
     # -- stopping and reloading ----------------------------------------------------------------
 
@@ -258,28 +374,26 @@ class Master:
             return
         self.exit_status = status
         self.reexec_pending = False
-        systemd.notify("STOPPING=1")
+        self.chain.abort()
+        systemd.stopping("stopping")
         if graceful:
             mercy = self.settings.worker_reload_mercy
             write_line(f"usher: {why}: stopping gracefully (in-flight requests get {mercy}s)")
-            self._signal_workers(signal.SIGTERM)
+            self.signal_workers(signal.SIGTERM)
             self.stop_deadline = time.monotonic() + mercy
         else:
             write_line(f"usher: {why}: stopping now")
-            self._signal_workers(signal.SIGKILL)
+            self.signal_workers(signal.SIGKILL)
 
-    def _signal_workers(self, signum: int) -> None:
-        for pid in list(self.pids):
-            _kill(pid, signum)
-
-    def _enforce_deadline(self) -> None:
-        if self.stop_deadline is not None and time.monotonic() >= self.stop_deadline and self.pids:
-            write_line(f"usher: worker-reload-mercy expired; killing {len(self.pids)} worker(s)")
-            self._signal_workers(signal.SIGKILL)
-            self.stop_deadline = None
+    def signal_workers(self, signum: int) -> None:
+        for pid in list(self.procs):
+            kill(pid, signum)
 
     def reexec(self) -> None:
         """Replace this process with a fresh master on the same sockets (non-lazy reload)."""
+        self.monitor.close(unlink=False)
+        if self.fifo is not None:
+            self.fifo.close(unlink=False)
         for listener in self.listeners:
             listener.sock.set_inheritable(True)
         os.environ[INHERIT_ENV] = ",".join(str(item.sock.fileno()) for item in self.listeners)
@@ -290,7 +404,10 @@ class Master:
         os.execv(sys.executable, [sys.executable, "-m", "usher", *self.argv])
 
     def cleanup(self) -> None:
-        """Close listeners; with vacuum remove unix sockets and the pidfile."""
+        """Close listeners and stats sockets; with vacuum remove unix sockets and the pidfile."""
+        self.monitor.close(unlink=True)
+        if self.fifo is not None:
+            self.fifo.close(unlink=True)
         close_all(self.listeners, unlink=self.settings.vacuum)
         if self.settings.vacuum and self.settings.pidfile:
             with contextlib.suppress(FileNotFoundError):
@@ -299,17 +416,3 @@ class Master:
 
 def _enqueue_only(signum: int, frame: object) -> None:
     """The real handling happens in the loop; the wakeup descriptor already carries the number."""
-
-
-def _kill(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except OSError as exc:
-        if exc.errno != errno.ESRCH:
-            raise
-
-
-def _describe_status(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exited with status {os.WEXITSTATUS(status)}"

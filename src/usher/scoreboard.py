@@ -8,13 +8,13 @@ a lock or a file.
 A row holds:
 
 - a head written by the master: pid, worker id, rss and vsz in bytes;
-- counters written by the worker about once a second (see `usher.workerboard`): requests,
-  exceptions, bytes sent, time spent in requests, accepting, responses by status class and a latency
-  histogram;
-- one record per core (a request slot: the app thread, or the loop when threads = 1): the start of
-  the request in progress (CLOCK_MONOTONIC nanoseconds, 0 when idle), written on every request, and
-  its method, URI and client, written by the worker's reporter thread with a seqlock tag so that a
-  reader never pairs one request's start with another's path.
+- counters written by the worker's reporter thread once a second (see `usher.workerboard`):
+  requests, exceptions, bytes sent, time spent in requests, accepting, when it last wrote
+  (`flushed_ns`, the worker's pulse), responses by status class and a latency histogram;
+- one record per core (a request slot: the loop when threads = 1, else room for twice the pool):
+  the start of a request in progress (CLOCK_MONOTONIC nanoseconds, 0 when idle) and its method,
+  URI and client, also written by the reporter, with a seqlock tag so that a reader never pairs one
+  request's start with another's path.
 
 Rows are owned by processes, not by worker ids: during a chain reload a worker id briefly has two
 processes (the successor starting, the predecessor finishing), and each writes its own row.
@@ -26,18 +26,25 @@ import mmap
 import struct
 from dataclasses import dataclass
 
-# Prometheus' default latency buckets (seconds), the ones dashboards expect; +Inf is implicit.
-LATENCY_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-LATENCY_BOUNDS_NS = tuple(int(bound * 1e9) for bound in LATENCY_BOUNDS)
-BUCKETS = len(LATENCY_BOUNDS) + 1
+# Latency buckets by powers of two: bucket k counts requests that took under 2**k nanoseconds (k is
+# the bit length of the elapsed time), one integer operation per request instead of a search among
+# bounds. The exposition shows 2**16 ns (65.5 µs) to 2**33 ns (8.6 s), then +Inf.
+BUCKETS = 64
+SHOWN_BUCKETS = range(16, 34)
+LATENCY_BOUNDS = tuple(2**k / 1e9 for k in SHOWN_BUCKETS)  # seconds
 STATUS_CLASSES = 5  # 1xx to 5xx
 
 HEAD = struct.Struct("=4q")  # pid, worker_id, rss, vsz
+MEMORY = struct.Struct("=2q")  # rss, vsz: the head's last two fields
+MEMORY_OFFSET = HEAD.size - MEMORY.size
 COUNTERS = struct.Struct(f"=7q{STATUS_CLASSES}q{BUCKETS}q")
 # requests, exceptions, tx, running_ns, timed, accepting, flushed_ns, statuses..., buckets...
-START = struct.Struct("=q")
-DETAILS = struct.Struct("=qq16s200s48s")  # tag, core requests, method, uri, client
-CORE_SIZE = START.size + DETAILS.size
+START = struct.Struct("=q")  # the request's start; also the width of the core's counter and tag
+METHOD_SIZE, URI_SIZE, CLIENT_SIZE = 16, 200, 48
+DETAILS = struct.Struct(f"=q{METHOD_SIZE}s{URI_SIZE}s{CLIENT_SIZE}s")  # tag, method, uri, client
+# A core: start, requests, then the details. Every 8-byte field stays 8-byte aligned, so that a
+# store and a load of one field never tear.
+CORE_SIZE = 2 * START.size + DETAILS.size
 
 # Rows start on a cache-line boundary: workers on different CPUs write their own rows, and two rows
 # sharing a line would bounce it between those CPUs on every request.
@@ -73,6 +80,7 @@ class RowView:
     running_ns: int
     timed: int
     accepting: bool
+    flushed_ns: int  # when the worker's reporter last wrote the row (0: not yet)
     statuses: tuple[int, ...]
     buckets: tuple[int, ...]
     cores: tuple[CoreView, ...]
@@ -95,6 +103,7 @@ class Layout:
         self.counters_offset = HEAD.size
         self.cores_offset = HEAD.size + COUNTERS.size
         self.row_size = _round_up(self.cores_offset + cores * CORE_SIZE)
+        assert self.cores_offset % 8 == 0 and CORE_SIZE % 8 == 0
         self.size = max(self.row_size * rows, mmap.PAGESIZE)
 
     def row(self, index: int) -> int:
@@ -104,8 +113,11 @@ class Layout:
         """Offset of a core's request start."""
         return self.row(index) + self.cores_offset + core * CORE_SIZE
 
-    def details(self, index: int, core: int) -> int:
+    def core_requests(self, index: int, core: int) -> int:
         return self.start(index, core) + START.size
+
+    def details(self, index: int, core: int) -> int:
+        return self.start(index, core) + 2 * START.size
 
 
 class Scoreboard:
@@ -134,7 +146,7 @@ class Scoreboard:
 
     def set_memory(self, index: int, rss: int, vsz: int) -> None:
         """Record the process's memory, read by the master from /proc."""
-        struct.pack_into("=2q", self.memory, self.layout.row(index) + 16, rss, vsz)
+        MEMORY.pack_into(self.memory, self.layout.row(index) + MEMORY_OFFSET, rss, vsz)
 
     def read(self, index: int) -> RowView:
         """A snapshot of one row."""
@@ -142,7 +154,7 @@ class Scoreboard:
         base = layout.row(index)
         pid, worker_id, rss, vsz = HEAD.unpack_from(self.memory, base)
         counters = COUNTERS.unpack_from(self.memory, base + layout.counters_offset)
-        requests, exceptions, tx, running_ns, timed, accepting, _flushed = counters[:7]
+        requests, exceptions, tx, running_ns, timed, accepting, flushed = counters[:7]
         statuses = counters[7 : 7 + STATUS_CLASSES]
         buckets = counters[7 + STATUS_CLASSES :]
         cores = tuple(self._read_core(index, core) for core in range(layout.cores))
@@ -157,6 +169,7 @@ class Scoreboard:
             running_ns,
             timed,
             bool(accepting),
+            flushed,
             tuple(statuses),
             tuple(buckets),
             cores,
@@ -165,8 +178,9 @@ class Scoreboard:
     def _read_core(self, index: int, core: int) -> CoreView:
         memory = self.memory
         (started,) = START.unpack_from(memory, self.layout.start(index, core))
+        (requests,) = START.unpack_from(memory, self.layout.core_requests(index, core))
         offset = self.layout.details(index, core)
-        tag, requests, method, uri, client = DETAILS.unpack_from(memory, offset)
+        tag, method, uri, client = DETAILS.unpack_from(memory, offset)
         (tag_after,) = START.unpack_from(memory, offset)
         if not started or tag != started or tag_after != tag:
             # The details belong to another request, or are being rewritten right now.

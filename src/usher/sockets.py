@@ -2,6 +2,13 @@
 
 Addresses follow uWSGI's spellings: ``host:port``, ``:port`` (every IPv4 interface), ``[::]:port``,
 a filesystem path for a unix socket, and ``@name`` for a Linux abstract unix socket.
+
+Under systemd socket activation (LISTEN_PID is this process, LISTEN_FDS=n) the listening sockets
+arrive as descriptors 3..3+n-1. Each configured listener takes the inherited socket bound to its
+address (a wildcard host such as `:8000` also matches systemd's `[::]:8000`); configured listeners
+left without a match then take the unmatched inherited sockets in order, and any listener still
+without one is bound as usual. So one unit can serve HTTP and the uwsgi protocol from two .socket
+units, and a restart of usher never refuses a connection: systemd keeps the sockets open.
 """
 
 from __future__ import annotations
@@ -10,14 +17,26 @@ import contextlib
 import os
 import socket
 import stat
+import struct
 from dataclasses import dataclass
 from typing import Literal
+
+from usher.logs import write_line
 
 Protocol = Literal["http", "uwsgi"]
 
 # Inherited listeners across a re-exec (graceful reload of a non-lazy master): a comma-separated
 # list of file descriptors in the order the listeners are declared.
 INHERIT_ENV = "USHER_INHERITED_FDS"
+
+# The systemd socket activation protocol: the first passed descriptor is always 3.
+SD_LISTEN_FDS_START = 3
+
+# struct tcp_info (linux/tcp.h): eight one-byte fields, then u32 rto, ato, snd_mss, rcv_mss,
+# unacked, sacked. For a listening socket the kernel reports the accept queue's length in
+# tcpi_unacked and its limit (the backlog) in tcpi_sacked.
+_TCP_INFO_QUEUE = struct.Struct("=II")
+_TCP_INFO_QUEUE_OFFSET = 24
 
 
 class ListenerError(Exception):
@@ -112,12 +131,13 @@ def _explain_bind_error(address: str, exc: OSError) -> str:
     return f"cannot bind {address}: {exc.strerror}"
 
 
-def adopt(protocol: Protocol, address: str, fd: int) -> Listener:
-    """Wrap an inherited listening descriptor (re-exec reload, later systemd socket activation)."""
+def adopt(protocol: Protocol, address: str, fd: int, *, owned: bool = True) -> Listener:
+    """Wrap an inherited listening descriptor: from a previous incarnation of this master
+    (`owned`: vacuum may remove its socket file) or from systemd (not owned: systemd keeps it)."""
     sock = socket.socket(fileno=fd)
     sock.setblocking(False)
     unix_path = None
-    if sock.family == socket.AF_UNIX:
+    if owned and sock.family == socket.AF_UNIX:
         name = sock.getsockname()
         unix_path = name if isinstance(name, str) and name and not name.startswith("\0") else None
     return Listener(protocol, address, sock, unix_path)
@@ -126,7 +146,8 @@ def adopt(protocol: Protocol, address: str, fd: int) -> Listener:
 def bind_all(
     wanted: list[tuple[Protocol, str]], *, backlog: int, chmod: str | None
 ) -> list[Listener]:
-    """Bind every listener, or adopt them from a previous incarnation of this master."""
+    """Bind every listener, or adopt them from a previous incarnation of this master or from
+    systemd socket activation."""
     inherited = os.environ.pop(INHERIT_ENV, "")
     fds = [int(fd) for fd in inherited.split(",") if fd]
     if len(fds) == len(wanted):
@@ -134,14 +155,92 @@ def bind_all(
     for fd in fds:
         with contextlib.suppress(OSError):
             os.close(fd)
+    activated = match_activated(wanted, systemd_fds())
     bound: list[Listener] = []
     try:
-        for proto, addr in wanted:
-            bound.append(bind(proto, addr, backlog=backlog, chmod=chmod))
+        for (proto, addr), given in zip(wanted, activated, strict=True):
+            if given is not None:
+                bound.append(adopt(proto, addr, given, owned=False))
+            else:
+                bound.append(bind(proto, addr, backlog=backlog, chmod=chmod))
     except ListenerError:
         close_all(bound, unlink=True)
         raise
     return bound
+
+
+def systemd_fds(environ: dict[str, str] | None = None) -> list[int]:
+    """The descriptors systemd passed to this process, and forget the variables (a re-exec keeps
+    the pid, and the app must not think the sockets are still there for it)."""
+    env = os.environ if environ is None else environ
+    pid, count = env.pop("LISTEN_PID", ""), env.pop("LISTEN_FDS", "")
+    env.pop("LISTEN_FDNAMES", None)
+    if pid != str(os.getpid()) or not count.isdigit():
+        return []
+    return list(range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + int(count)))
+
+
+def match_activated(wanted: list[tuple[Protocol, str]], fds: list[int]) -> list[int | None]:
+    """For each wanted listener, the inherited descriptor it takes (None: bind it)."""
+    names = {fd: _bound_name(fd) for fd in fds}
+    chosen: list[int | None] = []
+    for _, address in wanted:
+        match = next((fd for fd, name in names.items() if _matches(address, name)), None)
+        if match is not None:
+            del names[match]
+        chosen.append(match)
+    spare = list(names)
+    for index, match in enumerate(chosen):
+        if match is None and spare:
+            fd = chosen[index] = spare.pop(0)
+            write_line(
+                f"usher: note: {wanted[index][1]} takes inherited socket {names[fd]} "
+                "(socket activation, in order: no inherited socket has that address)"
+            )
+    for fd in spare:
+        write_line(f"usher: note: inherited socket {names[fd]} matches no listener; closed")
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    return chosen
+
+
+def _bound_name(fd: int) -> str:
+    """An inherited socket's address in the listener spelling (host:port, path or @name)."""
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        name = sock.getsockname()
+        family = sock.family
+    if family == socket.AF_UNIX:
+        text = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+        return "@" + text[1:] if text.startswith("\0") else text
+    host, port = name[:2]
+    return f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+
+
+_WILDCARDS = ("", "0.0.0.0", "::", "[::]")
+
+
+def _matches(address: str, bound: str) -> bool:
+    if address == bound:
+        return True
+    if ":" not in bound or "/" in address or address.startswith("@"):
+        return False
+    host, _, port = address.rpartition(":")
+    bound_host, _, bound_port = bound.rpartition(":")
+    return port == bound_port and host in _WILDCARDS and bound_host in _WILDCARDS
+
+
+def listen_queue(sock: socket.socket) -> tuple[int, int] | None:
+    """(connections waiting to be accepted, backlog) of a TCP listener; None for other sockets."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except OSError:
+        return None
+    if len(info) < _TCP_INFO_QUEUE_OFFSET + _TCP_INFO_QUEUE.size:
+        return None
+    queued, backlog = _TCP_INFO_QUEUE.unpack_from(info, _TCP_INFO_QUEUE_OFFSET)
+    return queued, backlog
 
 
 def close_all(listeners: list[Listener], *, unlink: bool) -> None:

@@ -1,9 +1,15 @@
-"""The systemd notify protocol, without a dependency: one datagram to $NOTIFY_SOCKET."""
+"""The systemd notify protocol, without a dependency: one datagram to $NOTIFY_SOCKET.
+
+With `Type=notify` systemd waits for READY=1 before it starts units ordered after usher, shows the
+STATUS= text in `systemctl status`, and with `Type=notify-reload` it waits for READY=1 after the
+RELOADING=1 that a reload announces (which must carry MONOTONIC_USEC, the moment it began).
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 
 
 def notify(message: str) -> bool:
@@ -20,3 +26,24 @@ def notify(message: str) -> bool:
     except OSError:
         return False
     return True
+
+
+def ready(status: str) -> bool:
+    """The workers serve (at startup, and again when a reload is complete)."""
+    return notify(f"READY=1\nSTATUS={status}\nMAINPID={os.getpid()}")
+
+
+def reloading(status: str) -> bool:
+    """A reload begins; READY=1 follows when it is complete."""
+    usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    return notify(f"RELOADING=1\nMONOTONIC_USEC={usec}\nSTATUS={status}")
+
+
+def stopping(status: str) -> bool:
+    """The server is stopping."""
+    return notify(f"STOPPING=1\nSTATUS={status}")
+
+
+def status(text: str) -> bool:
+    """A one-line state for `systemctl status`."""
+    return notify(f"STATUS={text}")

@@ -3,13 +3,20 @@
 Before the fork the master has bound the sockets and (unless lazy-apps) imported the app. After it,
 the worker resets the master's signal handling, loads the app if it must, starts its loop and tells
 the master it is ready through the readiness pipe. It exits on SIGTERM/SIGHUP once its in-flight
-requests are answered, and at once on SIGQUIT.
+requests are answered, and at once on SIGQUIT. SIGUSR1 reopens the log file; SIGUSR2 is harakiri
+(see `usher.harakiri`).
+
+Each request is counted on the worker's board, which a reporter thread copies into the worker's
+scoreboard row once a second (`usher.workerboard`). After `max-requests` requests the worker stops
+accepting, finishes what it holds and exits with EXIT_MAX_REQUESTS, and the master starts its
+successor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import signal
 import struct
 import sys
@@ -20,6 +27,7 @@ from typing import Any, NoReturn
 
 import uvloop
 
+from usher import harakiri, logfile
 from usher.appload import AppLoadError, WsgiApp, load_app
 from usher.connection import Connection
 from usher.logs import ServerLog, write_line
@@ -28,15 +36,35 @@ from usher.protocols.events import Limits
 from usher.protocols.http1 import HttpCodec
 from usher.protocols.response import format_date
 from usher.protocols.uwsgi import UwsgiCodec
+from usher.scoreboard import Layout, Scoreboard
 from usher.sockets import Listener
+from usher.workerboard import Board, Recycling, Reporter, cores_for, make_board
 from usher.wsgi import base_environ
 
 # Exit statuses that tell the master why a worker ended, so that a broken app stops the server
-# instead of being respawned in a loop.
+# instead of being respawned in a loop, and a planned recycle is not mistaken for a crash.
 EXIT_OK = 0
 EXIT_APP_LOAD_FAILED = 4
+EXIT_MAX_REQUESTS = 5
+EXIT_HARAKIRI = 6
 
 READY_RECORD = struct.Struct("=iI")  # worker id, pid
+
+# A stopping worker keeps idle connections this long: a client that connected just before the
+# stop (its connection accepted, its request not yet read) must get an answer, not a reset, or a
+# chain reload under load would fail requests.
+STOP_GRACE = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """Where the master puts a forked worker: its id, the readiness pipe and its scoreboard row
+    (None when every row is taken: the worker then keeps its figures to itself)."""
+
+    worker_id: int
+    ready_fd: int
+    scoreboard: Scoreboard
+    row: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +100,14 @@ class WorkerState:
         self.date = format_date(time.time())
         self.clock = time.monotonic
         self.stopping = False
+        self.stop_began = 0.0
         self.requests: int = 0
         self.exceptions = 0
+        self.exit_status = EXIT_OK
+        self.born = time.monotonic()
+        self.min_lifetime = float(settings.min_worker_lifetime)
         self.servers: list[asyncio.AbstractServer] = []
+        self.board: Board = make_board(metered=False)
         self.log = ServerLog(
             enabled=not settings.disable_logging,
             log_format=settings.log_format,
@@ -88,23 +121,47 @@ class WorkerState:
         self.date = format_date(time.time())
         for conn in list(self.connections):
             conn.check_timeout(now)
+        if self.stopping and time.monotonic() - self.stop_began >= STOP_GRACE:
+            self.close_idle()
         self.loop.call_later(1.0, self.tick)
 
     def begin_stop(self) -> None:
-        """Stop accepting; close idle connections; leave when in-flight requests are answered."""
+        """Stop accepting; leave when in-flight requests are answered. Each response from now on
+        closes its connection; idle connections are closed after STOP_GRACE."""
         if self.stopping:
             return
         self.stopping = True
+        self.stop_began = time.monotonic()
         for server in self.servers:
             server.close()
+        # Not at once: a connection accepted in this turn of the loop is announced (connection_made)
+        # in the next, and leaving before would reset it with its request unread.
+        self.loop.call_soon(self.connection_closed)
+
+    def close_idle(self) -> None:
         for conn in list(self.connections):
             if not conn.busy and not conn.queue and conn.codec.state.name == "IDLE":
                 conn.close()
-        self.connection_closed()
 
     def connection_closed(self) -> None:
         if self.stopping and not self.connections:
             self.loop.stop()
+
+    def max_requests_reached(self) -> None:
+        """Leave for a successor, once old enough (min-worker-lifetime)."""
+        wait = self.born + self.min_lifetime - time.monotonic()
+        if wait > 0:
+            self.loop.call_later(wait, self.max_requests_reached)
+            return
+        self.exit_status = EXIT_MAX_REQUESTS
+        self.begin_stop()
+
+
+def request_limit(settings: Settings, worker_id: int) -> int:
+    """This worker's max-requests, spread by max-requests-delta so workers recycle apart."""
+    if not settings.max_requests:
+        return 0
+    return settings.max_requests + worker_id * settings.max_requests_delta
 
 
 def listener_contexts(settings: Settings, listeners: list[Listener]) -> list[ListenerContext]:
@@ -127,13 +184,10 @@ def listener_contexts(settings: Settings, listeners: list[Listener]) -> list[Lis
 
 
 def run_worker(
-    settings: Settings,
-    app: WsgiApp | None,
-    listeners: list[Listener],
-    worker_id: int,
-    ready_fd: int,
+    settings: Settings, app: WsgiApp | None, listeners: list[Listener], seat: Seat
 ) -> NoReturn:
     """The body of a forked worker; never returns."""
+    worker_id = seat.worker_id
     _reset_signals()
     try:
         import setproctitle
@@ -141,6 +195,7 @@ def run_worker(
         setproctitle.setproctitle(f"usher worker {worker_id}")
     except ImportError:  # pragma: no cover - a core dependency; titles are cosmetic
         pass
+    _limit_address_space(settings.limit_as)
     if app is None:
         try:
             app = load_app(settings)
@@ -150,38 +205,90 @@ def run_worker(
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     state = WorkerState(settings, app, worker_id, loop)
+    reporter = _attach_board(state, settings, seat)
     for listener, context in zip(listeners, listener_contexts(settings, listeners), strict=True):
         server = loop.run_until_complete(
             loop.create_server(
                 lambda ctx=context: Connection(state, ctx),  # type: ignore[misc]
                 sock=listener.sock,
                 backlog=settings.listen,
+                start_serving=False,
             )
         )
         state.servers.append(server)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(signum, state.begin_stop)
-    loop.add_signal_handler(signal.SIGQUIT, lambda: os._exit(EXIT_OK))
-    loop.call_later(1.0, state.tick)
-    os.write(ready_fd, READY_RECORD.pack(worker_id, os.getpid()))
-    os.close(ready_fd)
+    # Signal handlers are installed, and connections accepted, only once the loop runs: uvloop
+    # hears signals only while it runs, so one that arrived between add_signal_handler() and
+    # run_forever() would be lost, and a stop request with it.
+    loop.create_task(_start_serving(state, settings, reporter, seat))
     try:
         loop.run_forever()
     finally:
+        reporter.stop()
         sys.stdout.flush()
         sys.stderr.flush()
-    os._exit(EXIT_OK)
+    os._exit(state.exit_status)
+
+
+async def _start_serving(
+    state: WorkerState, settings: Settings, reporter: Reporter, seat: Seat
+) -> None:
+    try:
+        _install_signals(state, settings)
+        for server in state.servers:
+            await server.start_serving()
+        state.loop.call_later(1.0, state.tick)
+        reporter.start()
+        os.write(seat.ready_fd, READY_RECORD.pack(seat.worker_id, os.getpid()))
+        os.close(seat.ready_fd)
+    except BaseException as exc:  # a worker that cannot serve must not linger half-started
+        write_line(f"usher worker {seat.worker_id}: cannot start serving: {exc!r}")
+        os._exit(1)
+
+
+def _attach_board(state: WorkerState, settings: Settings, seat: Seat) -> Reporter:
+    scoreboard, index = seat.scoreboard, seat.row
+    if index is None:
+        layout = Layout(1, cores_for(settings.threads))
+        memory: Any = bytearray(layout.size)
+        index = 0
+    else:
+        layout, memory = scoreboard.layout, scoreboard.memory
+    board = make_board(metered=settings.stats_prometheus is not None)
+    limit = request_limit(settings, seat.worker_id)
+    state.board = Recycling(board, limit, state.max_requests_reached) if limit else board
+    return Reporter(board, state, memory, layout, index)
+
+
+def _install_signals(state: WorkerState, settings: Settings) -> None:
+    loop = state.loop
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, state.begin_stop)
+    loop.add_signal_handler(signal.SIGQUIT, lambda: os._exit(EXIT_OK))
+    path = logfile.log_path(settings)
+    if path is not None:
+        loop.add_signal_handler(signal.SIGUSR1, logfile.reopen, path)
+    else:
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # its default action would end the worker
+    harakiri.install(state, EXIT_HARAKIRI)
+
+
+def _limit_address_space(megabytes: int) -> None:
+    if megabytes:
+        limit = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _reset_signals() -> None:
     # The master's handlers only enqueue into its own pipe; in a worker they would lose signals.
-    signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD, signal.SIGUSR1):
-        signal.signal(signum, signal.SIG_DFL)
-    # Ctrl-C reaches the whole process group; the master alone decides how workers stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The master forks with stop and reload signals blocked; one that arrived meanwhile is
-    # delivered here, with the default action (this worker was not serving yet).
+    # delivered at the unblock below, with the default action (the worker was not serving yet).
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD, signal.SIGUSR2):
+        signal.signal(signum, signal.SIG_DFL)
+    # Ctrl-C reaches the whole process group; the master alone decides how workers stop. A log
+    # reopen (SIGUSR1) may reach a worker still importing the app: it must not end it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     signal.pthread_sigmask(
         signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
     )

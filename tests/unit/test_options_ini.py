@@ -314,7 +314,6 @@ def test_a_typical_django_config() -> None:
     assert settings.buffer_size == 32768 and settings.post_buffering == 8192
     origin = f"{DATA / 'django.ini'}"
     assert loaded.notes == (
-        f"{origin}:25: harakiri is not an usher option, ignored",
         f"{origin}:14: enable-threads is accepted and ignored: "
         "usher always lets the app start its own threads",
         f"{origin}:15: thunder-lock is accepted and ignored: "

@@ -25,6 +25,9 @@ PROCESSES = "Processes"
 FILES = "Files and logs"
 LIMITS = "Limits"
 CONFIG = "Configuration"
+RECYCLING = "Worker limits and recycling"
+CONTROL = "Reloads and control"
+STATS = "Stats and monitoring"
 IGNORED = "Accepted and ignored"
 
 
@@ -262,6 +265,153 @@ class Settings:
         help="How long a stopping worker may finish its requests before it is killed.",
     )
 
+    # -- worker limits and recycling --------------------------------------------------------
+    harakiri: int = option(
+        0,
+        short="t",
+        group=RECYCLING,
+        minimum=0,
+        metavar="SECONDS",
+        help="Kill a worker whose request has run this long: its Python stack goes to the log, "
+        "the client gets a 504 when no part of the response was sent, and the worker is "
+        "respawned. 0 disables it.",
+    )
+    harakiri_verbose: bool = option(
+        False,
+        group=RECYCLING,
+        help="On harakiri also log what the kernel says the worker is doing "
+        "(/proc/PID/wchan and /proc/PID/syscall).",
+    )
+    max_requests: int = option(
+        0,
+        short="R",
+        group=RECYCLING,
+        minimum=0,
+        metavar="N",
+        help="Recycle a worker after it has answered this many requests (it finishes them "
+        "and a fresh one takes its place). 0 disables it.",
+    )
+    max_requests_delta: int = option(
+        0,
+        group=RECYCLING,
+        minimum=0,
+        metavar="N",
+        help="Add worker-id x N to max-requests, so that workers do not all recycle at once.",
+    )
+    reload_on_rss: int = option(
+        0,
+        group=RECYCLING,
+        minimum=0,
+        metavar="MB",
+        help="Recycle a worker gracefully once its resident memory passes this many megabytes. "
+        "0 disables it.",
+    )
+    evil_reload_on_rss: int = option(
+        0,
+        group=RECYCLING,
+        minimum=0,
+        metavar="MB",
+        help="Kill a worker at once (SIGKILL) once its resident memory passes this many "
+        "megabytes. 0 disables it.",
+    )
+    limit_as: int = option(
+        0,
+        group=RECYCLING,
+        minimum=0,
+        metavar="MB",
+        help="Cap each worker's address space at this many megabytes: allocations beyond it "
+        "fail with MemoryError. 0 disables it.",
+    )
+    min_worker_lifetime: int = option(
+        10,
+        group=RECYCLING,
+        minimum=0,
+        metavar="SECONDS",
+        help="A worker younger than this is not recycled for max-requests or reload-on-rss yet "
+        "(harakiri and evil-reload-on-rss still apply).",
+    )
+
+    # -- reloads and control ----------------------------------------------------------------
+    touch_reload: tuple[str, ...] = option(
+        (),
+        group=CONTROL,
+        repeatable=True,
+        metavar="PATH",
+        help="Reload gracefully (as on SIGHUP) when this file's modification time changes.",
+    )
+    touch_chain_reload: tuple[str, ...] = option(
+        (),
+        group=CONTROL,
+        repeatable=True,
+        metavar="PATH",
+        help="Chain-reload (one worker at a time, each after its successor is ready) when this "
+        "file's modification time changes.",
+    )
+    master_fifo: str | None = option(
+        None,
+        group=CONTROL,
+        metavar="PATH",
+        help="Create this named pipe and obey the one-letter commands written to it "
+        "(r R q Q c w W s + - l L; see the operations guide).",
+    )
+    cheaper: int = option(
+        0,
+        group=CONTROL,
+        minimum=0,
+        metavar="N",
+        help="Adaptive worker count: keep at least N workers and start more (up to processes) "
+        "while none is idle. 0 always runs processes workers.",
+    )
+    cheaper_initial: int = option(
+        0,
+        group=CONTROL,
+        minimum=0,
+        metavar="N",
+        help="Workers started at boot in cheaper mode (default: cheaper).",
+    )
+    cheaper_step: int = option(
+        1,
+        group=CONTROL,
+        minimum=1,
+        metavar="N",
+        help="Workers started at a time when the cheaper algorithm needs more.",
+    )
+    cheaper_overload: int = option(
+        3,
+        group=CONTROL,
+        minimum=1,
+        metavar="SECONDS",
+        help="How long every worker must be busy (or two idle) before the cheaper algorithm "
+        "adds (or stops) workers.",
+    )
+    log_reopen: bool = option(
+        False,
+        group=CONTROL,
+        help="Reopen the log file (logto, daemonize) on every reload, for logrotate.",
+    )
+
+    # -- stats and monitoring ---------------------------------------------------------------
+    stats: str | None = option(
+        None,
+        aliases=("stats-server",),
+        group=STATS,
+        check=values.check_listener,
+        metavar="ADDRESS",
+        help="Serve the stats JSON document (uWSGI's layout, read by uwsgitop) on this address: "
+        "a client connects and reads it.",
+    )
+    stats_http: bool = option(
+        False, group=STATS, help="Serve the stats document over HTTP instead of raw."
+    )
+    stats_prometheus: str | None = option(
+        None,
+        group=STATS,
+        check=values.check_listener,
+        metavar="ADDRESS",
+        help="Serve the same figures in the Prometheus text format over HTTP on this address "
+        "(also counts responses by status class and a latency histogram).",
+    )
+
     # -- configuration ----------------------------------------------------------------------
     ini: tuple[str, ...] = option(
         (),
@@ -286,6 +436,20 @@ class Settings:
         group=IGNORED,
         ignored_because="usher has no accept lock; each connection is accepted by one worker",
         help="Serialize accept() across workers.",
+    )
+    cheaper_algo: str | None = option(
+        None,
+        group=IGNORED,
+        metavar="NAME",
+        ignored_because="usher's cheaper mode always uses uWSGI's spare algorithm",
+        help="The cheaper algorithm (spare, backlog, busyness, ...).",
+    )
+    memory_report: bool = option(
+        False,
+        short="m",
+        group=IGNORED,
+        ignored_because="usher always reports each worker's rss and vsz",
+        help="Report worker memory in the stats.",
     )
     single_interpreter: bool = option(
         False,

@@ -1,0 +1,112 @@
+"""The master's once-a-second duties: memory, limits, average times, cheaper, touched files.
+
+Each pass reads every live worker's row and /proc/PID/statm (a few microseconds per worker), so
+the cost does not depend on the request rate.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from usher import systemd
+from usher.cheaper import Spare
+from usher.limits import judge, read_memory
+from usher.logs import write_line
+from usher.touch import TouchWatch
+
+if TYPE_CHECKING:
+    from usher.master import Master
+    from usher.slots import WorkerProcess, WorkerSlot
+
+
+class Upkeep:
+    """What the master checks on every tick."""
+
+    def __init__(self, master: Master) -> None:
+        self.master = master
+        settings = master.settings
+        self.reload_files = TouchWatch(settings.touch_reload)
+        self.chain_files = TouchWatch(settings.touch_chain_reload)
+        self.spare: Spare | None = None
+        if settings.cheaper:
+            self.spare = Spare(
+                minimum=min(settings.cheaper, settings.processes),
+                maximum=settings.processes,
+                step=settings.cheaper_step,
+                patience=settings.cheaper_overload,
+            )
+
+    def tick(self, now: float) -> None:
+        master = self.master
+        for proc in list(master.procs.values()):
+            self._inspect(proc, now)
+        for slot in master.slots.values():
+            _sample_average(slot, master)
+        master.monitor.tick(now)
+        if master.exit_status is None and not master.reexec_pending:
+            self._touched()
+            self._cheaper()
+
+    def _inspect(self, proc: WorkerProcess, now: float) -> None:
+        master = self.master
+        if proc.row is None or proc.ended_for is not None:
+            return
+        rss, vsz = read_memory(proc.pid)
+        master.scoreboard.set_memory(proc.row, rss, vsz)
+        if master.exit_status is not None and proc.retiring:
+            return  # the stop's own deadline covers it
+        verdict = judge(
+            master.settings,
+            master.scoreboard.read(proc.row),
+            now - proc.spawned_at,
+            time.monotonic_ns(),
+        )
+        if verdict is not None and not (proc.retiring and verdict.action == "recycle"):
+            master.controls.carry_out(proc, verdict)
+
+    def _touched(self) -> None:
+        master = self.master
+        for path in self.reload_files.touched():
+            master.controls.reload(f"touch-reload {path}", brutal=False)
+            return
+        for path in self.chain_files.touched():
+            master.chain.start(f"touch-chain-reload {path}")
+            return
+
+    def _cheaper(self) -> None:
+        master = self.master
+        if self.spare is None or master.chain.active or master.awaiting_ready:
+            return
+        running = [slot for slot in master.slots.values() if _serving(slot)]
+        idle = [slot for slot in running if not master.slot_busy(slot)]
+        change = self.spare.decide(len(running), len(idle))
+        if change > 0:
+            for _ in range(change):
+                master.controls.add_worker(f"cheaper: no idle worker for {self.spare.patience}s")
+        elif change < 0 and idle:
+            write_line(
+                f"usher: cheaper: {len(idle)} idle workers for {self.spare.patience}s; "
+                f"stopping worker {idle[-1].worker_id}"
+            )
+            master.controls.make_cheap(idle[-1])
+            systemd.status(master.status_text())
+
+
+def _serving(slot: WorkerSlot) -> bool:
+    return slot.current is not None and slot.current.ready and not slot.cheap
+
+
+def _sample_average(slot: WorkerSlot, master: Master) -> None:
+    """avg_rt over the last second's requests (unchanged when there were none): recent enough to
+    show a slowdown as it happens, as uwsgitop's AVG column is read."""
+    proc = slot.current
+    if proc is None or proc.row is None:
+        return
+    row = master.scoreboard.read(proc.row)
+    pid, timed, running = slot.last_sample
+    if pid != proc.pid:
+        timed, running = 0, 0  # a new process took the slot: its counters start from zero
+    if row.timed > timed:
+        slot.avg_rt_us = (row.running_ns - running) // (row.timed - timed) // 1000
+    slot.last_sample = (proc.pid, row.timed, row.running_ns)
