@@ -7,10 +7,10 @@ import grp
 import os
 import platform
 import pwd
-import sys
 
 from usher import __version__
 from usher.appload import AppLoadError, WsgiApp, describe, load_app, prepare_environment
+from usher.logfile import reopen
 from usher.logs import write_line
 from usher.master import Master
 from usher.options import Settings
@@ -26,7 +26,7 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
     if settings.daemonize:
         _daemonize(settings.daemonize)
     elif settings.logto:
-        _redirect_output(settings.logto)
+        reopen(settings.logto)
     for note in notes:
         write_line(f"usher: note: {note}")
     cwd = os.getcwd()
@@ -122,14 +122,6 @@ def _drop_privileges(uid: str | None, gid: str | None) -> None:
         ) from exc
 
 
-def _redirect_output(path: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
 
 def _daemonize(path: str) -> None:
     if os.fork() > 0:
@@ -138,4 +130,4 @@ def _daemonize(path: str) -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    _redirect_output(path)
+    reopen(path)
