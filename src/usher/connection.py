@@ -182,6 +182,7 @@ class Connection(asyncio.Protocol):
             self.app_failed(exchange, exc)
         finally:
             _set_running_loop(self.worker.loop)
+        self.worker.backlog.check()
 
     def continue_exchange(self) -> None:
         exchange = self.exchange

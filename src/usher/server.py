@@ -122,7 +122,6 @@ def _drop_privileges(uid: str | None, gid: str | None) -> None:
         ) from exc
 
 
-
 def _daemonize(path: str) -> None:
     if os.fork() > 0:
         os._exit(0)

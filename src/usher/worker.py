@@ -23,12 +23,14 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NoReturn
 
 import uvloop
 
 from usher import harakiri, logfile
 from usher.appload import AppLoadError, WsgiApp, load_app
+from usher.backlog import Backlog
 from usher.connection import Connection
 from usher.logs import ServerLog, write_line
 from usher.options import Settings
@@ -107,6 +109,7 @@ class WorkerState:
         self.born = time.monotonic()
         self.min_lifetime = float(settings.min_worker_lifetime)
         self.servers: list[asyncio.AbstractServer] = []
+        self.backlog = Backlog(loop)
         self.board: Board = make_board(metered=False)
         self.log = ServerLog(
             enabled=not settings.disable_logging,
@@ -132,6 +135,7 @@ class WorkerState:
             return
         self.stopping = True
         self.stop_began = time.monotonic()
+        self.backlog.stop()
         for server in self.servers:
             server.close()
         # Not at once: a connection accepted in this turn of the loop is announced (connection_made)
@@ -207,9 +211,11 @@ def run_worker(
     state = WorkerState(settings, app, worker_id, loop)
     reporter = _attach_board(state, settings, seat)
     for listener, context in zip(listeners, listener_contexts(settings, listeners), strict=True):
+        factory = partial(Connection, state, context)
+        state.backlog.add(listener.sock, factory)
         server = loop.run_until_complete(
             loop.create_server(
-                lambda ctx=context: Connection(state, ctx),  # type: ignore[misc]
+                factory,
                 sock=listener.sock,
                 backlog=settings.listen,
                 start_serving=False,

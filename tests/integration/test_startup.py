@@ -24,7 +24,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_need_app_off_serves_500_naming_the_cause(serve: Serve) -> None:
     port = free_port()
-    serve(["--http-socket", f"127.0.0.1:{port}", "--module", "usher_missing_app", "--need-app=false"])
+    serve(
+        ["--http-socket", f"127.0.0.1:{port}", "--module", "usher_missing_app", "--need-app=false"]
+    )
     response = get(("127.0.0.1", port), "/")
     assert response.status == 500
     assert b"usher_missing_app" in response.body

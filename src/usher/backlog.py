@@ -1,0 +1,68 @@
+"""Accepting waiting clients while an inline app keeps the loop busy.
+
+libuv accepts one connection per listening socket and loop iteration, and relies on the socket
+staying readable for the next. With the app running inline, one iteration lasts as long as every
+ready request takes: fifty Django pages are ~125 ms, so a burst of new clients (a restarted load
+balancer, a client pool reconnecting) would sit in the kernel's accept queue for seconds, one
+accept per iteration, while the clients already accepted are served again and again.
+
+So a worker whose requests have kept the loop for a while accepts what is waiting itself, a few
+at a time, between two requests. Each accepted socket is handed to uvloop as a transport. When
+requests are quick, the check finds nothing to do and libuv's own accept stays the only path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from time import monotonic_ns
+
+# How long the loop may go without looking at the accept queue. Below it, libuv's next iteration
+# comes soon enough; above it, a waiting client notices. 5 ms is a few Django pages.
+CHECK_INTERVAL_NS = 5_000_000
+
+# Clients taken per listener and check. With several workers on one socket, a busy worker must
+# not take the whole queue from idle siblings that would serve it sooner; they accept at once.
+BURST = 16
+
+
+class Backlog:
+    """The listening sockets a worker accepts from between inline requests."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.sources: list[tuple[socket.socket, Callable[[], asyncio.Protocol]]] = []
+        self.checked_ns = monotonic_ns()
+
+    def add(self, sock: socket.socket, factory: Callable[[], asyncio.Protocol]) -> None:
+        self.sources.append((sock, factory))
+
+    def stop(self) -> None:
+        """No more accepting: the worker is leaving."""
+        self.sources.clear()
+
+    def check(self) -> None:
+        """Called after an inline request: accept waiting clients if the loop has been held."""
+        now = monotonic_ns()
+        if now - self.checked_ns < CHECK_INTERVAL_NS:
+            return
+        self.checked_ns = now
+        for sock, factory in self.sources:
+            for _ in range(BURST):
+                try:
+                    client, _address = sock.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    # EMFILE and the like: libuv's own accept reports and retries them.
+                    break
+                self.loop.create_task(self._adopt(client, factory))
+
+    async def _adopt(self, client: socket.socket, factory: Callable[[], asyncio.Protocol]) -> None:
+        try:
+            if client.family != socket.AF_UNIX:
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await self.loop.connect_accepted_socket(factory, client)
+        except OSError:
+            client.close()  # the client left before it could be served
