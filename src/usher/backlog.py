@@ -42,9 +42,9 @@ class Backlog:
         """No more accepting: the worker is leaving."""
         self.sources.clear()
 
-    def check(self) -> None:
-        """Called after an inline request: accept waiting clients if the loop has been held."""
-        now = monotonic_ns()
+    def check(self, now: int) -> None:
+        """Called after an inline request (`now` from monotonic_ns): accept waiting clients if
+        the loop has been held."""
         if now - self.checked_ns < CHECK_INTERVAL_NS:
             return
         self.checked_ns = now

@@ -6,8 +6,9 @@ handlers answer it, in this order:
 1. faulthandler's, at C level: it writes every thread's Python stack to the log at once, even when
    the app is stuck inside C code that never returns to the interpreter;
 2. a Python handler, which runs as soon as the interpreter regains control of the main thread (a
-   sleep, a socket read or a Python loop all give it back): for each request whose response has not
-   started, it writes a 504 straight to the client's socket, then ends the process.
+   sleep, a socket read or a Python loop all give it back): it writes the complete responses still
+   held for the end of the loop's turn, and for each request whose response has not started a 504,
+   straight to the clients' sockets, then ends the process.
 
 A worker stuck where Python cannot run gets SIGKILL from the master a moment later; its clients see
 the connection close.
@@ -36,6 +37,7 @@ def install(state: WorkerState, exit_status: int) -> None:
 
     def handle(signum: int, frame: object) -> None:
         for conn in list(state.connections):
+            send_held(conn)
             if conn.busy:
                 answer_timeout(conn, state)
         os._exit(exit_status)
@@ -43,6 +45,22 @@ def install(state: WorkerState, exit_status: int) -> None:
     signal.signal(HARAKIRI_SIGNAL, handle)
     # chain=True: after the dump, the Python handler above runs too.
     faulthandler.register(HARAKIRI_SIGNAL, file=2, all_threads=True, chain=True)
+
+
+def send_held(conn: Connection) -> None:
+    """Write the complete responses the connection holds for the end of the loop's turn
+    (Connection.defer): the stuck request came after them and must not take them along."""
+    transport = conn.transport
+    held, conn.pending = conn.pending, b""
+    if not held or transport is None or transport.get_write_buffer_size():
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    view = memoryview(held)
+    with contextlib.suppress(OSError):  # a full socket buffer or a gone client ends the attempt
+        while view:
+            view = view[os.write(sock.fileno(), view) :]
 
 
 def answer_timeout(conn: Connection, state: WorkerState) -> None:

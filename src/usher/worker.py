@@ -24,6 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from time import monotonic_ns
 from typing import Any, NoReturn
 
 import uvloop
@@ -56,6 +57,10 @@ READY_RECORD = struct.Struct("=iI")  # worker id, pid
 # stop (its connection accepted, its request not yet read) must get an answer, not a reset, or a
 # chain reload under load would fail requests.
 STOP_GRACE = 1.0
+
+# Responses finished in one turn of the loop are written together at its end (Connection.defer),
+# but none waits longer than this for the others: a slow app flushes after every request.
+FLUSH_AFTER_NS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,8 @@ class WorkerState:
         self.min_lifetime = float(settings.min_worker_lifetime)
         self.servers: list[asyncio.AbstractServer] = []
         self.backlog = Backlog(loop)
+        self.deferred: list[Connection] = []
+        self.deferred_since = 0
         self.board: Board = make_board(metered=False)
         self.log = ServerLog(
             enabled=not settings.disable_logging,
@@ -117,6 +124,28 @@ class WorkerState:
             pid=os.getpid(),
             worker_id=worker_id,
         )
+
+    def defer(self, conn: Connection) -> None:
+        deferred = self.deferred
+        if not deferred:
+            self.deferred_since = monotonic_ns()
+            self.loop.call_soon(self.flush)
+        deferred.append(conn)
+
+    def flush(self) -> None:
+        deferred = self.deferred
+        if deferred:
+            self.deferred = []
+            for conn in deferred:
+                conn.flush()
+
+    def after_inline_request(self) -> None:
+        """Between two inline requests: send held responses once they have waited long enough,
+        and accept waiting clients once the loop has been held long enough."""
+        now = monotonic_ns()
+        if self.deferred and now - self.deferred_since > FLUSH_AFTER_NS:
+            self.flush()
+        self.backlog.check(now)
 
     def tick(self) -> None:
         """Once a second: refresh the clock and the Date header, enforce timeouts."""
