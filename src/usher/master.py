@@ -31,12 +31,12 @@ import signal
 import sys
 import time
 import traceback
+from typing import TYPE_CHECKING
 
 from usher import systemd
 from usher.appload import WsgiApp
 from usher.chain import ChainReload
 from usher.control import Controls
-from usher.fifo import FifoError, MasterFifo
 from usher.logs import write_line
 from usher.monitor import Monitor
 from usher.options import Settings
@@ -54,6 +54,9 @@ from usher.worker import (
     run_worker,
 )
 from usher.workerboard import cores_for
+
+if TYPE_CHECKING:
+    from usher.fifo import MasterFifo
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGCHLD)
 
@@ -90,11 +93,13 @@ class Master:
         self.controls = Controls(self)
         self.monitor = Monitor(self, self.reactor)
         self.upkeep = Upkeep(self)
-        self.fifo = (
-            MasterFifo(settings.master_fifo, self.reactor, self.controls.obey)
-            if settings.master_fifo
-            else None
-        )
+        self.fifo: MasterFifo | None = None
+        if settings.master_fifo:
+            # Imported only when set, as every feature the master alone uses: what the master
+            # imports before forking stays resident in every worker.
+            from usher.fifo import MasterFifo
+
+            self.fifo = MasterFifo(settings.master_fifo, self.reactor, self.controls.obey)
         self.ever_ready = False
         self.awaiting_ready = False  # a reload is waiting for its new workers
         self.exit_status: int | None = None
@@ -137,11 +142,17 @@ class Master:
     def _open_services(self) -> bool:
         try:
             self.monitor.open()
-            if self.fifo is not None:
-                self.fifo.open()
-        except (ListenerError, FifoError) as exc:
+        except ListenerError as exc:
             write_line(f"usher: {exc}")
             return False
+        if self.fifo is not None:
+            from usher.fifo import FifoError
+
+            try:
+                self.fifo.open()
+            except FifoError as exc:
+                write_line(f"usher: {exc}")
+                return False
         if self.monitor.endpoints:
             write_line(f"usher: stats on {self.monitor.describe()}")
         return True

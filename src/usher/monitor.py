@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from usher import prometheus
-from usher.figures import ServerFigures, SocketFigures, collect
 from usher.limits import read_memory
 from usher.reactor import Reactor
 from usher.sockets import Listener, listen_queue
-from usher.stats import render_json
-from usher.statsserver import StatsEndpoint
 
 if TYPE_CHECKING:
+    from usher.figures import ServerFigures, SocketFigures
     from usher.master import Master
+    from usher.statsserver import StatsEndpoint
 
 
 class Monitor:
@@ -29,7 +27,19 @@ class Monitor:
         self.endpoints: list[StatsEndpoint] = []
         self.queue_errors = 0
         settings = master.settings
+        if settings.stats or settings.stats_prometheus:
+            self._add_endpoints(reactor)
+
+    def _add_endpoints(self, reactor: Reactor) -> None:
+        # Imported only when a stats option is set: the endpoints, the renderers and the figures
+        # are master-only code, and whatever the master imports before forking stays resident
+        # in every worker.
+        from usher.statsserver import StatsEndpoint
+
+        settings = self.master.settings
         if settings.stats:
+            from usher.stats import render_json
+
             self.endpoints.append(
                 StatsEndpoint(
                     settings.stats,
@@ -39,6 +49,8 @@ class Monitor:
                 )
             )
         if settings.stats_prometheus:
+            from usher import prometheus
+
             self.endpoints.append(
                 StatsEndpoint(
                     settings.stats_prometheus,
@@ -60,15 +72,33 @@ class Monitor:
     def tick(self, now: float) -> None:
         for endpoint in self.endpoints:
             endpoint.expire(now)
-        for item in self.sockets():
-            if item.queue >= item.max_queue:
+        backlog = self.master.settings.listen
+        for listener in self.master.listeners:
+            queue, max_queue = _queue_of(listener, backlog)
+            if queue >= max_queue:
                 self.queue_errors += 1
 
     def sockets(self) -> list[SocketFigures]:
+        from usher.figures import SocketFigures
+
         backlog = self.master.settings.listen
-        return [_socket_figures(listener, backlog) for listener in self.master.listeners]
+        figures = []
+        for listener in self.master.listeners:
+            queue, max_queue = _queue_of(listener, backlog)
+            figures.append(
+                SocketFigures(
+                    name=listener.address,
+                    proto=listener.protocol,
+                    queue=queue,
+                    max_queue=max_queue,
+                )
+            )
+        return figures
 
     def figures(self) -> ServerFigures:
+        """Every figure of the server, gathered now (imported when first asked for)."""
+        from usher.figures import collect
+
         master = self.master
         for proc in master.procs.values():
             if proc.row is not None:
@@ -92,11 +122,7 @@ class Monitor:
             endpoint.drop_in_child()
 
 
-def _socket_figures(listener: Listener, backlog: int) -> SocketFigures:
+def _queue_of(listener: Listener, backlog: int) -> tuple[int, int]:
+    """(connections waiting, room) in the listener's accept queue."""
     queue = listen_queue(listener.sock)
-    return SocketFigures(
-        name=listener.address,
-        proto=listener.protocol,
-        queue=queue[0] if queue else 0,
-        max_queue=queue[1] if queue else backlog,
-    )
+    return queue if queue else (0, backlog)

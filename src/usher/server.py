@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import gc
-import grp
 import os
 import platform
-import pwd
 
 from usher import __version__
 from usher.appload import AppLoadError, WsgiApp, describe, load_app, prepare_environment
@@ -103,6 +101,11 @@ def _write_pidfile(path: str | None) -> None:
 
 
 def _drop_privileges(uid: str | None, gid: str | None) -> None:
+    if not (uid or gid):
+        return
+    import grp  # only with uid/gid: not worth their memory in every worker
+    import pwd
+
     try:
         if gid:
             group = int(gid) if gid.isdigit() else grp.getgrnam(gid).gr_gid

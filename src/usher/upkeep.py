@@ -10,14 +10,16 @@ import time
 from typing import TYPE_CHECKING
 
 from usher import systemd
-from usher.cheaper import Spare
 from usher.limits import judge, read_memory
 from usher.logs import write_line
-from usher.touch import TouchWatch
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from usher.cheaper import Spare
     from usher.master import Master
     from usher.slots import WorkerProcess, WorkerSlot
+    from usher.touch import TouchWatch
 
 
 class Upkeep:
@@ -26,10 +28,14 @@ class Upkeep:
     def __init__(self, master: Master) -> None:
         self.master = master
         settings = master.settings
-        self.reload_files = TouchWatch(settings.touch_reload)
-        self.chain_files = TouchWatch(settings.touch_chain_reload)
+        # The cheaper algorithm and the file watches are imported only when their option is set:
+        # what the master imports before forking stays resident in every worker.
+        self.reload_files = _watch(settings.touch_reload)
+        self.chain_files = _watch(settings.touch_chain_reload)
         self.spare: Spare | None = None
         if settings.cheaper:
+            from usher.cheaper import Spare
+
             self.spare = Spare(
                 minimum=min(settings.cheaper, settings.processes),
                 maximum=settings.processes,
@@ -67,10 +73,10 @@ class Upkeep:
 
     def _touched(self) -> None:
         master = self.master
-        for path in self.reload_files.touched():
+        for path in _touched_files(self.reload_files):
             master.controls.reload(f"touch-reload {path}", brutal=False)
             return
-        for path in self.chain_files.touched():
+        for path in _touched_files(self.chain_files):
             master.chain.start(f"touch-chain-reload {path}")
             return
 
@@ -91,6 +97,18 @@ class Upkeep:
             )
             master.controls.make_cheap(idle[-1])
             systemd.status(master.status_text())
+
+
+def _watch(paths: Sequence[str]) -> TouchWatch | None:
+    if not paths:
+        return None
+    from usher.touch import TouchWatch
+
+    return TouchWatch(paths)
+
+
+def _touched_files(watch: TouchWatch | None) -> list[str]:
+    return watch.touched() if watch is not None else []
 
 
 def _serving(slot: WorkerSlot) -> bool:

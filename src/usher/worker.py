@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import signal
 import struct
 import sys
@@ -309,6 +308,8 @@ def _install_signals(state: WorkerState, settings: Settings) -> None:
 
 def _limit_address_space(megabytes: int) -> None:
     if megabytes:
+        import resource  # only with limit-as: not worth its memory in every worker
+
         limit = megabytes * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
