@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from asyncio.events import _set_running_loop
 from collections import deque
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
@@ -177,27 +176,20 @@ class Connection(asyncio.Protocol):
             responder.threaded = True
             pool.submit(run_threaded, self, exchange)
             return
-        # A WSGI app is synchronous code: inline, it must not see the worker's running loop, or
-        # frameworks refuse blocking work (Django raises SynchronousOnlyOperation on the ORM).
-        _set_running_loop(None)
+        # Inline: the worker hides its running loop from the app (see worker._start_serving).
         try:
             exchange.begin()
         except Exception as exc:
             self.app_failed(exchange, exc)
-        finally:
-            _set_running_loop(self.worker.loop)
         self.worker.after_inline_request()
 
     def continue_exchange(self) -> None:
         exchange = self.exchange
         assert exchange is not None
-        _set_running_loop(None)
         try:
             exchange.pump()
         except Exception as exc:
             self.app_failed(exchange, exc)
-        finally:
-            _set_running_loop(self.worker.loop)
 
     def app_failed(self, exchange: WsgiExchange, exc: BaseException) -> None:
         self.worker.log.app_exception(exchange.environ, exc)

@@ -20,6 +20,7 @@ import signal
 import struct
 import sys
 import time
+from asyncio.events import _set_running_loop
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -274,6 +275,11 @@ async def _start_serving(
         reporter.start()
         os.write(seat.ready_fd, READY_RECORD.pack(seat.worker_id, os.getpid()))
         os.close(seat.ready_fd)
+        # A WSGI app is synchronous code and runs inline: it must not see a running loop, or
+        # frameworks refuse blocking work (Django raises SynchronousOnlyOperation on the ORM).
+        # Hidden once here, not around each request: the setter calls getpid() on Python 3.11.
+        # Nothing of the worker's own asks for the running loop after this point.
+        _set_running_loop(None)
     except BaseException as exc:  # a worker that cannot serve must not linger half-started
         write_line(f"usher worker {seat.worker_id}: cannot start serving: {exc!r}")
         os._exit(1)
