@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from usher.options import ConfigError, ExitRequested, load_settings, release_readers
+from usher.options import ConfigError, ExitRequested, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,7 +24,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"usher: {exc}", file=sys.stderr)
         return exc.exit_status
-    release_readers()
     from usher.server import serve
 
     return serve(loaded.settings, loaded.notes, args)

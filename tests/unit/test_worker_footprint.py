@@ -1,8 +1,7 @@
 """What every worker inherits: the modules the master has imported when it forks.
 
-Features only the master uses are imported when their option is set, and the option readers are
-released once the settings are read, so a server does not keep their code resident in each
-worker.
+Features only the master uses are imported when their option is set, so a server without them
+does not keep their code resident in each worker.
 """
 
 from __future__ import annotations
@@ -21,20 +20,13 @@ OPTIONAL = {
     "--limit-as": ("resource",),
     "help": ("usher.options.docs", "usher.options.docs_text", "difflib"),
 }
-# Needed once, to read the settings.
-READERS = {
-    f"usher.options.{name}"
-    for name in ("cli_args", "environ", "ini", "expand", "resolve", "catalog")
-}
 
-# Reads the settings as `usher.cli` does and builds the master as `serve` does (its constructor
-# creates every helper), then lists the modules.
+# Builds the master as `serve` does (its constructor creates every helper), then lists the modules.
 PROBE = """
 import os, sys
-from usher.options import load_settings, release_readers
-settings = load_settings(["--http-socket", ":0", *sys.argv[1:]], {}).settings
-release_readers()
 from usher.master import Master
+from usher.options import load_settings
+settings = load_settings(["--http-socket", ":0", *sys.argv[1:]], {}).settings
 master = Master(settings, [], None, [], os.getcwd())
 print("\\n".join(sorted(sys.modules)))
 """
@@ -47,10 +39,10 @@ def modules_at_fork(*argv: str) -> set[str]:
     return set(done.stdout.split())
 
 
-def test_a_plain_server_imports_no_optional_feature_and_keeps_no_reader() -> None:
+def test_a_plain_server_imports_no_optional_feature() -> None:
     loaded = modules_at_fork()
-    assert not {name for names in OPTIONAL.values() for name in names} & loaded
-    assert not READERS & loaded
+    unexpected = {name for names in OPTIONAL.values() for name in names} & loaded
+    assert not unexpected
 
 
 def test_an_option_imports_its_feature() -> None:
@@ -59,15 +51,3 @@ def test_an_option_imports_its_feature() -> None:
     )
     assert {"usher.statsserver", "usher.fifo", "usher.cheaper"} <= loaded
     assert "usher.prometheus" not in loaded
-
-
-def test_settings_read_again_after_the_readers_are_released() -> None:
-    code = (
-        "from usher.options import load_settings, release_readers\n"
-        "first = load_settings(['--processes', '3'], {}).settings\n"
-        "release_readers()\n"
-        "again = load_settings(['--processes', '3'], {}).settings\n"
-        "print(first == again, again.processes)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["True", "3"]
