@@ -6,8 +6,8 @@ ready request takes: fifty Django pages are ~125 ms, so a burst of new clients (
 balancer, a client pool reconnecting) would sit in the kernel's accept queue for seconds, one
 accept per iteration, while the clients already accepted are served again and again.
 
-So a worker whose requests have kept the loop for a while accepts what is waiting itself, a few
-at a time, between two requests. Each accepted socket is handed to uvloop as a transport. When
+So a worker whose requests have kept the loop for a while (WorkerState.after_inline_request)
+accepts what is waiting itself, a few at a time, between two requests. Each accepted socket is handed to uvloop as a transport. When
 requests are quick, the check finds nothing to do and libuv's own accept stays the only path.
 """
 
@@ -16,11 +16,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
-from time import monotonic_ns
-
-# How long the loop may go without looking at the accept queue. Below it, libuv's next iteration
-# comes soon enough; above it, a waiting client notices. 5 ms is a few Django pages.
-CHECK_INTERVAL_NS = 5_000_000
 
 # Clients taken per listener and check. With several workers on one socket, a busy worker must
 # not take the whole queue from idle siblings that would serve it sooner; they accept at once.
@@ -33,7 +28,6 @@ class Backlog:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.sources: list[tuple[socket.socket, Callable[[], asyncio.Protocol]]] = []
-        self.checked_ns = monotonic_ns()
 
     def add(self, sock: socket.socket, factory: Callable[[], asyncio.Protocol]) -> None:
         self.sources.append((sock, factory))
@@ -42,12 +36,8 @@ class Backlog:
         """No more accepting: the worker is leaving."""
         self.sources.clear()
 
-    def check(self, now: int) -> None:
-        """Called after an inline request (`now` from monotonic_ns): accept waiting clients if
-        the loop has been held."""
-        if now - self.checked_ns < CHECK_INTERVAL_NS:
-            return
-        self.checked_ns = now
+    def accept_waiting(self) -> None:
+        """Accept the clients waiting on each listener, up to BURST each."""
         for sock, factory in self.sources:
             for _ in range(BURST):
                 try:

@@ -181,7 +181,7 @@ class Connection(asyncio.Protocol):
             exchange.begin()
         except Exception as exc:
             self.app_failed(exchange, exc)
-        self.worker.after_inline_request()
+        self.worker.after_inline_request(self.started_ns)
 
     def continue_exchange(self) -> None:
         exchange = self.exchange
@@ -238,8 +238,8 @@ class Connection(asyncio.Protocol):
         A client waiting in epoll is woken by each write; written one by one, between two
         requests' Python work, every response costs the client a wake-up (an inter-processor
         interrupt when it sleeps on another core). Written back to back, the first wakes it and
-        it finds the rest ready. The worker flushes early when requests are slow (see
-        WorkerState.after_inline_request), so a response is never held behind another's app time.
+        it finds the rest ready. Only quick responses are held, and not for long (see
+        WorkerState.after_inline_request).
         """
         if self.pending:
             self.pending += data
@@ -464,10 +464,11 @@ class Responder:
             self.remaining = 0
             self.body_bytes = len(body)
             data += body
-        if self.threaded:
-            self.emit(data)
+        conn = self.conn
+        if not self.threaded and conn.worker.batching:
+            conn.defer(data)
         else:
-            self.conn.defer(data)
+            self.emit(data)
         if self.threaded:
             self.conn.worker.loop.call_soon_threadsafe(self.conn.response_finished)
         else:

@@ -58,9 +58,15 @@ READY_RECORD = struct.Struct("=iI")  # worker id, pid
 # chain reload under load would fail requests.
 STOP_GRACE = 1.0
 
-# Responses finished in one turn of the loop are written together at its end (Connection.defer),
-# but none waits longer than this for the others: a slow app flushes after every request.
+# Responses finished in one turn of the loop are written together at its end (Connection.defer)
+# while requests take less than BATCH_BELOW_NS on average; none waits longer than FLUSH_AFTER_NS
+# plus one request for the others. A hello-world request takes ~8 µs, a Django page ~2.5 ms.
+BATCH_BELOW_NS = 50_000
 FLUSH_AFTER_NS = 200_000
+
+# A turn that has held the loop this long accepts waiting clients itself (usher.backlog): libuv
+# would take one per turn. 5 ms is two Django pages.
+ACCEPT_AFTER_NS = 5_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,10 @@ class WorkerState:
         self.backlog = Backlog(loop)
         self.deferred: list[Connection] = []
         self.deferred_since = 0
+        self.turn_began = 0  # monotonic_ns of the current turn's first request; 0 between turns
+        self.accept_checked = 0
+        self.recent_ns = 0  # average app time of recent inline requests
+        self.batching = True  # hold quick responses for the end of the turn (Connection.defer)
         self.board: Board = make_board(metered=False)
         self.log = ServerLog(
             enabled=not settings.disable_logging,
@@ -125,12 +135,18 @@ class WorkerState:
             worker_id=worker_id,
         )
 
+    # -- the loop's turn -------------------------------------------------------------------
+    # Inline requests run inside libuv's callbacks, one turn of the loop serving every ready
+    # connection. The turn's start is noted at its first request, and a callback queued then runs
+    # when the turn's callbacks are done.
+
     def defer(self, conn: Connection) -> None:
-        deferred = self.deferred
-        if not deferred:
-            self.deferred_since = monotonic_ns()
-            self.loop.call_soon(self.flush)
-        deferred.append(conn)
+        """Hold `conn`'s complete response until the turn ends (Connection.defer)."""
+        if not self.deferred:
+            self.deferred_since = conn.started_ns
+            if not self.turn_began:
+                self._begin_turn(conn.started_ns)
+        self.deferred.append(conn)
 
     def flush(self) -> None:
         deferred = self.deferred
@@ -139,13 +155,31 @@ class WorkerState:
             for conn in deferred:
                 conn.flush()
 
-    def after_inline_request(self) -> None:
-        """Between two inline requests: send held responses once they have waited long enough,
-        and accept waiting clients once the loop has been held long enough."""
+    def _begin_turn(self, now: int) -> None:
+        self.turn_began = self.accept_checked = now
+        self.loop.call_soon(self._end_turn)
+
+    def _end_turn(self) -> None:
+        self.turn_began = 0
+        self.flush()
+
+    def after_inline_request(self, started_ns: int) -> None:
+        """Between two inline requests of one turn: decide whether quick responses are held for
+        the turn's end, let held ones go once they have waited long enough, and accept waiting
+        clients once the turn has held the loop long enough (usher.backlog)."""
         now = monotonic_ns()
+        # Holding a response is a bet that the requests after it in the turn are quick too, so
+        # it is only made while recent requests were (an average over the last few).
+        self.recent_ns = recent = (self.recent_ns * 7 + now - started_ns) >> 3
+        self.batching = recent < BATCH_BELOW_NS
+        if not self.turn_began:
+            self._begin_turn(started_ns)
+            return
         if self.deferred and now - self.deferred_since > FLUSH_AFTER_NS:
             self.flush()
-        self.backlog.check(now)
+        if now - self.accept_checked > ACCEPT_AFTER_NS:
+            self.accept_checked = now
+            self.backlog.accept_waiting()
 
     def tick(self) -> None:
         """Once a second: refresh the clock and the Date header, enforce timeouts."""
