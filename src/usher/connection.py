@@ -19,7 +19,6 @@ from usher.protocols.response import (
     CONTINUE_100,
     LAST_CHUNK,
     encode_chunk,
-    encode_head,
     error_response,
 )
 from usher.wsgi import WsgiExchange, http_environ, uwsgi_environ
@@ -30,10 +29,6 @@ if TYPE_CHECKING:
 IDLE = CodecState.IDLE
 HEAD = CodecState.HEAD
 BODY = CodecState.BODY
-
-# Headers that describe this hop's framing: usher frames the response itself, so an app's copies
-# would contradict it. `Connection: close` from the app is honoured; the rest are dropped.
-_HOP_BY_HOP = frozenset(("connection", "transfer-encoding", "keep-alive"))
 
 
 class Connection(asyncio.Protocol):
@@ -295,12 +290,6 @@ class Connection(asyncio.Protocol):
             self.abort()
 
 
-def _content_length(value: str) -> int:
-    if not value.isdigit():
-        raise ValueError(f"the app sent an invalid Content-Length: {value!r}")
-    return int(value)
-
-
 class Responder:
     """Frames one response at a time for a connection; the WSGI exchange writes through it.
 
@@ -380,55 +369,24 @@ class Responder:
     def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
         request = self.request
         assert request is not None
-        self.status = status
-        code = status[:3]
-        status_has_body = code not in ("204", "304") and code[0] != "1"
-        self.body_allowed = status_has_body and request.method != "HEAD"
-        # One pass over the app's headers: its Content-Length beats the length usher measured.
-        strip = False
-        declared = False
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered == "content-length":
-                length = _content_length(value)
-                declared = True
-            elif lowered in _HOP_BY_HOP:
-                strip = True
-        if strip:
-            headers = self._strip_hop_by_hop(headers)
-        if length is not None and not declared and status_has_body:
-            # usher measured the body: say so, or the client could not tell where it ends.
-            headers = [*headers, ("Content-Length", str(length))]
-        if length is not None:
-            self.remaining = length
-        elif self.body_allowed:
-            if request.http_version == "1.1" and request.vars is None:
-                self.chunked = True
-            else:
-                # No length and no chunked framing: the end of the body is the end of the connection.
-                self.keep_alive = False
         worker = self.conn.worker
-        self.head = encode_head(
+        plan = worker.plans.plan(
             status,
             headers,
+            length,
+            method=request.method,
             http_version=request.http_version,
             keep_alive=self.keep_alive,
-            chunked=self.chunked,
-            date=worker.date,
-            server=worker.server,
+            chunked_allowed=request.vars is None,
         )
-        self.head_bytes = len(self.head)
-        self.header_count = len(headers)
-
-    def _strip_hop_by_hop(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        kept = []
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered not in _HOP_BY_HOP:
-                kept.append((name, value))
-            elif lowered == "connection" and "close" in value.lower():
-                self.keep_alive = False
-        return kept
+        self.status = status
+        self.body_allowed = plan.body_allowed
+        self.remaining = plan.remaining
+        self.chunked = plan.chunked
+        self.keep_alive = plan.keep_alive
+        self.head = head = plan.template.render(worker.date)
+        self.head_bytes = len(head)
+        self.header_count = plan.header_count
 
     def send_body(self, data: bytes) -> None:
         if not self.body_allowed:

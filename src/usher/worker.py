@@ -36,6 +36,7 @@ from usher.connection import Connection
 from usher.logs import ServerLog, write_line
 from usher.options import Settings
 from usher.protocols.events import Limits
+from usher.protocols.framing import PlanCache
 from usher.protocols.http1 import HttpCodec
 from usher.protocols.response import format_date
 from usher.protocols.uwsgi import UwsgiCodec
@@ -109,6 +110,7 @@ class WorkerState:
         self.idle_timeout = float(settings.http_timeout)
         self.write_timeout = float(settings.http_timeout)
         self.server = b"usher"
+        self.plans = PlanCache(self.server)
         self.now = loop.time()
         self.date = format_date(time.time())
         self.clock = time.monotonic

@@ -55,6 +55,47 @@ def encode_head(
     ``Transfer-Encoding: chunked`` and the ``Connection`` field the module docstring describes.
     A CR or LF in the status or any header raises ValueError (response splitting).
     """
+    template = head_template(
+        status,
+        headers,
+        http_version=http_version,
+        keep_alive=keep_alive,
+        chunked=chunked,
+        server=server,
+    )
+    return template.render(date)
+
+
+class HeadTemplate:
+    """A response head with a place for the Date header, which changes once a second.
+
+    ``render(date)`` gives the same bytes as ``encode_head`` with that date; the worker keeps
+    templates of recurring heads so that a repeated response costs one concatenation.
+    """
+
+    __slots__ = ("after", "before")
+
+    def __init__(self, before: bytes, after: bytes | None) -> None:
+        self.before = before
+        self.after = after  # None: the app set its own Date, nothing goes between
+
+    def render(self, date: bytes) -> bytes:
+        after = self.after
+        if after is None:
+            return self.before
+        return self.before + date + after
+
+
+def head_template(
+    status: str,
+    headers: list[tuple[str, str]],
+    *,
+    http_version: str,
+    keep_alive: bool,
+    chunked: bool,
+    server: bytes,
+) -> HeadTemplate:
+    """``encode_head`` without the date: the same rules, the same errors."""
     lines = ["HTTP/1.1 ", status]
     for name, value in headers:
         lines += ("\r\n", name, ": ", value)
@@ -63,10 +104,12 @@ def encode_head(
     separators = len(headers)
     if text.count("\n") != separators or text.count("\r") != separators:
         raise ValueError(f"CR or LF in a response status or header: {_first_bad(status, headers)}")
-    parts = [text.encode("latin-1")]
     lowered = text.lower()
-    if "\r\ndate:" not in lowered:
-        parts += (b"\r\nDate: ", date)
+    before = text.encode("latin-1")
+    dated = "\r\ndate:" not in lowered
+    if dated:
+        before += b"\r\nDate: "
+    parts: list[bytes] = []
     if "\r\nserver:" not in lowered:
         parts += (b"\r\nServer: ", server)
     if chunked:
@@ -78,7 +121,10 @@ def encode_head(
     elif http_version == "1.0":
         parts.append(b"\r\nConnection: keep-alive")
     parts.append(b"\r\n\r\n")
-    return b"".join(parts)
+    after = b"".join(parts)
+    if dated:
+        return HeadTemplate(before, after)
+    return HeadTemplate(before + after, None)
 
 
 def _first_bad(status: str, headers: list[tuple[str, str]]) -> str:
