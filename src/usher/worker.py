@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import struct
 import sys
 import time
@@ -252,6 +253,22 @@ def listener_contexts(settings: Settings, listeners: list[Listener]) -> list[Lis
     return contexts
 
 
+# libuv accepts one connection per listening handle and loop iteration. Behind nginx every
+# request is a new connection, so a worker watching its socket once would take one request per
+# iteration and pay a whole iteration (epoll, the turn's bookkeeping) for each, while nginx waits
+# on its connects: measured with one worker, nginx served 4% fewer requests and spent 3 µs more
+# per request than with 8 handles. Each handle also wakes for every new connection and most find
+# nothing (EAGAIN, ~0.5 µs), and every worker on the socket wakes, so the handles are shared out:
+# one worker gets 8, four workers 2 each, and from 8 workers on each has 1.
+ACCEPT_HANDLES = 8
+
+
+def accept_handles(listener: Listener, processes: int) -> list[socket.socket]:
+    """The listener's socket and duplicates of it, one uvloop server each."""
+    count = max(1, ACCEPT_HANDLES // max(1, processes))
+    return [listener.sock, *(listener.sock.dup() for _ in range(count - 1))]
+
+
 def run_worker(
     settings: Settings, app: WsgiApp | None, listeners: list[Listener], seat: Seat
 ) -> NoReturn:
@@ -278,15 +295,11 @@ def run_worker(
     for listener, context in zip(listeners, listener_contexts(settings, listeners), strict=True):
         factory = partial(Connection, state, context)
         state.backlog.add(listener.sock, factory)
-        server = loop.run_until_complete(
-            loop.create_server(
-                factory,
-                sock=listener.sock,
-                backlog=settings.listen,
-                start_serving=False,
+        for sock in accept_handles(listener, settings.processes):
+            server = loop.run_until_complete(
+                loop.create_server(factory, sock=sock, backlog=settings.listen, start_serving=False)
             )
-        )
-        state.servers.append(server)
+            state.servers.append(server)
     # Signal handlers are installed, and connections accepted, only once the loop runs: uvloop
     # hears signals only while it runs, so one that arrived between add_signal_handler() and
     # run_forever() would be lost, and a stop request with it.
