@@ -14,6 +14,7 @@ from collections import deque
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
+from usher.protocols.body import RequestBody
 from usher.protocols.events import CodecState, ContinueRequested, ProtocolError, Request
 from usher.protocols.response import (
     CONTINUE_100,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from usher.worker import ListenerContext, WorkerState
 
 IDLE = CodecState.IDLE
+_EMPTY_BODY = RequestBody.EMPTY
 HEAD = CodecState.HEAD
 BODY = CodecState.BODY
 
@@ -199,14 +201,16 @@ class Connection(asyncio.Protocol):
     def response_finished(self) -> None:
         """Called on the loop when a response is complete."""
         responder = self.responder
-        self.worker.log.access(self, responder)
-        self.worker.requests += 1
-        self.worker.board.finish(self, responder)
+        worker = self.worker
+        if worker.log.enabled:
+            worker.log.access(self, responder)
+        worker.requests += 1
+        worker.board.finish(self, responder)
         self.busy = False
         self.exchange = None
         self.release_request()
-        self.last_activity = self.worker.now
-        if not responder.keep_alive or self.worker.stopping:
+        self.last_activity = worker.now
+        if not responder.keep_alive or worker.stopping:
             self.close()
             return
         if self.queue or not self.reading:
@@ -216,7 +220,8 @@ class Connection(asyncio.Protocol):
         request = self.responder.request
         if request is not None:
             self.responder.request = None
-            request.body.close()
+            if request.body is not _EMPTY_BODY:
+                request.body.close()
 
     # -- output --------------------------------------------------------------------------------
 
