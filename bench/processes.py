@@ -210,13 +210,23 @@ def cpu_busy_seconds(cpu: int) -> float:
 
 def rss_mib(pids: list[int]) -> float:
     """Sum of VmRSS of `pids`, in MiB."""
+    return _sum_field(pids, "status", "VmRSS:")
+
+
+def pss_mib(pids: list[int]) -> float:
+    """Sum of the proportional set size of `pids`, in MiB: each page shared with the master or
+    with other processes counts as its share, so this is what each worker really adds."""
+    return _sum_field(pids, "smaps_rollup", "Pss:")
+
+
+def _sum_field(pids: list[int], name: str, field: str) -> float:
     total_kib = 0
     for pid in pids:
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
+            text = Path(f"/proc/{pid}/{name}").read_text()
         except OSError:
             continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
+        for line in text.splitlines():
+            if line.startswith(field):
                 total_kib += int(line.split()[1])
     return total_kib / 1024

@@ -26,6 +26,7 @@ class Row:
     server: Server
     result: WrkResult | None = None
     rss_mib: float | None = None  # the worker process(es), after the run
+    pss_mib: float | None = None  # the same, shared pages counted by their share
     cpu_us: float | None = None  # the app server's processes, per request
     nginx_cpu_us: float | None = None  # nginx's processes, per request (nginx rows only)
     # Share of the server's CPU and of the client's CPU (wrk, nginx) that other work took during
@@ -83,13 +84,14 @@ def _row_line(row: Row, rows: list[Row]) -> str:
         reason = (row.failure or "not run").splitlines()[0]
         # The whole story went to stderr when it happened; the table keeps one short line.
         reason = reason if len(reason) <= 100 else reason[:97] + "..."
-        return f"| {row.server.label} | failed: {reason} | | | | | | | |"
+        return f"| {row.server.label} | failed: {reason} | | | | | | | | |"
     cells = [
         row.server.label,
         _number(row.result.rps, 0),
         _number(row.result.p99_ms, 2),
         _number(row.result.in_flight, 1),
         _number(row.rss_mib, 1),
+        _number(row.pss_mib, 1),
         _number(row.cpu_us, 1),
         _number(row.nginx_cpu_us, 1),
         _usher_ratio(row, rows),
@@ -119,9 +121,9 @@ def tables(rows: list[Row]) -> str:
             continue
         parts.append(f"### {app} (`{APPS[app].url_path}`)\n")
         parts.append(
-            "| server | req/s | p99 ms | in flight | worker RSS MiB | server CPU µs/req | nginx CPU µs/req "
-            "| usher is | errors |\n"
-            "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+            "| server | req/s | p99 ms | in flight | worker RSS MiB | worker PSS MiB "
+            "| server CPU µs/req | nginx CPU µs/req | usher is | errors |\n"
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
         )
         parts.extend(_row_line(row, rows) for row in mine)
         parts.append("")

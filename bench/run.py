@@ -41,6 +41,7 @@ from processes import (
     cpu_ticks,
     free_port,
     probe,
+    pss_mib,
     rss_mib,
     start,
     stop,
@@ -173,6 +174,7 @@ def measure(
             server=server,
             result=result,
             rss_mib=rss_mib(proc.worker_pids()),
+            pss_mib=pss_mib(proc.worker_pids()),
             cpu_us=server_cpu * per_request,
             nginx_cpu_us=nginx_cpu * per_request if nginx else None,
             other_load=(
