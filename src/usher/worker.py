@@ -62,8 +62,11 @@ STOP_GRACE = 1.0
 
 # Responses finished in one turn of the loop are written together at its end (Connection.defer)
 # while requests take less than BATCH_BELOW_NS on average; none waits longer than FLUSH_AFTER_NS
-# plus one request for the others. A hello-world request takes ~8 µs, a Django page ~2.5 ms.
-BATCH_BELOW_NS = 50_000
+# plus one request for the others. A hello-world request takes ~8 µs, a Django page ~2.5 ms. The
+# average counts what a request costs the loop, so with responses not held it includes their
+# write and the access log line (tens of µs on a busy machine): the bound leaves room for that,
+# or quick requests measured while not held would keep holding off.
+BATCH_BELOW_NS = 200_000
 FLUSH_AFTER_NS = 200_000
 
 # A turn that has held the loop this long accepts waiting clients itself (usher.backlog): libuv

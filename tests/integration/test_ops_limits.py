@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.ops import OPS_APP, read_stats, worker_pid, workers_by_id
 from tests.support.events import EventListener
-from tests.support.http import get
+from tests.support.http import ResponseReader, connect, get
 from tests.support.server import Serve, ServerProcess, free_port
 
 pytestmark = pytest.mark.timeout(90)
@@ -53,6 +53,29 @@ def test_harakiri_logs_the_request_and_stack_answers_504_and_respawns(
     assert worker_pid(site) != first
     worker = workers_by_id(read_stats(stats))[1]
     assert (worker["harakiri_count"], worker["respawn_count"]) == (1, 2)
+
+
+def test_harakiri_sends_the_responses_held_before_the_stuck_request(
+    serve: Serve, events: EventListener
+) -> None:
+    # Pipelined: /pid is answered, and its response held for the end of the loop's turn, then
+    # /sleep runs in the same turn and never returns. The held response must still go out.
+    _server, site, _stats = start(serve, events, "--harakiri", "2")
+    # Warm: the first requests of a worker are slow, and responses are held only after quick ones.
+    warm = http.client.HTTPConnection(*site, timeout=10)
+    for _ in range(30):
+        warm.request("GET", "/pid")
+        assert warm.getresponse().read().isdigit()
+    warm.close()
+    with connect(site, timeout=20) as sock:
+        sock.sendall(
+            b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\nGET /sleep?seconds=60 HTTP/1.1\r\nHost: t\r\n\r\n"
+        )
+        reader = ResponseReader(sock)
+        first = reader.read_response()
+        second = reader.read_response()
+    assert first.status == 200 and first.text.isdigit()
+    assert second.status == 504
 
 
 def test_harakiri_kills_a_worker_stuck_in_c_code(serve: Serve, events: EventListener) -> None:
