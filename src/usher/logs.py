@@ -40,6 +40,8 @@ def write_line(text: str) -> None:
 class RequestFields:
     """The values a log-format may name, computed only when the format uses them."""
 
+    __slots__ = ("conn", "environ", "log", "responder")
+
     def __init__(self, log: ServerLog, conn: Connection, responder: Responder) -> None:
         self.log = log
         self.conn = conn
@@ -56,6 +58,22 @@ class RequestFields:
 
 def _elapsed(fields: RequestFields) -> float:
     return fields.log.clock() - fields.responder.started
+
+
+def _packet_size(fields: RequestFields) -> str:
+    # uWSGI's figure is the size of the request's variables; the CGI ones are the strings (the
+    # wsgi.* objects are not variables, and their repr() would cost more than the whole line).
+    return str(sum(len(k) + len(v) for k, v in fields.environ.items() if type(v) is str))
+
+
+_CTIME: list[Any] = [0, ""]  # the second and its ctime() text: one conversion per second
+
+
+def _ctime(fields: RequestFields) -> str:
+    now = int(time.time())
+    if _CTIME[0] != now:
+        _CTIME[0], _CTIME[1] = now, time.ctime(now)
+    return str(_CTIME[1])
 
 
 _FIELDS: dict[str, Callable[[RequestFields], str]] = {
@@ -80,9 +98,9 @@ _FIELDS: dict[str, Callable[[RequestFields], str]] = {
     "time": lambda f: str(int(time.time())),
     "epoch": lambda f: str(int(time.time())),
     "ltime": lambda f: time.strftime("%d/%b/%Y:%H:%M:%S %z"),
-    "ctime": lambda f: time.ctime(),
+    "ctime": _ctime,
     "vars": lambda f: str(len(f.environ)),
-    "pktsize": lambda f: str(sum(len(k) + len(str(v)) for k, v in f.environ.items())),
+    "pktsize": _packet_size,
     "headers": lambda f: str(f.responder.header_count),
 }
 
@@ -97,13 +115,15 @@ class ServerLog:
         self.clock = time.monotonic
         template = log_format or DEFAULT_FORMAT
         self.names = _PLACEHOLDER.findall(template)
+        unknown: Callable[[RequestFields], str] = lambda fields: "-"  # noqa: E731
+        self.getters = [_FIELDS.get(name, unknown) for name in self.names]
         self.template = _PLACEHOLDER.sub("{}", template.replace("{", "{{").replace("}", "}}"))
 
     def access(self, conn: Connection, responder: Responder) -> None:
         if not self.enabled:
             return
         fields = RequestFields(self, conn, responder)
-        write_line(self.template.format(*[fields.value(name) for name in self.names]))
+        write_line(self.template.format(*[getter(fields) for getter in self.getters]))
 
     def app_exception(self, environ: dict[str, Any], exc: BaseException) -> None:
         where = f"{environ.get('REQUEST_METHOD', '?')} {environ.get('REQUEST_URI', environ.get('PATH_INFO', '?'))}"
