@@ -1,0 +1,184 @@
+"""The worker's turn of the loop, driven in process: when responses are held for the turn's end,
+when they go out early, and that holding never reorders or loses bytes.
+
+A Connection runs on a WorkerState whose loop is not running; the end of a turn is played by
+calling the callback the worker queued for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import uvloop
+
+from usher import worker as worker_module
+from usher.connection import Connection
+from usher.options import load_settings
+from usher.protocols.events import Limits
+from usher.worker import ListenerContext, WorkerState
+from usher.wsgi import base_environ
+
+GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def get(path: bytes) -> bytes:
+    return b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path
+
+
+class RecordingTransport:
+    """Records what the connection writes and whether it closed."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed, "write after close"
+        self.writes.append(data)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+class Turn:
+    """A worker with a loop that never runs: queued callbacks are kept and run on demand."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        settings = load_settings(["--http-socket", ":0", "--disable-logging"], {}).settings
+        self.loop = uvloop.new_event_loop()
+        self.state = WorkerState(settings, app, 1, self.loop)
+        self.queued: list[Callable[[], None]] = []
+        self.state.loop.call_soon = self._queue  # type: ignore[method-assign]
+        limits = Limits(max_head=8192, max_body=0, spool_threshold=1 << 20)
+        environ = base_environ(
+            server_name="t", server_port="80", multithread=False, multiprocess=False
+        )
+        self.context = ListenerContext("http", limits, environ)
+
+    def _queue(self, callback: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        self.queued.append(lambda: callback(*args))
+
+    def connect(self) -> tuple[Connection, RecordingTransport]:
+        conn = Connection(self.state, self.context)
+        transport = RecordingTransport()
+        conn.connection_made(transport)  # type: ignore[arg-type]
+        return conn, transport
+
+    def end(self) -> None:
+        queued, self.queued = self.queued, []
+        for callback in queued:
+            callback()
+
+    def close(self) -> None:
+        self.loop.close()
+
+
+def hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"hi"]
+
+
+def sleeper(seconds: float) -> Callable[..., list[bytes]]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        time.sleep(seconds)
+        return hello(environ, start_response)
+
+    return app
+
+
+@pytest.fixture
+def turn() -> Iterator[Turn]:
+    made = Turn(hello)
+    yield made
+    made.close()
+
+
+def test_quick_responses_are_held_until_the_turn_ends(turn: Turn) -> None:
+    first, first_out = turn.connect()
+    second, second_out = turn.connect()
+    first.data_received(GET)
+    second.data_received(GET)
+    assert first_out.writes == [] and second_out.writes == []
+    turn.end()
+    assert len(first_out.writes) == 1 and first_out.writes[0].endswith(b"\r\n\r\nhi")
+    assert len(second_out.writes) == 1
+
+
+def test_pipelined_responses_go_out_in_order_in_one_write(turn: Turn) -> None:
+    conn, out = turn.connect()
+    conn.data_received(get(b"/a") + get(b"/b"))
+    turn.end()
+    assert len(out.writes) == 1
+    assert out.writes[0].count(b"HTTP/1.1 200 OK") == 2
+
+
+def test_a_close_waits_for_the_held_response(turn: Turn) -> None:
+    conn, out = turn.connect()
+    conn.data_received(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert not out.closed  # the response is still held
+    turn.end()
+    assert out.writes and out.closed
+    assert b"Connection: close" in out.writes[0]
+
+
+def test_an_abort_drops_the_held_response(turn: Turn) -> None:
+    conn, out = turn.connect()
+    conn.data_received(GET)
+    conn.abort()
+    turn.end()
+    assert out.aborted and out.writes == []
+
+
+def test_slow_requests_stop_the_holding() -> None:
+    slow = Turn(sleeper(worker_module.BATCH_BELOW_NS / 1e9 * 2))
+    try:
+        conn, out = slow.connect()
+        for _ in range(4):  # the running average needs a few slow requests to cross the bound
+            conn.data_received(GET)
+            slow.end()
+        assert not slow.state.batching
+        written = len(out.writes)
+        conn.data_received(GET)
+        assert len(out.writes) == written + 1  # written at once, before the turn ends
+    finally:
+        slow.close()
+
+
+def test_a_held_response_goes_out_once_it_has_waited_long_enough() -> None:
+    delay = worker_module.FLUSH_AFTER_NS / 1e9 * 1.5
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ["PATH_INFO"] == "/slow":
+            time.sleep(delay)
+        return hello(environ, start_response)
+
+    mixed = Turn(app)
+    try:
+        quick, quick_out = mixed.connect()
+        slow, _slow_out = mixed.connect()
+        quick.data_received(GET)
+        assert quick_out.writes == []
+        slow.data_received(get(b"/slow"))
+        # The quick response had waited longer than FLUSH_AFTER_NS: out before the turn's end.
+        assert len(quick_out.writes) == 1
+    finally:
+        mixed.close()
