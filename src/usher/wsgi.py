@@ -148,18 +148,23 @@ def uwsgi_environ(base: dict[str, Any], request: Request) -> dict[str, Any]:
     variables = request.vars or {}
     environ.update(variables)
     environ["wsgi.input"] = request.body
-    if (
-        variables.get("HTTPS", "").lower() in ("on", "1")
-        or variables.get("REQUEST_SCHEME") == "https"
-    ):
+    https = variables.get("HTTPS")
+    if (https is not None and https.lower() in ("on", "1")) or variables.get(
+        "REQUEST_SCHEME"
+    ) == "https":
         environ["wsgi.url_scheme"] = "https"
-    environ.setdefault("PATH_INFO", request.path.decode("latin-1"))
-    environ.setdefault("QUERY_STRING", request.query.decode("latin-1"))
-    environ.setdefault("SERVER_PROTOCOL", "HTTP/" + request.http_version)
+    # Filled in only when the front server left them out (nginx's uwsgi_params sends all three).
+    if "PATH_INFO" not in variables:
+        environ["PATH_INFO"] = request.path.decode("latin-1")
+    if "QUERY_STRING" not in variables:
+        environ["QUERY_STRING"] = request.query.decode("latin-1")
+    if "SERVER_PROTOCOL" not in variables:
+        environ["SERVER_PROTOCOL"] = "HTTP/" + request.http_version
     # nginx sends CONTENT_TYPE/CONTENT_LENGTH even when empty; PEP 3333 lets them be absent.
-    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        if environ.get(key) == "":
-            del environ[key]
+    if variables.get("CONTENT_TYPE") == "":
+        del environ["CONTENT_TYPE"]
+    if variables.get("CONTENT_LENGTH") == "":
+        del environ["CONTENT_LENGTH"]
     return environ
 
 

@@ -137,15 +137,14 @@ class UwsgiCodec:
         protocol = variables.get("SERVER_PROTOCOL", "HTTP/1.0")
         body = RequestBody(self._limits.spool_threshold) if length else _EMPTY
         request = Request(
-            method=variables.get("REQUEST_METHOD", "GET"),
-            path=path,
-            query=variables.get("QUERY_STRING", "").encode("latin-1"),
-            http_version=protocol[5:] if protocol.startswith("HTTP/") else "1.0",
-            headers=[],
-            keep_alive=False,
-            body=body,
-            vars=variables,
-            chunked=False,
+            variables.get("REQUEST_METHOD", "GET"),  # method
+            path,
+            variables.get("QUERY_STRING", "").encode("latin-1"),  # query
+            protocol[5:] if protocol.startswith("HTTP/") else "1.0",  # http_version
+            [],  # headers: the HTTP_* variables already are the headers
+            False,  # keep_alive: one request per connection
+            body,
+            variables,  # vars
         )
         if not length:
             self._complete(request)
