@@ -124,15 +124,18 @@ class Connection(asyncio.Protocol):
         return self.busy
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+        self.closed = self.lost = True
         self.pending = b""
-        self.worker.connections.discard(self)
-        self.lost = True
-        self.responder.connection_lost()
+        worker = self.worker
+        worker.connections.discard(self)
+        responder = self.responder
+        if responder.drained is not None:
+            responder.drained.set()  # a pool thread waiting to write must not wait forever
         if not self.busy:
             self.release_request()
             self.unlink()
-        self.worker.connection_closed()
+        if worker.stopping:
+            worker.connection_closed()
 
     def unlink(self) -> None:
         """The connection is over: drop the responder's link back to it. Freed together by
@@ -520,10 +523,6 @@ class Responder:
         else:
             conn.abort()
             conn.response_finished()
-
-    def connection_lost(self) -> None:
-        if self.drained is not None:
-            self.drained.set()
 
 
 def run_threaded(conn: Connection, exchange: WsgiExchange) -> None:

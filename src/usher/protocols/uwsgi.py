@@ -23,6 +23,11 @@ from usher.protocols.body import RequestBody
 from usher.protocols.events import CodecState, Event, Limits, ProtocolError, Request
 
 _EMPTY = RequestBody.EMPTY
+# Module-level names: the per-request path reads globals, not enum class attributes.
+_IDLE = CodecState.IDLE
+_HEAD = CodecState.HEAD
+_BODY = CodecState.BODY
+_DONE = CodecState.DONE
 
 MODIFIER_WSGI = 0
 # uWSGI's "manage PATH_INFO" modifier: SCRIPT_NAME is removed from the front of PATH_INFO.
@@ -39,7 +44,7 @@ class UwsgiCodec:
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
-        self._state = CodecState.IDLE
+        self._state = _IDLE
         self._buffer = bytearray()
         self._events: list[Event] = []
         self._request: Request | None = None
@@ -54,14 +59,14 @@ class UwsgiCodec:
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed received bytes; return the request once its body is complete (or an error)."""
         state = self._state
-        if state is CodecState.DONE or not data:
+        if state is _DONE or not data:
             return []
         events: list[Event] = []
         self._events = events
-        if state is CodecState.BODY:
+        if state is _BODY:
             self._receive_body(data)
         else:
-            self._state = CodecState.HEAD
+            self._state = _HEAD
             if self._buffer:
                 self._buffer += data
                 if self._parse_head(self._buffer):
@@ -76,9 +81,9 @@ class UwsgiCodec:
         """The peer closed its sending side: a request cut short is an error, else nothing."""
         events: list[Event] = []
         self._events = events
-        if self._state is CodecState.HEAD or self._state is CodecState.BODY:
+        if self._state is _HEAD or self._state is _BODY:
             self._fail(400, "the client closed the connection in the middle of a uwsgi request")
-        self._state = CodecState.DONE
+        self._state = _DONE
         return events
 
     def _parse_head(self, buffer: bytes | bytearray) -> bool:
@@ -152,7 +157,7 @@ class UwsgiCodec:
         self._request = request
         self._body = body
         self._left = length
-        self._state = CodecState.BODY
+        self._state = _BODY
 
     def _receive_body(self, data: bytes) -> None:
         take = data[: self._left] if len(data) > self._left else data
@@ -170,11 +175,11 @@ class UwsgiCodec:
         self._events.append(request)
         self._request = None
         self._body = _EMPTY
-        self._state = CodecState.DONE
+        self._state = _DONE
 
     def _fail(self, status: int, reason: str) -> None:
         self._events.append(ProtocolError(status, reason))
-        self._state = CodecState.DONE
+        self._state = _DONE
         self._buffer = bytearray()
         self._body.close()
         self._body = _EMPTY
