@@ -1,14 +1,15 @@
 """Accepting waiting clients while an inline app keeps the loop busy.
 
-libuv accepts one connection per listening socket and loop iteration, and relies on the socket
+libuv accepts one connection per listening handle and loop iteration, and relies on the socket
 staying readable for the next. With the app running inline, one iteration lasts as long as every
 ready request takes: fifty Django pages are ~125 ms, so a burst of new clients (a restarted load
-balancer, a client pool reconnecting) would sit in the kernel's accept queue for seconds, one
-accept per iteration, while the clients already accepted are served again and again.
+balancer, a client pool reconnecting) would sit in the kernel's accept queue for seconds, a few
+accepts per iteration, while the clients already accepted are served again and again.
 
-So a worker whose requests have kept the loop for a while (WorkerState.after_inline_request)
-accepts what is waiting itself, a few at a time, between two requests. Each accepted socket is handed to uvloop as a transport. When
-requests are quick, the check finds nothing to do and libuv's own accept stays the only path.
+So a worker whose turn has held the loop for a while (WorkerState.after_inline_request) accepts
+what is waiting itself, a few at a time, between two requests, and hands each socket to uvloop as
+a transport. While requests are quick, turns are short, this never runs, and libuv's own accept is
+the only path.
 """
 
 from __future__ import annotations
