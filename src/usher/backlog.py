@@ -52,8 +52,7 @@ class Backlog:
 
     async def _adopt(self, client: socket.socket, factory: Callable[[], asyncio.Protocol]) -> None:
         try:
-            if client.family != socket.AF_UNIX:
-                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # uvloop sets TCP_NODELAY on the transport, as on those its servers accept.
             await self.loop.connect_accepted_socket(factory, client)
         except OSError:
             client.close()  # the client left before it could be served

@@ -14,7 +14,6 @@ from collections import deque
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
-from usher.protocols.body import RequestBody
 from usher.protocols.events import CodecState, ContinueRequested, ProtocolError, Request
 from usher.protocols.response import (
     CONTINUE_100,
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from usher.worker import ListenerContext, WorkerState
 
 IDLE = CodecState.IDLE
-_EMPTY_BODY = RequestBody.EMPTY
 HEAD = CodecState.HEAD
 BODY = CodecState.BODY
 
@@ -259,8 +257,7 @@ class Connection(asyncio.Protocol):
         request = self.responder.request
         if request is not None:
             self.responder.request = None
-            if request.body is not _EMPTY_BODY:
-                request.body.close()
+            request.body.close()
 
     # -- output --------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ the connection close.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import faulthandler
 import os
@@ -37,8 +38,7 @@ def install(state: WorkerState, exit_status: int) -> None:
 
     def handle(signum: int, frame: object) -> None:
         for conn in list(state.connections):
-            send_held(conn)
-            if conn.busy:
+            if send_held(conn) and conn.busy:
                 answer_timeout(conn, state)
         os._exit(exit_status)
 
@@ -47,20 +47,14 @@ def install(state: WorkerState, exit_status: int) -> None:
     faulthandler.register(HARAKIRI_SIGNAL, file=2, all_threads=True, chain=True)
 
 
-def send_held(conn: Connection) -> None:
+def send_held(conn: Connection) -> bool:
     """Write the complete responses the connection holds for the end of the loop's turn
-    (Connection.defer): the stuck request came after them and must not take them along."""
-    transport = conn.transport
+    (Connection.defer): the stuck request came after them and must not take them along.
+    False when some could not be written: nothing may follow them then."""
     held, conn.pending = conn.pending, b""
-    if not held or transport is None or transport.get_write_buffer_size():
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is None:
-        return
-    view = memoryview(held)
-    with contextlib.suppress(OSError):  # a full socket buffer or a gone client ends the attempt
-        while view:
-            view = view[os.write(sock.fileno(), view) :]
+    if not held:
+        return True
+    return conn.transport is not None and _write_through(conn.transport, held)
 
 
 def answer_timeout(conn: Connection, state: WorkerState) -> None:
@@ -69,18 +63,30 @@ def answer_timeout(conn: Connection, state: WorkerState) -> None:
     transport = conn.transport
     if transport is None or conn.closed:
         return
-    started = responder.status != "" and not responder.head
-    if started or transport.get_write_buffer_size():
-        return  # part of a response is out (or queued): a 504 now would corrupt it
-    sock = transport.get_extra_info("socket")
-    if sock is None:
-        return
+    if responder.status != "" and not responder.head:
+        return  # part of the response is out: a 504 now would corrupt it
     reply = error_response(
         504, "the request took too long (harakiri)", date=state.date, server=state.server
     )
-    fd = sock.fileno()
-    with contextlib.suppress(OSError):
-        os.write(fd, reply)
+    if _write_through(transport, reply):
+        sock = transport.get_extra_info("socket")
         # Shut our sending side: the client reads the 504 and then the end, not a reset.
-        with socket.socket(fileno=os.dup(fd)) as dup:
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(sock.fileno())) as dup:
             dup.shutdown(socket.SHUT_WR)
+
+
+def _write_through(transport: asyncio.Transport, data: bytes) -> bool:
+    """Write `data` straight to the transport's socket (the loop will not run again); True when
+    all of it went. Bytes the transport still queues must go first, so then nothing is written."""
+    if transport.get_write_buffer_size():
+        return False
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(sock.fileno(), view) :]
+    except OSError:  # a full socket buffer or a gone client ends the attempt
+        return False
+    return True

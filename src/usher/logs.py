@@ -49,12 +49,6 @@ class RequestFields:
         exchange = conn.exchange
         self.environ: dict[str, Any] = exchange.environ if exchange is not None else {}
 
-    def value(self, name: str) -> str:
-        getter = _FIELDS.get(name)
-        if getter is not None:
-            return getter(self)
-        return "-"
-
 
 def _elapsed(fields: RequestFields) -> float:
     return fields.log.clock() - fields.responder.started
@@ -66,14 +60,19 @@ def _packet_size(fields: RequestFields) -> str:
     return str(sum(len(k) + len(v) for k, v in fields.environ.items() if type(v) is str))
 
 
-_CTIME: list[Any] = [0, ""]  # the second and its ctime() text: one conversion per second
+_ctime_cache = (0, "")  # the second and its ctime() text: one conversion per second
 
 
 def _ctime(fields: RequestFields) -> str:
+    global _ctime_cache
     now = int(time.time())
-    if _CTIME[0] != now:
-        _CTIME[0], _CTIME[1] = now, time.ctime(now)
-    return str(_CTIME[1])
+    if _ctime_cache[0] != now:
+        _ctime_cache = (now, time.ctime(now))
+    return _ctime_cache[1]
+
+
+def _unknown(fields: RequestFields) -> str:
+    return "-"
 
 
 _FIELDS: dict[str, Callable[[RequestFields], str]] = {
@@ -115,13 +114,11 @@ class ServerLog:
         self.clock = time.monotonic
         template = log_format or DEFAULT_FORMAT
         self.names = _PLACEHOLDER.findall(template)
-        unknown: Callable[[RequestFields], str] = lambda fields: "-"  # noqa: E731
-        self.getters = [_FIELDS.get(name, unknown) for name in self.names]
+        self.getters = [_FIELDS.get(name, _unknown) for name in self.names]
         self.template = _PLACEHOLDER.sub("{}", template.replace("{", "{{").replace("}", "}}"))
 
     def access(self, conn: Connection, responder: Responder) -> None:
-        if not self.enabled:
-            return
+        """Write the access line of a finished request (the caller checks `enabled`)."""
         fields = RequestFields(self, conn, responder)
         write_line(self.template.format(*[getter(fields) for getter in self.getters]))
 
