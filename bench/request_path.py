@@ -4,23 +4,32 @@
 
 A worker's Connection is fed requests through a transport that only counts bytes, so the figure is
 usher's own Python per request: codec, environ, the hello app, response framing and bookkeeping.
-Two paths:
+Three paths:
 
 - *http*: one keep-alive connection, a wrk-shaped GET per call;
 - *uwsgi*: a new connection per request, as nginx `uwsgi_pass` opens them, with the variables of
-  the stock `uwsgi_params`.
+  the stock `uwsgi_params`;
+- *oneshot*: the same requests over real loopback connections, accepted and answered by the
+  worker's uwsgi acceptor (usher.oneshot) sixteen at a time; the client's side runs in the same
+  process. Its figures are CPU time, user and kernel apart: the user part is usher's Python plus a
+  little of the client's.
 
-The kernel, uvloop and the client are left out; `bench/run.py` measures the whole. Use this one to
-see what a change to the request path costs, in microseconds, with little noise.
+The loop does not run: what a callback schedules runs at the end of each batch, as at the end of
+a loop turn. uvloop and the client are left out; `bench/run.py` measures the whole. Use this one
+to see what a change to the request path costs, in microseconds, with little noise.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
+import socket
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +41,7 @@ sys.path.insert(0, str(BENCH_DIR / "apps"))
 import hello  # noqa: E402
 
 from usher.connection import Connection  # noqa: E402
+from usher.oneshot import BURST, OneShotAcceptor  # noqa: E402
 from usher.options import load_settings  # noqa: E402
 from usher.protocols.events import Limits  # noqa: E402
 from usher.protocols.uwsgi import encode_uwsgi_request  # noqa: E402
@@ -81,13 +91,22 @@ class CountingTransport:
         return 0
 
 
+SOON: list[tuple[Callable[..., object], tuple[object, ...]]] = []
+
+
 def make_worker() -> WorkerState:
     settings = load_settings(["--http-socket", ":8000", "--disable-logging"], {}).settings
     loop = uvloop.new_event_loop()
     state = WorkerState(settings, hello.application, 1, loop)
-    # The loop does not run here: the end of a turn is played by calling end_turn() directly.
-    state.loop.call_soon = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    # The loop does not run here: what is scheduled runs when end_turn() plays a turn's end.
+    state.loop.call_soon = lambda callback, *args, **_: SOON.append((callback, args))  # type: ignore[method-assign, func-returns-value]
     return state
+
+
+def end_turn() -> None:
+    while SOON:
+        callback, args = SOON.pop(0)
+        callback(*args)
 
 
 def context(protocol: str) -> ListenerContext:
@@ -101,7 +120,7 @@ def context(protocol: str) -> ListenerContext:
 def http_path(state: WorkerState, count: int) -> float:
     conn = Connection(state, context("http"))
     conn.connection_made(CountingTransport())  # type: ignore[arg-type]
-    receive, end_turn = conn.data_received, state._end_turn
+    receive = conn.data_received
     began = time.perf_counter()
     for _ in range(count):
         receive(HTTP_REQUEST)
@@ -111,7 +130,6 @@ def http_path(state: WorkerState, count: int) -> float:
 
 def uwsgi_path(state: WorkerState, count: int) -> float:
     listener = context("uwsgi")
-    end_turn = state._end_turn
     began = time.perf_counter()
     for _ in range(count):
         conn = Connection(state, listener)
@@ -120,6 +138,54 @@ def uwsgi_path(state: WorkerState, count: int) -> float:
         end_turn()
         conn.connection_lost(None)
     return (time.perf_counter() - began) / count * 1e6
+
+
+def oneshot_path(state: WorkerState, count: int, *, bare: bool = False) -> tuple[float, float]:
+    """User and kernel CPU µs per request over loopback, served by the uwsgi acceptor, or with
+    `bare` by a fixed answer sent from the accept loop: the floor of this harness, client and
+    system calls included."""
+    listener = socket.socket()
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 4)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(BURST)
+    listener.setblocking(False)
+    address = listener.getsockname()
+    uwsgi = context("uwsgi")
+    acceptor = OneShotAcceptor(state.loop, listener, lambda: Connection(state, uwsgi))
+    acceptor._watching = True  # as if start() had run; the loop never calls it here
+    serve = partial(bare_answers, listener) if bare else acceptor.accept_ready
+    began = os.times()
+    for _ in range(count // BURST):
+        clients = [socket.socket() for _ in range(BURST)]
+        for client in clients:
+            client.connect(address)
+            client.send(UWSGI_REQUEST)
+        serve()
+        end_turn()
+        for client in clients:
+            if not client.recv(4096):
+                raise SystemExit("oneshot path: a client got no response")
+            client.close()
+    ended = os.times()
+    listener.close()
+    per_request = 1e6 / (count // BURST * BURST)
+    return (ended.user - began.user) * per_request, (ended.system - began.system) * per_request
+
+
+BARE_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
+)
+
+
+def bare_answers(listener: socket.socket) -> None:
+    while True:
+        try:
+            fd, _ = listener._accept()  # type: ignore[attr-defined]
+        except BlockingIOError:
+            return
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0, fd) as sock:
+            sock.recv(65536, socket.MSG_DONTWAIT)
+            sock.send(BARE_RESPONSE, socket.MSG_DONTWAIT)
 
 
 def main() -> int:
@@ -136,7 +202,22 @@ def main() -> int:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
             continue
         best = min(path(state, args.count) for _ in range(5))
-        print(f"{name:5} path: {best:6.2f} µs of Python per request (best of 5)")
+        print(f"{name:7} path: {best:6.2f} µs of Python per request (best of 5)")
+    oneshot_path(state, args.count // 10)  # warm-up
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(oneshot_path, state, args.count // 2)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+        return 0
+    user, system = min(oneshot_path(state, args.count // 2) for _ in range(3))
+    floor_user, floor_system = min(
+        oneshot_path(state, args.count // 2, bare=True) for _ in range(3)
+    )
+    print(
+        f"oneshot path: {user:6.2f} µs user, {system:.2f} µs kernel CPU per request (best of 3); "
+        f"a bare answer: {floor_user:.2f} µs user, {floor_system:.2f} µs kernel; usher's own: "
+        f"{user - floor_user:.2f} µs user"
+    )
     return 0
 
 

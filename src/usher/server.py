@@ -35,7 +35,12 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         )
         return 2
     try:
-        listeners = bind_all(wanted, backlog=settings.listen, chmod=settings.chmod_socket)
+        listeners = bind_all(
+            wanted,
+            backlog=settings.listen,
+            chmod=settings.chmod_socket,
+            defer_accept=0 if settings.no_defer_accept else settings.socket_timeout,
+        )
     except ListenerError as exc:
         write_line(f"usher: {exc}")
         return 1

@@ -83,8 +83,17 @@ def parse_address(address: str) -> tuple[int, str | tuple[str, int]]:
     return socket.AF_INET, (host or "0.0.0.0", int(port_text))
 
 
-def bind(protocol: Protocol, address: str, *, backlog: int, chmod: str | None) -> Listener:
-    """Bind and listen on one address (in the master, before privileges are dropped)."""
+def bind(
+    protocol: Protocol, address: str, *, backlog: int, chmod: str | None, defer_accept: int = 0
+) -> Listener:
+    """Bind and listen on one address (in the master, before privileges are dropped).
+
+    `defer_accept` seconds, when not 0, set TCP_DEFER_ACCEPT on a TCP listener, as uWSGI does on
+    its sockets unless `no-defer-accept`: the kernel hands a connection over only once the client
+    has sent something (or the seconds are up), so a worker never wakes for a connection it cannot
+    serve yet, and finds the request in the first read (usher.oneshot). Not for listeners whose
+    clients wait to be spoken to first, such as the stats socket.
+    """
     family, target = parse_address(address)
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -96,6 +105,8 @@ def bind(protocol: Protocol, address: str, *, backlog: int, chmod: str | None) -
             if family == socket.AF_INET6:
                 # `[::]:8000` means IPv6 only, as it does for nginx; `:8000` covers IPv4.
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if defer_accept and hasattr(socket, "TCP_DEFER_ACCEPT"):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, defer_accept)
             sock.bind(target)
         sock.listen(backlog)
     except OSError as exc:
@@ -144,10 +155,10 @@ def adopt(protocol: Protocol, address: str, fd: int, *, owned: bool = True) -> L
 
 
 def bind_all(
-    wanted: list[tuple[Protocol, str]], *, backlog: int, chmod: str | None
+    wanted: list[tuple[Protocol, str]], *, backlog: int, chmod: str | None, defer_accept: int = 0
 ) -> list[Listener]:
     """Bind every listener, or adopt them from a previous incarnation of this master or from
-    systemd socket activation."""
+    systemd socket activation (whose sockets keep systemd's settings: DeferAcceptSec= there)."""
     inherited = os.environ.pop(INHERIT_ENV, "")
     fds = [int(fd) for fd in inherited.split(",") if fd]
     if len(fds) == len(wanted):
@@ -162,7 +173,9 @@ def bind_all(
             if given is not None:
                 bound.append(adopt(proto, addr, given, owned=False))
             else:
-                bound.append(bind(proto, addr, backlog=backlog, chmod=chmod))
+                bound.append(
+                    bind(proto, addr, backlog=backlog, chmod=chmod, defer_accept=defer_accept)
+                )
     except ListenerError:
         close_all(bound, unlink=True)
         raise

@@ -35,6 +35,7 @@ from usher.appload import AppLoadError, WsgiApp, load_app
 from usher.backlog import Backlog
 from usher.connection import Connection
 from usher.logs import ServerLog, write_line
+from usher.oneshot import OneShotAcceptor
 from usher.options import Settings
 from usher.protocols.events import Limits
 from usher.protocols.framing import PlanCache
@@ -126,6 +127,7 @@ class WorkerState:
         self.born = time.monotonic()
         self.min_lifetime = float(settings.min_worker_lifetime)
         self.servers: list[asyncio.AbstractServer] = []
+        self.acceptors: list[OneShotAcceptor] = []
         self.backlog = Backlog(loop)
         self.deferred: list[Connection] = []
         self.deferred_since = 0
@@ -207,6 +209,8 @@ class WorkerState:
         self.backlog.stop()
         for server in self.servers:
             server.close()
+        for acceptor in self.acceptors:
+            acceptor.stop()
         # Not at once: a connection accepted in this turn of the loop is announced (connection_made)
         # in the next, and leaving before would reset it with its request unread.
         self.loop.call_soon(self.connection_closed)
@@ -297,6 +301,10 @@ def run_worker(
     reporter = _attach_board(state, settings, seat)
     for listener, context in zip(listeners, listener_contexts(settings, listeners), strict=True):
         factory = partial(Connection, state, context)
+        if listener.protocol == "uwsgi":
+            # One request per connection: usher.oneshot accepts and answers it in one callback.
+            state.acceptors.append(OneShotAcceptor(loop, listener.sock, factory))
+            continue
         state.backlog.add(listener.sock, factory)
         for sock in accept_handles(listener, settings.processes):
             server = loop.run_until_complete(
@@ -323,6 +331,8 @@ async def _start_serving(
         _install_signals(state, settings)
         for server in state.servers:
             await server.start_serving()
+        for acceptor in state.acceptors:
+            acceptor.start()
         state.loop.call_later(1.0, state.tick)
         reporter.start()
         os.write(seat.ready_fd, READY_RECORD.pack(seat.worker_id, os.getpid()))

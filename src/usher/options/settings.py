@@ -79,6 +79,13 @@ class Settings:
         metavar="N",
         help="Accept backlog of each listener; the kernel caps it at net.core.somaxconn.",
     )
+    no_defer_accept: bool = option(
+        False,
+        group=LISTENERS,
+        help="Do not set TCP_DEFER_ACCEPT on TCP listeners. By default, as in uWSGI, the kernel "
+        "hands a connection to a worker only once its first bytes arrived, or after "
+        "socket-timeout seconds.",
+    )
 
     # -- application ------------------------------------------------------------------------
     chdir: str | None = option(
