@@ -151,7 +151,7 @@ def oneshot_path(state: WorkerState, count: int, *, bare: bool = False) -> tuple
     listener.setblocking(False)
     address = listener.getsockname()
     uwsgi = context("uwsgi")
-    acceptor = OneShotAcceptor(state.loop, listener, lambda: Connection(state, uwsgi))
+    acceptor = OneShotAcceptor(state, listener, uwsgi)
     acceptor._watching = True  # as if start() had run; the loop never calls it here
     serve = partial(bare_answers, listener) if bare else acceptor.accept_ready
     began = os.times()

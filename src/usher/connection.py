@@ -24,7 +24,11 @@ from usher.protocols.response import (
 from usher.wsgi import WsgiExchange, http_environ, uwsgi_environ
 
 if TYPE_CHECKING:
+    from usher.protocols.http1 import HttpCodec
+    from usher.protocols.uwsgi import Answered, UwsgiCodec
     from usher.worker import ListenerContext, WorkerState
+
+    Codec = HttpCodec | UwsgiCodec | Answered
 
 IDLE = CodecState.IDLE
 HEAD = CodecState.HEAD
@@ -57,10 +61,13 @@ class Connection(asyncio.Protocol):
         "write_paused",
     )
 
-    def __init__(self, worker: WorkerState, listener: ListenerContext) -> None:
+    def __init__(
+        self, worker: WorkerState, listener: ListenerContext, codec: Codec | None = None
+    ) -> None:
         self.worker: WorkerState = worker
         self.listener: ListenerContext = listener
-        self.codec = listener.new_codec()
+        # A given codec: the request was read outside it (usher.oneshot), and it says so.
+        self.codec: Codec = listener.new_codec() if codec is None else codec
         self.transport: asyncio.Transport | None = None
         self._peer: tuple[str, str] | None = None
         self.started_ns = 0  # when the request in progress reached the app (scoreboard)

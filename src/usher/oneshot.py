@@ -20,17 +20,19 @@ serves them unchanged: the same codec, limits, timeouts, backpressure and pool t
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
 import socket
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from usher.connection import Connection
 from usher.logs import write_line
 from usher.protocols.events import CodecState
+from usher.protocols.uwsgi import ANSWERED, read_request
 
 if TYPE_CHECKING:
-    from usher.connection import Connection
+    from usher.worker import ListenerContext, WorkerState
 
 # Every read and write passes MSG_DONTWAIT rather than switching the socket to non-blocking mode:
 # that would be one more system call per connection, for the one request it carries.
@@ -53,6 +55,7 @@ BURST = 16
 RETRY_AFTER_ERROR = 0.1
 
 _DONE = CodecState.DONE
+_STREAM = int(socket.SOCK_STREAM)
 _TRANSIENT = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.EINTR}
 
 
@@ -81,7 +84,7 @@ class SocketTransport(asyncio.Transport):
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        sock: socket.socket,
+        sock: _socket.socket,
         peer: Any,
         protocol: asyncio.Protocol,
     ) -> None:
@@ -150,15 +153,18 @@ class SocketTransport(asyncio.Transport):
             self._loop.remove_reader(self._fd)
 
     def read_ready(self) -> None:
-        """Read what the socket has and give it to the protocol (also called once at accept)."""
+        """Read what the socket has and give it to the protocol."""
         try:
             data = self._sock.recv(READ_SIZE, _DONTWAIT)
         except (BlockingIOError, InterruptedError):
-            self.resume_reading()
             return
         except OSError as exc:
             self._fail(exc)
             return
+        self.received(data)
+
+    def received(self, data: bytes) -> None:
+        """Give the protocol what was read: bytes, or the end of the stream when empty."""
         if data:
             self._protocol.data_received(data)
             return
@@ -257,28 +263,23 @@ class SocketTransport(asyncio.Transport):
 class OneShotAcceptor:
     """Accepts one uwsgi-protocol listener's clients on the worker's loop and starts serving them."""
 
-    __slots__ = ("_accept", "_factory", "_family", "_fd", "_loop", "_stopped", "_watching")
+    __slots__ = ("_accept", "_context", "_family", "_fd", "_stopped", "_watching", "_worker")
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        sock: socket.socket,
-        factory: Callable[[], Connection],
-    ) -> None:
-        self._loop = loop
+    def __init__(self, worker: WorkerState, sock: socket.socket, context: ListenerContext) -> None:
+        self._worker = worker
+        self._context = context
         self._fd = sock.fileno()
-        self._family = sock.family
+        self._family = int(sock.family)
         # socket._accept gives the descriptor without socket.accept()'s timeout bookkeeping,
         # which costs as much again as the socket object made from it below.
         self._accept = sock._accept  # type: ignore[attr-defined]
-        self._factory = factory
         self._watching = False
         self._stopped = False
 
     def start(self) -> None:
         if not self._watching and not self._stopped:
             self._watching = True
-            self._loop.add_reader(self._fd, self.accept_ready)
+            self._worker.loop.add_reader(self._fd, self.accept_ready)
 
     def stop(self) -> None:
         """No more accepting: the worker is leaving."""
@@ -288,11 +289,12 @@ class OneShotAcceptor:
     def _unwatch(self) -> None:
         if self._watching:
             self._watching = False
-            self._loop.remove_reader(self._fd)
+            self._worker.loop.remove_reader(self._fd)
 
     def accept_ready(self) -> None:
         """The listening socket is readable: accept and serve up to BURST clients."""
-        accept, family, factory, loop = self._accept, self._family, self._factory, self._loop
+        accept, family, worker, context = self._accept, self._family, self._worker, self._context
+        loop, limits = worker.loop, context.limits
         for _ in range(BURST):
             try:
                 fd, peer = accept()
@@ -303,15 +305,30 @@ class OneShotAcceptor:
                     continue  # that client is gone; the next may be fine
                 self._pause(exc)
                 return
-            sock = socket.socket(family, socket.SOCK_STREAM, 0, fd)
-            conn = factory()
-            transport = SocketTransport(loop, sock, peer, conn)
-            conn.connection_made(transport)
-            transport.read_ready()
-            # Read on only while the request is incomplete; a complete one needs nothing more
-            # from the client, and the socket is closed after the answer.
-            if conn.codec.state is not _DONE and conn.reading:
-                transport.resume_reading()
+            # The socket module's own type: its Python subclass only adds makefile() and
+            # bookkeeping for it, and costs more to make and to close.
+            sock = _socket.socket(family, _STREAM, 0, fd)
+            try:
+                data: bytes | None = sock.recv(READ_SIZE, _DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                data = None  # not sent yet: read when it comes
+            except OSError:
+                sock.close()
+                continue
+            request = read_request(data, limits) if data else None
+            if request is not None:
+                # The usual case behind nginx: the whole request is in, answer it now.
+                conn = Connection(worker, context, ANSWERED)
+                conn.connection_made(SocketTransport(loop, sock, peer, conn))
+                conn.run(request)
+            else:
+                conn = Connection(worker, context)
+                transport = SocketTransport(loop, sock, peer, conn)
+                conn.connection_made(transport)
+                if data is not None:
+                    transport.received(data)
+                if conn.codec.state is not _DONE and conn.reading:
+                    transport.resume_reading()
             if not self._watching:
                 return  # the worker began to stop while serving that request
 
@@ -321,4 +338,4 @@ class OneShotAcceptor:
             f"{RETRY_AFTER_ERROR:g} s (raise the open-files limit, e.g. LimitNOFILE= in systemd)"
         )
         self._unwatch()
-        self._loop.call_later(RETRY_AFTER_ERROR, self.start)
+        self._worker.loop.call_later(RETRY_AFTER_ERROR, self.start)

@@ -303,7 +303,7 @@ def run_worker(
         factory = partial(Connection, state, context)
         if listener.protocol == "uwsgi":
             # One request per connection: usher.oneshot accepts and answers it in one callback.
-            state.acceptors.append(OneShotAcceptor(loop, listener.sock, factory))
+            state.acceptors.append(OneShotAcceptor(state, listener.sock, context))
             continue
         state.backlog.add(listener.sock, factory)
         for sock in accept_handles(listener, settings.processes):

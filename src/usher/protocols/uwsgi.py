@@ -89,43 +89,13 @@ class UwsgiCodec:
     def _parse_head(self, buffer: bytes | bytearray) -> bool:
         """Parse the header and variables at the start of `buffer`; False when more bytes are
         needed, True once the request started or was refused."""
-        if len(buffer) < _HEADER_SIZE:
+        head = read_head(buffer, self._limits)
+        if head is None:
             return False
-        modifier1 = buffer[0]
-        size = buffer[1] | buffer[2] << 8
-        if modifier1 not in (MODIFIER_WSGI, MODIFIER_STRIP_SCRIPT_NAME):
-            self._fail(
-                400,
-                f"uwsgi modifier1 {modifier1} is not supported: usher serves WSGI requests "
-                "(modifier1 0, or 30 to strip SCRIPT_NAME); check uwsgi_modifier1 in nginx",
-            )
+        if isinstance(head, ProtocolError):
+            self._refuse(head)
             return True
-        limits = self._limits
-        if size > limits.max_head:
-            self._fail(
-                400,
-                f"uwsgi request block of {size} bytes exceeds buffer-size {limits.max_head}: "
-                f"raise buffer-size (e.g. buffer-size = 32768 in the ini, or --buffer-size "
-                "32768) to accept larger headers",
-            )
-            return True
-        end = _HEADER_SIZE + size
-        if len(buffer) < end:
-            return False
-        try:
-            variables = decode_vars(bytes(buffer[_HEADER_SIZE:end]))
-            length = _content_length(variables)
-        except ValueError as exc:
-            self._fail(400, f"malformed uwsgi request: {exc}")
-            return True
-        if limits.max_body and length > limits.max_body:
-            self._fail(
-                413,
-                f"request body of {length} bytes exceeds limit-post ({limits.max_body} bytes)",
-            )
-            return True
-        if modifier1 == MODIFIER_STRIP_SCRIPT_NAME:
-            _strip_script_name(variables)
+        variables, length, end = head
         self._start(variables, length)
         if length:
             self._receive_body(bytes(buffer[end:]))
@@ -133,24 +103,8 @@ class UwsgiCodec:
         return True
 
     def _start(self, variables: dict[str, str], length: int) -> None:
-        uri = variables.get("REQUEST_URI")
-        if uri is not None:
-            target = uri.encode("latin-1")
-            path = target.partition(b"?")[0]
-        else:
-            path = variables.get("PATH_INFO", "").encode("latin-1")
-        protocol = variables.get("SERVER_PROTOCOL", "HTTP/1.0")
         body = RequestBody(self._limits.spool_threshold) if length else _EMPTY
-        request = Request(
-            variables.get("REQUEST_METHOD", "GET"),  # method
-            path,
-            variables.get("QUERY_STRING", "").encode("latin-1"),  # query
-            protocol[5:] if protocol.startswith("HTTP/") else "1.0",  # http_version
-            [],  # headers: the HTTP_* variables already are the headers
-            False,  # keep_alive: one request per connection
-            body,
-            variables,  # vars
-        )
+        request = new_request(variables, body)
         if not length:
             self._complete(request)
             return
@@ -178,12 +132,114 @@ class UwsgiCodec:
         self._state = _DONE
 
     def _fail(self, status: int, reason: str) -> None:
-        self._events.append(ProtocolError(status, reason))
+        self._refuse(ProtocolError(status, reason))
+
+    def _refuse(self, error: ProtocolError) -> None:
+        self._events.append(error)
         self._state = _DONE
         self._buffer = bytearray()
         self._body.close()
         self._body = _EMPTY
         self._request = None
+
+
+class Answered:
+    """The codec of a connection whose one request was read whole outside it (usher.oneshot):
+    nothing more is expected, whatever arrives. It keeps no state, so one serves them all."""
+
+    __slots__ = ()
+
+    state = _DONE
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        return []
+
+    def receive_eof(self) -> list[Event]:
+        return []
+
+
+ANSWERED = Answered()
+
+
+def read_head(
+    buffer: bytes | bytearray, limits: Limits
+) -> tuple[dict[str, str], int, int] | ProtocolError | None:
+    """The header and variables at the start of `buffer`: (variables, body length, offset of the
+    body), a ProtocolError when the packet is refused, or None while it is incomplete."""
+    if len(buffer) < _HEADER_SIZE:
+        return None
+    modifier1 = buffer[0]
+    size = buffer[1] | buffer[2] << 8
+    if modifier1 != MODIFIER_WSGI and modifier1 != MODIFIER_STRIP_SCRIPT_NAME:
+        return ProtocolError(
+            400,
+            f"uwsgi modifier1 {modifier1} is not supported: usher serves WSGI requests "
+            "(modifier1 0, or 30 to strip SCRIPT_NAME); check uwsgi_modifier1 in nginx",
+        )
+    if size > limits.max_head:
+        return ProtocolError(
+            400,
+            f"uwsgi request block of {size} bytes exceeds buffer-size {limits.max_head}: "
+            f"raise buffer-size (e.g. buffer-size = 32768 in the ini, or --buffer-size "
+            "32768) to accept larger headers",
+        )
+    end = _HEADER_SIZE + size
+    if len(buffer) < end:
+        return None
+    try:
+        variables = decode_vars(bytes(buffer[_HEADER_SIZE:end]))
+        length = _content_length(variables)
+    except ValueError as exc:
+        return ProtocolError(400, f"malformed uwsgi request: {exc}")
+    if limits.max_body and length > limits.max_body:
+        return ProtocolError(
+            413, f"request body of {length} bytes exceeds limit-post ({limits.max_body} bytes)"
+        )
+    if modifier1 == MODIFIER_STRIP_SCRIPT_NAME:
+        _strip_script_name(variables)
+    return variables, length, end
+
+
+def read_request(data: bytes, limits: Limits) -> Request | None:
+    """The request when `data` is exactly one whole, acceptable packet, body included (what
+    nginx sends for most requests in the first read); else None, and the codec takes `data`
+    and reads on, or says why the packet is refused."""
+    head = read_head(data, limits)
+    if type(head) is not tuple:
+        return None
+    variables, length, end = head
+    if not length:
+        return new_request(variables, _EMPTY) if end == len(data) else None
+    if len(data) - end != length:
+        return None
+    body = RequestBody(limits.spool_threshold)
+    try:
+        body.append(data[end:])
+    except OSError:
+        body.close()
+        return None  # the codec retries and answers 500 if storing fails again
+    body.finish()
+    return new_request(variables, body)
+
+
+def new_request(variables: dict[str, str], body: RequestBody) -> Request:
+    """The Request of a packet's variables: method, path and protocol as the codecs give them."""
+    uri = variables.get("REQUEST_URI")
+    if uri is not None:
+        path = uri.encode("latin-1").partition(b"?")[0]
+    else:
+        path = variables.get("PATH_INFO", "").encode("latin-1")
+    protocol = variables.get("SERVER_PROTOCOL", "HTTP/1.0")
+    return Request(
+        variables.get("REQUEST_METHOD", "GET"),  # method
+        path,
+        variables.get("QUERY_STRING", "").encode("latin-1"),  # query
+        protocol[5:] if protocol.startswith("HTTP/") else "1.0",  # http_version
+        [],  # headers: the HTTP_* variables already are the headers
+        False,  # keep_alive: one request per connection
+        body,
+        variables,  # vars
+    )
 
 
 def decode_vars(block: bytes) -> dict[str, str]:
