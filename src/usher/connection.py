@@ -221,6 +221,18 @@ class Connection(asyncio.Protocol):
             self.app_failed(exchange, exc)
         self.worker.after_inline_request(self.started_ns)
 
+    def take_over(self, request: Request, exchange: WsgiExchange, started_ns: int) -> Responder:
+        """Carry on a response begun outside any connection (usher.oneshot.OneShot): the app
+        was called at `started_ns` and its response needs more than one write. Returns the
+        responder the exchange writes through from now on."""
+        self.started_ns = started_ns
+        self.busy = True
+        responder = self.responder
+        responder.start(request)
+        self.exchange = exchange
+        exchange.out = responder
+        return responder
+
     def continue_exchange(self) -> None:
         exchange = self.exchange
         assert exchange is not None

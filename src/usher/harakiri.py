@@ -7,7 +7,8 @@ handlers answer it, in this order:
    the app is stuck inside C code that never returns to the interpreter;
 2. a Python handler, which runs as soon as the interpreter regains control of the main thread (a
    sleep, a socket read or a Python loop all give it back): it writes the complete responses still
-   held for the end of the loop's turn, and for each request whose response has not started a 504,
+   held for the end of the loop's turn, and for each request whose response has not started a 504
+   (the connections' requests, and the one-shot request the loop is running, usher.oneshot),
    straight to the clients' sockets, then ends the process.
 
 A worker stuck where Python cannot run gets SIGKILL from the master a moment later; its clients see
@@ -24,6 +25,7 @@ import signal
 import socket
 from typing import TYPE_CHECKING
 
+from usher.oneshot import OneShot
 from usher.protocols.response import error_response
 
 if TYPE_CHECKING:
@@ -37,9 +39,14 @@ def install(state: WorkerState, exit_status: int) -> None:
     """Arm both handlers in a freshly forked worker."""
 
     def handle(signum: int, frame: object) -> None:
+        for held in list(state.deferred):
+            if isinstance(held, OneShot):
+                held.flush()  # complete responses, held for the turn's end
         for conn in list(state.connections):
             if send_held(conn) and conn.busy:
                 answer_timeout(conn, state)
+        if state.inline is not None:
+            answer_one_shot(state.inline, state)
         os._exit(exit_status)
 
     signal.signal(HARAKIRI_SIGNAL, handle)
@@ -73,6 +80,18 @@ def answer_timeout(conn: Connection, state: WorkerState) -> None:
         # Shut our sending side: the client reads the 504 and then the end, not a reset.
         with contextlib.suppress(OSError), socket.socket(fileno=os.dup(sock.fileno())) as dup:
             dup.shutdown(socket.SHUT_WR)
+
+
+def answer_one_shot(shot: OneShot, state: WorkerState) -> None:
+    """Send 504 for the stuck request the loop was answering where it was accepted
+    (usher.oneshot): nothing of its response can have gone out, since it is sent in one write
+    after the app returns."""
+    reply = error_response(
+        504, "the request took too long (harakiri)", date=state.date, server=state.server
+    )
+    with contextlib.suppress(OSError):
+        shot.sock.send(reply, socket.MSG_DONTWAIT)
+        shot.sock.shutdown(socket.SHUT_WR)
 
 
 def _write_through(transport: asyncio.Transport, data: bytes) -> bool:

@@ -12,12 +12,45 @@ import re
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from usher.protocols.events import ProtocolError
 
 if TYPE_CHECKING:
-    from usher.connection import Connection, Responder
+    from usher.wsgi import WsgiExchange
+
+
+class Counted(Protocol):
+    @property
+    def requests(self) -> int: ...
+
+
+class Carrier(Protocol):
+    """What an access line reads of a request's carrier: a Connection, or a request answered
+    where it was accepted (usher.oneshot.OneShot)."""
+
+    @property
+    def exchange(self) -> WsgiExchange | None: ...
+    @property
+    def peer(self) -> tuple[str, str]: ...
+    @property
+    def worker(self) -> Counted: ...
+
+
+class Answer(Protocol):
+    """What an access line reads of the response (usher.connection.Responder)."""
+
+    @property
+    def started(self) -> float: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def body_bytes(self) -> int: ...
+    @property
+    def head_bytes(self) -> int: ...
+    @property
+    def header_count(self) -> int: ...
+
 
 # The line uWSGI users grep for, with the same fields in the same places.
 DEFAULT_FORMAT = (
@@ -42,7 +75,7 @@ class RequestFields:
 
     __slots__ = ("conn", "environ", "log", "responder")
 
-    def __init__(self, log: ServerLog, conn: Connection, responder: Responder) -> None:
+    def __init__(self, log: ServerLog, conn: Carrier, responder: Answer) -> None:
         self.log = log
         self.conn = conn
         self.responder = responder
@@ -117,7 +150,7 @@ class ServerLog:
         self.getters = [_FIELDS.get(name, _unknown) for name in self.names]
         self.template = _PLACEHOLDER.sub("{}", template.replace("{", "{{").replace("}", "}}"))
 
-    def access(self, conn: Connection, responder: Responder) -> None:
+    def access(self, conn: Carrier, responder: Answer) -> None:
         """Write the access line of a finished request (the caller checks `enabled`)."""
         fields = RequestFields(self, conn, responder)
         write_line(self.template.format(*[getter(fields) for getter in self.getters]))

@@ -14,8 +14,13 @@ callbacks, about as much as the request itself. This module takes that path inst
 - A request that is not complete yet (a large body, a unix socket, ``no-defer-accept``) is read
   the ordinary way: the socket is watched until the rest arrives.
 
-`SocketTransport` is the asyncio transport of these connections, so `usher.connection.Connection`
-serves them unchanged: the same codec, limits, timeouts, backpressure and pool threads.
+Most requests behind nginx are answered by the app with one body at once. Such a request, run
+inline (threads = 1), is served by a `OneShot`: no connection object, transport or codec, only the
+app's call and one write. Anything more (a streamed or file body, write(), an app error, a request
+that did not arrive whole, pool threads) goes to a `usher.connection.Connection` over a
+`SocketTransport`, the asyncio transport of these sockets, which serves it like any other: the same
+codec, limits, timeouts, backpressure and pool threads. A OneShot hands over to one mid-response
+when the app's answer turns out not to be a single body.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ import _socket
 import asyncio
 import errno
 import socket
+from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
 from usher.connection import Connection
 from usher.logs import write_line
-from usher.protocols.events import CodecState
+from usher.protocols.body import RequestBody
+from usher.protocols.events import CodecState, Request
 from usher.protocols.uwsgi import ANSWERED, read_request
+from usher.wsgi import WsgiExchange, uwsgi_environ
 
 if TYPE_CHECKING:
     from usher.worker import ListenerContext, WorkerState
@@ -46,6 +54,11 @@ READ_SIZE = 65536
 HIGH_WATER = 64 * 1024
 LOW_WATER = 16 * 1024
 
+# The largest body a OneShot sends in its one write. A larger one goes through a connection's
+# transport, which paces it to the client (backpressure, write timeout); the cost of that path is
+# small next to the body's.
+ONE_WRITE = 64 * 1024
+
 # Clients accepted per wake-up of the listening socket. Each is answered before the next is
 # accepted, so a worker takes no more than it serves; siblings on the same socket take the rest.
 BURST = 16
@@ -55,6 +68,7 @@ BURST = 16
 RETRY_AFTER_ERROR = 0.1
 
 _DONE = CodecState.DONE
+_NO_BODY = RequestBody.EMPTY
 _STREAM = int(socket.SOCK_STREAM)
 _TRANSIENT = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.EINTR}
 
@@ -318,9 +332,12 @@ class OneShotAcceptor:
             request = read_request(data, limits) if data else None
             if request is not None:
                 # The usual case behind nginx: the whole request is in, answer it now.
-                conn = Connection(worker, context, ANSWERED)
-                conn.connection_made(SocketTransport(loop, sock, peer, conn))
-                conn.run(request)
+                if worker.pool is None:
+                    OneShot(worker, context, sock, peer, request).run()
+                else:
+                    conn = Connection(worker, context, ANSWERED)
+                    conn.connection_made(SocketTransport(loop, sock, peer, conn))
+                    conn.run(request)
             else:
                 conn = Connection(worker, context)
                 transport = SocketTransport(loop, sock, peer, conn)
@@ -339,3 +356,172 @@ class OneShotAcceptor:
         )
         self._unwatch()
         self._worker.loop.call_later(RETRY_AFTER_ERROR, self.start)
+
+
+class OneShot:
+    """One request answered where it was accepted, with one write (see the module's docstring).
+
+    It is the exchange's responder for as long as the app's answer is one body given at once
+    (`send_whole`); any other call of the responder hands the request to a Connection first.
+    While the app runs, the worker's `inline` seat holds it, where the scoreboard's reporter and
+    harakiri look; a complete response waits in `pending` for the end of the loop's turn, as a
+    connection's does (WorkerState.defer).
+    """
+
+    __slots__ = (
+        "_peer",
+        "body_bytes",
+        "conn",
+        "context",
+        "exchange",
+        "head_bytes",
+        "header_count",
+        "pending",
+        "request",
+        "sock",
+        "started",
+        "started_ns",
+        "status",
+        "worker",
+    )
+
+    # What readers of a running request ask (usher.workerboard.Running): it is busy until
+    # answered, and it is its own responder, never paused (a pause hands over first).
+    busy = True
+    paused = False
+
+    def __init__(
+        self,
+        worker: WorkerState,
+        context: ListenerContext,
+        sock: _socket.socket,
+        peer: Any,
+        request: Request,
+    ) -> None:
+        self.worker = worker
+        self.context = context
+        self.sock = sock
+        self._peer = peer
+        self.request = request
+        self.exchange: WsgiExchange | None = None
+        self.conn: Connection | None = None
+        self.status = ""
+        self.pending = b""
+        self.started_ns = 0
+        self.started = 0.0
+        self.head_bytes = self.body_bytes = self.header_count = 0
+
+    @property
+    def responder(self) -> OneShot:
+        return self
+
+    @property
+    def peer(self) -> tuple[str, str]:
+        peer = self._peer
+        return (str(peer[0]), str(peer[1])) if isinstance(peer, tuple) else ("", "")
+
+    def run(self) -> None:
+        worker = self.worker
+        exchange = WsgiExchange(
+            worker.app, uwsgi_environ(self.context.base_environ, self.request), self
+        )
+        self.exchange = exchange
+        if worker.log.enabled:
+            self.started = worker.clock()
+        self.started_ns = started_ns = monotonic_ns()
+        worker.inline = self
+        try:
+            exchange.begin()
+        except Exception as exc:
+            self.connection().app_failed(exchange, exc)
+        finally:
+            worker.inline = None
+        worker.after_inline_request(started_ns)
+
+    def connection(self) -> Connection:
+        """The Connection that carries the request on from here (made on first need)."""
+        conn = self.conn
+        if conn is None:
+            worker, exchange = self.worker, self.exchange
+            assert exchange is not None
+            conn = Connection(worker, self.context, ANSWERED)
+            conn.connection_made(SocketTransport(worker.loop, self.sock, self._peer, conn))
+            conn.take_over(self.request, exchange, self.started_ns).started = self.started
+            self.conn = conn
+            worker.inline = None  # the connection is in worker.connections now
+        return conn
+
+    # -- the exchange's responder (usher.wsgi.Responder) -------------------------------------
+
+    def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        if len(body) > ONE_WRITE:
+            self.connection().responder.send_whole(status, headers, body)
+            return
+        worker, request = self.worker, self.request
+        plan = worker.plans.plan(
+            status,
+            headers,
+            len(body),
+            method=request.method,
+            http_version=request.http_version,
+            keep_alive=False,
+            chunked_allowed=False,
+        )
+        head = plan.template.render(worker.date)
+        if not plan.body_allowed:
+            body = b""
+        elif plan.remaining is not None and len(body) > plan.remaining:
+            body = body[: plan.remaining]  # never more than the app's Content-Length
+        self.status = status
+        self.head_bytes = len(head)
+        self.body_bytes = len(body)
+        self.header_count = plan.header_count
+        if worker.log.enabled:
+            worker.log.access(self, self)
+        worker.requests += 1
+        worker.board.finish(self, self)
+        if request.body is not _NO_BODY:
+            request.body.close()
+        self.pending = head + body
+        if worker.batching:
+            worker.defer(self)
+        else:
+            self.flush()
+
+    def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
+        self.connection().responder.send_head(status, headers, length)
+
+    def send_body(self, data: bytes) -> None:
+        self.connection().responder.send_body(data)
+
+    def send_file(self, fd: int, offset: int, count: int) -> None:
+        self.connection().responder.send_file(fd, offset, count)
+
+    def finish(self) -> None:
+        self.connection().responder.finish()
+
+    def abort(self) -> None:
+        self.connection().responder.abort()
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Send the response and close: the end of the turn (WorkerState.flush), or at once."""
+        data, self.pending = self.pending, b""
+        sock = self.sock
+        try:
+            sent = sock.send(data, _DONTWAIT)
+        except OSError:
+            sent = len(data)  # the client is gone: nothing left to deliver
+        if sent < len(data):
+            # The socket's buffer is full: a connection delivers the rest, then closes. The
+            # response is complete and counted; only its delivery remains.
+            worker = self.worker
+            conn = Connection(worker, self.context, ANSWERED)
+            conn.connection_made(SocketTransport(worker.loop, sock, self._peer, conn))
+            conn.write(data[sent:])
+            conn.close()
+            return
+        sock.close()
+        if self.worker.stopping:
+            self.worker.connection_closed()

@@ -35,7 +35,7 @@ from usher.appload import AppLoadError, WsgiApp, load_app
 from usher.backlog import Backlog
 from usher.connection import Connection
 from usher.logs import ServerLog, write_line
-from usher.oneshot import OneShotAcceptor
+from usher.oneshot import OneShot, OneShotAcceptor
 from usher.options import Settings
 from usher.protocols.events import Limits
 from usher.protocols.framing import PlanCache
@@ -129,7 +129,10 @@ class WorkerState:
         self.servers: list[asyncio.AbstractServer] = []
         self.acceptors: list[OneShotAcceptor] = []
         self.backlog = Backlog(loop)
-        self.deferred: list[Connection] = []
+        self.deferred: list[Connection | OneShot] = []
+        # The one-shot request the loop is running (usher.oneshot), for the scoreboard's
+        # reporter and harakiri; connections in progress are in `connections`.
+        self.inline: OneShot | None = None
         self.deferred_since = 0
         self.turn_began = 0  # monotonic_ns of the current turn's first request; 0 between turns
         self.accept_checked = 0
@@ -148,7 +151,7 @@ class WorkerState:
     # connection. The turn's start is noted at its first request, and a callback queued then runs
     # when the turn's callbacks are done.
 
-    def defer(self, conn: Connection) -> None:
+    def defer(self, conn: Connection | OneShot) -> None:
         """Hold `conn`'s complete response until the turn ends (Connection.defer)."""
         if not self.deferred:
             self.deferred_since = conn.started_ns
@@ -221,7 +224,7 @@ class WorkerState:
                 conn.close()
 
     def connection_closed(self) -> None:
-        if self.stopping and not self.connections:
+        if self.stopping and not self.connections and not self.deferred:
             self.loop.stop()
 
     def max_requests_reached(self) -> None:

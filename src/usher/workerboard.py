@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from time import monotonic_ns
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from usher.scoreboard import (
     BUCKETS,
@@ -37,25 +37,57 @@ from usher.scoreboard import (
 if TYPE_CHECKING:
     import mmap
 
-    from usher.connection import Connection, Responder
+    from usher.protocols.events import Request
+    from usher.wsgi import WsgiExchange
 
 # How often the shared row is refreshed: stats readers poll once a second (uwsgitop's default).
 FLUSH_INTERVAL = 1.0
 
 
+class Sent(Protocol):
+    """What the board and the access log read of a response (usher.connection.Responder)."""
+
+    @property
+    def request(self) -> Request | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def head_bytes(self) -> int: ...
+    @property
+    def body_bytes(self) -> int: ...
+
+
+class Running(Protocol):
+    """A request's carrier as the board and the reporter read it: a Connection, or a request
+    answered where it was accepted (usher.oneshot.OneShot)."""
+
+    @property
+    def busy(self) -> bool: ...
+    @property
+    def started_ns(self) -> int: ...
+    @property
+    def exchange(self) -> WsgiExchange | None: ...
+    @property
+    def responder(self) -> Sent: ...
+
+
 class WorkerCounters(Protocol):
-    """What the reporter reads from the worker: its counters and its connections."""
+    """What the reporter reads from the worker: its counters and its requests in progress."""
 
     requests: int
     exceptions: int
     stopping: bool
-    connections: set[Connection]
+
+    @property
+    def connections(self) -> set[Any]: ...
+    @property
+    def inline(self) -> Running | None: ...
 
 
 class Board(Protocol):
     """The call the request path makes when a response is complete."""
 
-    def finish(self, conn: Connection, responder: Responder) -> None: ...
+    def finish(self, conn: Running, responder: Sent) -> None: ...
 
 
 class WorkerBoard:
@@ -71,7 +103,7 @@ class WorkerBoard:
         self.statuses = dict.fromkeys(("", *"0123456789"), 0)
         self.buckets = [0] * BUCKETS
 
-    def finish(self, conn: Connection, responder: Responder) -> None:
+    def finish(self, conn: Running, responder: Sent) -> None:
         """A response is complete (Connection.response_finished)."""
         self.running += monotonic_ns() - conn.started_ns
         self.tx += responder.head_bytes + responder.body_bytes
@@ -86,7 +118,7 @@ class MeteredBoard(WorkerBoard):
 
     __slots__ = ()
 
-    def finish(self, conn: Connection, responder: Responder) -> None:
+    def finish(self, conn: Running, responder: Sent) -> None:
         elapsed = monotonic_ns() - conn.started_ns
         self.running += elapsed
         self.buckets[elapsed.bit_length()] += 1
@@ -117,7 +149,7 @@ class Recycling:
         self.left = limit
         self.on_limit = on_limit
 
-    def finish(self, conn: Connection, responder: Responder) -> None:
+    def finish(self, conn: Running, responder: Sent) -> None:
         self.board.finish(conn, responder)
         self.left -= 1
         if not self.left:
@@ -135,9 +167,14 @@ def cores_for(threads: int) -> int:
     return 1 if threads == 1 else 2 * threads
 
 
-def in_flight(connections: Iterable[Connection], limit: int) -> list[tuple[int, Connection]]:
-    """The oldest `limit` requests in progress as (start, connection)."""
+def in_flight(
+    connections: Iterable[Running], limit: int, inline: Running | None = None
+) -> list[tuple[int, Running]]:
+    """The oldest `limit` requests in progress as (start, carrier); `inline` is the one-shot
+    request the loop is running, if any (WorkerState.inline)."""
     busy = [(conn.started_ns, conn) for conn in list(connections) if conn.busy]
+    if inline is not None:
+        busy.append((inline.started_ns, inline))
     busy.sort(key=lambda item: item[0])
     return busy[:limit]
 
@@ -183,7 +220,7 @@ class Reporter:
     def flush(self) -> None:
         board, worker, layout = self.board, self.worker, self.layout
         requests = worker.requests
-        current = in_flight(worker.connections, layout.cores)
+        current = in_flight(worker.connections, layout.cores, worker.inline)
         for core in range(layout.cores):
             started, conn = current[core] if core < len(current) else (0, None)
             self._publish_core(core, started, conn, requests if core == 0 else 0)
@@ -201,7 +238,7 @@ class Reporter:
             *board.buckets,
         )
 
-    def _publish_core(self, core: int, started: int, conn: Connection | None, served: int) -> None:
+    def _publish_core(self, core: int, started: int, conn: Running | None, served: int) -> None:
         layout, index, memory = self.layout, self.index, self.memory
         details = None
         if conn is not None:
@@ -219,7 +256,7 @@ class Reporter:
             self.described[core] = started
 
 
-def describe_request(conn: Connection) -> tuple[bytes, bytes, bytes]:
+def describe_request(conn: Running) -> tuple[bytes, bytes, bytes]:
     """Method, URI and client of the connection's request in progress, truncated to their fields."""
     request = conn.responder.request
     if request is None:

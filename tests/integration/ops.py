@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
+import time
+from collections.abc import Callable
 from typing import Any
 
 from tests.support.http import TIMEOUT, get
@@ -59,3 +62,13 @@ def forget_notices(server: ServerProcess) -> None:
     """Drop the notifications received so far, so the next wait sees only new ones."""
     server.drain_notifications()
     server.notifications.clear()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for `check()` to hold. Counters reach the scoreboard once a second by design, so a
+    reader must wait for that refresh; this re-checks within a bound instead of guessing a delay."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition still false after {timeout} s")
+        select.select([], [], [], 0.05)

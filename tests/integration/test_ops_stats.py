@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.ops import OPS_APP, read_stats
+from tests.integration.ops import OPS_APP, eventually, read_stats
 from tests.support.events import EventListener
 from tests.support.http import get, request
 from tests.support.server import Serve, ServerProcess, free_port
@@ -60,16 +60,6 @@ def stats_server(serve: Serve, events: EventListener) -> Iterator[tuple[ServerPr
         env={**os.environ, **events.env()},
     )  # fmt: skip
     yield server, ("127.0.0.1", http_port), ("127.0.0.1", stats_port)
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for `check()` to hold. Counters reach the scoreboard once a second by design, so a
-    reader must wait for that refresh; this re-checks within a bound instead of guessing a delay."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition still false after {timeout} s")
-        select.select([], [], [], 0.05)
 
 
 def test_the_document_has_uwsgis_layout(stats_server: tuple[ServerProcess, Any, Any]) -> None:

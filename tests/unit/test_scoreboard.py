@@ -61,6 +61,7 @@ class Worker:
         self.exceptions = 0
         self.stopping = False
         self.connections = set(conns)
+        self.inline: Any = None  # a one-shot request the loop is running (usher.oneshot)
 
 
 def reporter(scoreboard: Scoreboard, worker: Worker, board: WorkerBoard | None = None) -> Reporter:
@@ -110,6 +111,18 @@ def test_the_reporter_publishes_counters_and_the_request_in_progress() -> None:
     finish(publish.board, conn)
     publish.flush()
     assert not scoreboard.read(0).busy
+
+
+def test_the_reporter_publishes_the_one_shot_request_the_loop_is_running() -> None:
+    # Behind nginx a request answered where it was accepted has no connection in the worker's
+    # set; it sits in the worker's inline seat while the app runs, and must show as well.
+    scoreboard = Scoreboard(rows=1, cores=1)
+    worker = Worker(requests=4)
+    worker.inline = connection(request(vars={"REMOTE_ADDR": "203.0.113.5"})).run()
+    reporter(scoreboard, worker).flush()
+    core = scoreboard.read(0).cores[0]
+    assert core.started_ns == worker.inline.started_ns
+    assert (core.method, core.uri, core.client) == ("GET", "/p", "203.0.113.5")
 
 
 def test_details_are_only_believed_for_the_start_they_were_written_for() -> None:

@@ -39,7 +39,9 @@ def busy_server() -> tuple[ServerFigures, WorkerSlot]:
         responder=SimpleNamespace(request=request),
         exchange=SimpleNamespace(environ={"REMOTE_ADDR": "192.0.2.1"}),
     )
-    worker = SimpleNamespace(requests=1, exceptions=2, stopping=False, connections=[busy])
+    worker = SimpleNamespace(
+        requests=1, exceptions=2, stopping=False, connections=[busy], inline=None
+    )
     Reporter(board, worker, scoreboard.memory, scoreboard.layout, index).flush()
     sockets = [SocketFigures(name=":8000", proto="http", queue=3, max_queue=100)]
     figures = collect([one, two], [proc], scoreboard, sockets, 5, "/srv")
