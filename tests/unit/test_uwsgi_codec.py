@@ -199,6 +199,45 @@ def test_repeated_http_vars_are_joined() -> None:
     }
 
 
+def block_of(pairs: list[tuple[str, str]]) -> bytes:
+    return (
+        encode_uwsgi_request(dict(pairs))[4:] if len({k for k, _ in pairs}) == len(pairs) else b""
+    )
+
+
+NGINX_LEAD = [("QUERY_STRING", "a=1"), ("REQUEST_METHOD", "GET"), ("REMOTE_ADDR", "10.0.0.1")]
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        [*NGINX_LEAD, ("HTTP_HOST", "h")],  # the same opening run: matched key by key
+        [("QUERY_STRING", ""), ("REQUEST_METHOD", "POST"), ("HTTP_HOST", "h")],  # cut short
+        [("QUERY_STRING", "b"), ("SERVER_NAME", "s"), ("REQUEST_METHOD", "PUT")],  # diverges
+        [("PATH_INFO", "/x"), *NGINX_LEAD],  # another front server's order
+        [("QUERY_STRING", "q" * 300), ("REQUEST_METHOD", "GET"), ("REMOTE_ADDR", "")],  # long
+        [],
+    ],
+)
+def test_the_learned_opening_run_never_changes_the_result(pairs: list[tuple[str, str]]) -> None:
+    # The first block teaches the run of keys that opens it (usher.protocols.uwsgi._lead); every
+    # later block, whatever it opens with, decodes exactly as field by field.
+    decode_vars(block_of([*NGINX_LEAD, ("HTTP_HOST", "first")]))
+    assert decode_vars(block_of(pairs)) == dict(pairs)
+
+
+def test_a_learned_key_sent_again_among_the_headers_keeps_the_last_value() -> None:
+    decode_vars(block_of(NGINX_LEAD))
+    block = block_of(NGINX_LEAD) + block_of([("REQUEST_METHOD", "HEAD")])
+    assert decode_vars(block)["REQUEST_METHOD"] == "HEAD"
+
+
+def test_a_block_truncated_inside_the_learned_run_is_refused() -> None:
+    decode_vars(block_of(NGINX_LEAD))
+    with pytest.raises(ValueError, match="runs past"):
+        decode_vars(block_of(NGINX_LEAD)[:-3])
+
+
 def test_vars_are_latin_1() -> None:
     packet = encode_uwsgi_request({"PATH_INFO": "/\u00e9\u00ff", "HTTP_X": "\u00a0"})
     request = only_request(UwsgiCodec(LIMITS).receive_data(packet))
