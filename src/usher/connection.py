@@ -102,6 +102,12 @@ class Connection(asyncio.Protocol):
             self._peer = peer
         return peer
 
+    @property
+    def environ(self) -> dict[str, Any]:
+        """The environ of the request in progress (empty between requests)."""
+        exchange = self.exchange
+        return exchange.environ if exchange is not None else {}
+
     def data_received(self, data: bytes) -> None:
         now = self.worker.now
         self.last_activity = now
@@ -204,7 +210,7 @@ class Connection(asyncio.Protocol):
         if request.vars is None:
             environ = http_environ(listener.base_environ, request, self.peer)
         else:
-            environ = uwsgi_environ(listener.base_environ, request)
+            environ = uwsgi_environ(listener.base_environ, request.vars, request.body)
         responder = self.responder
         responder.start(request)
         exchange = WsgiExchange(self.worker.app, environ, responder)

@@ -12,12 +12,9 @@ import re
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from usher.protocols.events import ProtocolError
-
-if TYPE_CHECKING:
-    from usher.wsgi import WsgiExchange
 
 
 class Counted(Protocol):
@@ -30,7 +27,7 @@ class Carrier(Protocol):
     where it was accepted (usher.oneshot.OneShot)."""
 
     @property
-    def exchange(self) -> WsgiExchange | None: ...
+    def environ(self) -> dict[str, Any]: ...
     @property
     def peer(self) -> tuple[str, str]: ...
     @property
@@ -79,8 +76,7 @@ class RequestFields:
         self.log = log
         self.conn = conn
         self.responder = responder
-        exchange = conn.exchange
-        self.environ: dict[str, Any] = exchange.environ if exchange is not None else {}
+        self.environ: dict[str, Any] = conn.environ
 
 
 def _elapsed(fields: RequestFields) -> float:

@@ -29,6 +29,7 @@ import _socket
 import asyncio
 import errno
 import socket
+from collections.abc import Callable
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +37,8 @@ from usher.connection import Connection
 from usher.logs import write_line
 from usher.protocols.body import RequestBody
 from usher.protocols.events import CodecState, Request
-from usher.protocols.uwsgi import ANSWERED, read_request
-from usher.wsgi import WsgiExchange, uwsgi_environ
+from usher.protocols.uwsgi import ANSWERED, http_version, new_request, read_whole
+from usher.wsgi import SECOND_START, WsgiExchange, check_status, uwsgi_environ
 
 if TYPE_CHECKING:
     from usher.worker import ListenerContext, WorkerState
@@ -329,15 +330,15 @@ class OneShotAcceptor:
             except OSError:
                 sock.close()
                 continue
-            request = read_request(data, limits) if data else None
-            if request is not None:
+            whole = read_whole(data, limits) if data else None
+            if whole is not None:
                 # The usual case behind nginx: the whole request is in, answer it now.
                 if worker.pool is None:
-                    OneShot(worker, context, sock, peer, request).run()
+                    OneShot(worker, context, sock, peer, *whole).run()
                 else:
                     conn = Connection(worker, context, ANSWERED)
                     conn.connection_made(SocketTransport(loop, sock, peer, conn))
-                    conn.run(request)
+                    conn.run(new_request(*whole))
             else:
                 conn = Connection(worker, context)
                 transport = SocketTransport(loop, sock, peer, conn)
@@ -361,34 +362,37 @@ class OneShotAcceptor:
 class OneShot:
     """One request answered where it was accepted, with one write (see the module's docstring).
 
-    It is the exchange's responder for as long as the app's answer is one body given at once
-    (`send_whole`); any other call of the responder hands the request to a Connection first.
+    It calls the app itself, with its own start_response. When the app returns one body (a list
+    of one bytes), that is the response, framed and held for the end of the loop's turn as a
+    connection's would be (WorkerState.defer). Anything else, or an app error, makes a
+    WsgiExchange and a Connection that carry the request on from where the app left it
+    (`connection`), so streams, files, write(), exc_info and 500s follow the one set of rules.
     While the app runs, the worker's `inline` seat holds it, where the scoreboard's reporter and
-    harakiri look; a complete response waits in `pending` for the end of the loop's turn, as a
-    connection's does (WorkerState.defer).
+    harakiri look.
     """
 
     __slots__ = (
         "_peer",
+        "app_headers",
+        "app_status",
+        "body",
         "body_bytes",
         "conn",
         "context",
+        "environ",
         "exchange",
         "head_bytes",
         "header_count",
         "pending",
-        "request",
         "sock",
         "started",
         "started_ns",
         "status",
+        "variables",
         "worker",
     )
 
-    # What readers of a running request ask (usher.workerboard.Running): it is busy until
-    # answered, and it is its own responder, never paused (a pause hands over first).
-    busy = True
-    paused = False
+    busy = True  # until answered (usher.workerboard.Running)
 
     def __init__(
         self,
@@ -396,74 +400,118 @@ class OneShot:
         context: ListenerContext,
         sock: _socket.socket,
         peer: Any,
-        request: Request,
+        variables: dict[str, str],
+        body: RequestBody,
     ) -> None:
         self.worker = worker
         self.context = context
         self.sock = sock
         self._peer = peer
-        self.request = request
+        self.variables = variables
+        self.body = body
+        self.environ = uwsgi_environ(context.base_environ, variables, body)
+        self.app_status: str | None = None
+        self.app_headers: list[tuple[str, str]] = []
         self.exchange: WsgiExchange | None = None
         self.conn: Connection | None = None
-        self.status = ""
+        self.status = ""  # as sent
         self.pending = b""
         self.started_ns = 0
         self.started = 0.0
         self.head_bytes = self.body_bytes = self.header_count = 0
+
+    # What readers of a request in progress or finished ask (usher.workerboard, usher.logs).
 
     @property
     def responder(self) -> OneShot:
         return self
 
     @property
+    def request(self) -> Request:
+        return new_request(self.variables, self.body)
+
+    @property
     def peer(self) -> tuple[str, str]:
         peer = self._peer
         return (str(peer[0]), str(peer[1])) if isinstance(peer, tuple) else ("", "")
 
+    # -- the app -------------------------------------------------------------------------------
+
     def run(self) -> None:
         worker = self.worker
-        exchange = WsgiExchange(
-            worker.app, uwsgi_environ(self.context.base_environ, self.request), self
-        )
-        self.exchange = exchange
         if worker.log.enabled:
             self.started = worker.clock()
         self.started_ns = started_ns = monotonic_ns()
         worker.inline = self
         try:
-            exchange.begin()
+            result = worker.app(self.environ, self.start_response)
+            if self.exchange is None and type(result) is list and len(result) == 1:
+                self.answer(result[0])
+            else:
+                self.connection()
+                assert self.exchange is not None
+                self.exchange.deliver(result)
         except Exception as exc:
-            self.connection().app_failed(exchange, exc)
+            conn = self.connection()
+            assert self.exchange is not None
+            conn.app_failed(self.exchange, exc)
         finally:
             worker.inline = None
         worker.after_inline_request(started_ns)
 
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        """PEP 3333 start_response. Nothing is sent before the app returns, so exc_info only
+        allows a second call; once a connection carries the request, its exchange answers."""
+        if self.exchange is not None:
+            return self.exchange.start_response(status, headers, exc_info)
+        if exc_info is None and self.app_status is not None:
+            raise AssertionError(SECOND_START)
+        check_status(status)
+        self.app_status = status
+        self.app_headers = headers
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """The legacy write() callable: a connection takes over and sends it at once."""
+        self.connection()
+        assert self.exchange is not None
+        self.exchange.write(data)
+
     def connection(self) -> Connection:
-        """The Connection that carries the request on from here (made on first need)."""
+        """The Connection that carries the request on from here (made on first need), with an
+        exchange that knows what the app said so far."""
         conn = self.conn
         if conn is None:
-            worker, exchange = self.worker, self.exchange
-            assert exchange is not None
+            worker = self.worker
             conn = Connection(worker, self.context, ANSWERED)
             conn.connection_made(SocketTransport(worker.loop, self.sock, self._peer, conn))
-            conn.take_over(self.request, exchange, self.started_ns).started = self.started
+            exchange = WsgiExchange(worker.app, self.environ, conn.responder)
+            exchange.status = self.app_status
+            exchange.headers = self.app_headers
+            self.exchange = exchange
+            request = new_request(self.variables, self.body)
+            conn.take_over(request, exchange, self.started_ns).started = self.started
             self.conn = conn
             worker.inline = None  # the connection is in worker.connections now
         return conn
 
-    # -- the exchange's responder (usher.wsgi.Responder) -------------------------------------
-
-    def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+    def answer(self, body: bytes) -> None:
+        """Frame the app's one body and hold it for the end of the turn."""
+        status = self.app_status
+        if status is None:
+            raise AssertionError("the app returned a body before calling start_response")
         if len(body) > ONE_WRITE:
-            self.connection().responder.send_whole(status, headers, body)
+            self.connection().responder.send_whole(status, self.app_headers, body)
             return
-        worker, request = self.worker, self.request
+        worker, variables = self.worker, self.variables
         plan = worker.plans.plan(
             status,
-            headers,
+            self.app_headers,
             len(body),
-            method=request.method,
-            http_version=request.http_version,
+            method=variables.get("REQUEST_METHOD", "GET"),
+            http_version=http_version(variables),
             keep_alive=False,
             chunked_allowed=False,
         )
@@ -480,28 +528,13 @@ class OneShot:
             worker.log.access(self, self)
         worker.requests += 1
         worker.board.finish(self, self)
-        if request.body is not _NO_BODY:
-            request.body.close()
+        if self.body is not _NO_BODY:
+            self.body.close()
         self.pending = head + body
         if worker.batching:
             worker.defer(self)
         else:
             self.flush()
-
-    def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
-        self.connection().responder.send_head(status, headers, length)
-
-    def send_body(self, data: bytes) -> None:
-        self.connection().responder.send_body(data)
-
-    def send_file(self, fd: int, offset: int, count: int) -> None:
-        self.connection().responder.send_file(fd, offset, count)
-
-    def finish(self) -> None:
-        self.connection().responder.finish()
-
-    def abort(self) -> None:
-        self.connection().responder.abort()
 
     # -- the end -------------------------------------------------------------------------------
 

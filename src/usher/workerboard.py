@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     import mmap
 
     from usher.protocols.events import Request
-    from usher.wsgi import WsgiExchange
 
 # How often the shared row is refreshed: stats readers poll once a second (uwsgitop's default).
 FLUSH_INTERVAL = 1.0
@@ -66,7 +65,7 @@ class Running(Protocol):
     @property
     def started_ns(self) -> int: ...
     @property
-    def exchange(self) -> WsgiExchange | None: ...
+    def environ(self) -> dict[str, Any]: ...
     @property
     def responder(self) -> Sent: ...
 
@@ -264,8 +263,7 @@ def describe_request(conn: Running) -> tuple[bytes, bytes, bytes]:
     uri = request.path + (b"?" + request.query if request.query else b"")
     # From the environ built on the loop's thread, not from the transport (owned by that thread).
     # Behind nginx (uwsgi protocol) it is the address nginx passed on, not nginx's own.
-    exchange = conn.exchange
-    client = exchange.environ.get("REMOTE_ADDR", "") if exchange is not None else ""
+    client = conn.environ.get("REMOTE_ADDR", "")
     return (
         request.method.encode("latin-1", "replace")[:METHOD_SIZE],
         uri[:URI_SIZE],

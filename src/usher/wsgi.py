@@ -142,30 +142,38 @@ def http_environ(base: dict[str, Any], request: Request, peer: tuple[str, str]) 
     return environ
 
 
-def uwsgi_environ(base: dict[str, Any], request: Request) -> dict[str, Any]:
-    """Environ for a uwsgi-protocol request: the front server's vars, completed for PEP 3333."""
+def uwsgi_environ(base: dict[str, Any], variables: dict[str, str], body: Any) -> dict[str, Any]:
+    """Environ for a uwsgi-protocol request: the front server's vars, completed for PEP 3333;
+    `body` is its wsgi.input."""
     environ = base.copy()
-    variables = request.vars or {}
     environ.update(variables)
-    environ["wsgi.input"] = request.body
+    environ["wsgi.input"] = body
     https = variables.get("HTTPS")
-    if (https is not None and https.lower() in ("on", "1")) or variables.get(
-        "REQUEST_SCHEME"
-    ) == "https":
+    if (https and https.lower() in ("on", "1")) or variables.get("REQUEST_SCHEME") == "https":
         environ["wsgi.url_scheme"] = "https"
     # Filled in only when the front server left them out (nginx's uwsgi_params sends all three).
     if "PATH_INFO" not in variables:
-        environ["PATH_INFO"] = request.path.decode("latin-1")
+        uri = variables.get("REQUEST_URI", "")
+        environ["PATH_INFO"] = uri.partition("?")[0]
     if "QUERY_STRING" not in variables:
-        environ["QUERY_STRING"] = request.query.decode("latin-1")
+        environ["QUERY_STRING"] = variables.get("REQUEST_URI", "").partition("?")[2]
     if "SERVER_PROTOCOL" not in variables:
-        environ["SERVER_PROTOCOL"] = "HTTP/" + request.http_version
+        environ["SERVER_PROTOCOL"] = "HTTP/1.0"
     # nginx sends CONTENT_TYPE/CONTENT_LENGTH even when empty; PEP 3333 lets them be absent.
     if variables.get("CONTENT_TYPE") == "":
         del environ["CONTENT_TYPE"]
     if variables.get("CONTENT_LENGTH") == "":
         del environ["CONTENT_LENGTH"]
     return environ
+
+
+SECOND_START = "start_response called a second time without exc_info"
+
+
+def check_status(status: object) -> None:
+    """Refuse a status that is not a WSGI status line ("200 OK")."""
+    if type(status) is not str or len(status) < 4 or not status[:3].isdigit():
+        raise ValueError(f"invalid WSGI status {status!r}: expected e.g. '200 OK'")
 
 
 class WsgiExchange:
@@ -203,9 +211,8 @@ class WsgiExchange:
             finally:
                 exc_info = None
         elif self.status is not None:
-            raise AssertionError("start_response called a second time without exc_info")
-        if type(status) is not str or len(status) < 4 or not status[:3].isdigit():
-            raise ValueError(f"invalid WSGI status {status!r}: expected e.g. '200 OK'")
+            raise AssertionError(SECOND_START)
+        check_status(status)
         self.status = status
         self.headers = headers
         return self.write
@@ -232,7 +239,11 @@ class WsgiExchange:
 
     def begin(self) -> bool:
         """Call the app and send what can be sent now; True when the response is complete."""
-        result = self.app(self.environ, self.start_response)
+        return self.deliver(self.app(self.environ, self.start_response))
+
+    def deliver(self, result: Iterable[bytes]) -> bool:
+        """Send what can be sent now of the app's `result`; True when the response is complete.
+        (begin() calls the app first; usher.oneshot calls it itself and hands over here.)"""
         self._result = result
         if type(result) is list and len(result) == 1 and not self.headers_sent:
             # The common case (hello world, most frameworks): one write, known length; a list

@@ -127,6 +127,29 @@ def test_an_app_failing_before_its_body_gets_500(site: Address, path: str) -> No
     assert get(site, path).status == 500
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/restart?exc=1", 503), ("/restart", 500), ("/no-start", 500)],
+    ids=["exc-info-replaces", "twice-refused", "no-start-response"],
+)
+def test_start_response_rules(site: Address, path: str, status: int) -> None:
+    assert get(site, path).status == status
+
+
+@pytest.mark.parametrize("path", ["/validate?x=1", "/validate?stream=1"])
+def test_wsgiref_validate_finds_no_breach(site: Address, path: str) -> None:
+    response = get(site, path)
+    assert response.status == 200, response.body
+
+
+def test_wsgiref_validate_post(site: Address) -> None:
+    body = b"field=value&other=2"
+    packet = encode_uwsgi_request(uwsgi_vars("/validate", "POST", body), body)
+    response = exchange(site, packet)
+    assert response.status == 200, response.body
+    assert response.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
 def test_the_worker_serves_on_after_all_of_it(site: Address) -> None:
     assert get(site, "/echo").status == 200
 

@@ -184,6 +184,15 @@ def test_write_callable_then_iterable(site: Address) -> None:
     assert (response.status, response.body) == (200, b"written-1;written-2;returned")
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/restart?exc=1", 503), ("/restart", 500), ("/no-start", 500)],
+    ids=["exc-info-replaces", "twice-refused", "no-start-response"],
+)
+def test_start_response_rules(site: Address, path: str, status: int) -> None:
+    assert get(site, path).status == status
+
+
 @pytest.mark.parametrize("path", ["/raise-before", "/raise-after-start"])
 def test_app_failing_before_any_body_gives_500(site: Address, path: str) -> None:
     assert get(site, path).status == 500

@@ -31,7 +31,7 @@ class FakeConnection:
         self.responder = SimpleNamespace(request=req, head_bytes=0, body_bytes=0, status="")
         # The environ says who the client is: the peer, or what nginx passed in the uwsgi vars.
         client = (req.vars or {}).get("REMOTE_ADDR", peer) if req is not None else peer
-        self.exchange = SimpleNamespace(environ={"REMOTE_ADDR": client})
+        self.environ = {"REMOTE_ADDR": client}
         self.busy = False
         self.started_ns = 0
 

@@ -202,16 +202,16 @@ def read_head(
     return variables, length, end
 
 
-def read_request(data: bytes, limits: Limits) -> Request | None:
-    """The request when `data` is exactly one whole, acceptable packet, body included (what
-    nginx sends for most requests in the first read); else None, and the codec takes `data`
-    and reads on, or says why the packet is refused."""
+def read_whole(data: bytes, limits: Limits) -> tuple[dict[str, str], RequestBody] | None:
+    """The variables and body when `data` is exactly one whole, acceptable packet, body included
+    (what nginx sends for most requests in the first read); else None, and the codec takes
+    `data` and reads on, or says why the packet is refused."""
     head = read_head(data, limits)
     if type(head) is not tuple:
         return None
     variables, length, end = head
     if not length:
-        return new_request(variables, _EMPTY) if end == len(data) else None
+        return (variables, _EMPTY) if end == len(data) else None
     if len(data) - end != length:
         return None
     body = RequestBody(limits.spool_threshold)
@@ -221,7 +221,13 @@ def read_request(data: bytes, limits: Limits) -> Request | None:
         body.close()
         return None  # the codec retries and answers 500 if storing fails again
     body.finish()
-    return new_request(variables, body)
+    return variables, body
+
+
+def http_version(variables: dict[str, str]) -> str:
+    """The request's HTTP version ("1.1") from SERVER_PROTOCOL; "1.0" when absent or odd."""
+    protocol = variables.get("SERVER_PROTOCOL", "HTTP/1.0")
+    return protocol[5:] if protocol.startswith("HTTP/") else "1.0"
 
 
 def new_request(variables: dict[str, str], body: RequestBody) -> Request:
@@ -231,12 +237,11 @@ def new_request(variables: dict[str, str], body: RequestBody) -> Request:
         path = uri.encode("latin-1").partition(b"?")[0]
     else:
         path = variables.get("PATH_INFO", "").encode("latin-1")
-    protocol = variables.get("SERVER_PROTOCOL", "HTTP/1.0")
     return Request(
         variables.get("REQUEST_METHOD", "GET"),  # method
         path,
         variables.get("QUERY_STRING", "").encode("latin-1"),  # query
-        protocol[5:] if protocol.startswith("HTTP/") else "1.0",  # http_version
+        http_version(variables),
         [],  # headers: the HTTP_* variables already are the headers
         False,  # keep_alive: one request per connection
         body,
