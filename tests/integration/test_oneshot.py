@@ -201,3 +201,38 @@ def test_harakiri_answers_504_to_a_stuck_request(
     assert "harakiri: worker 1" in server.log_text()
     assert "on GET /sleep?seconds=60 from 203.0.113.7" in server.log_text()
     assert workers_by_id(read_stats(stats))[1]["harakiri_count"] == 1
+
+
+# -- pool threads: the request goes to a connection, whose exchange runs on a thread ----------
+
+
+@pytest.fixture(scope="module")
+def threaded_site(module_serve: Serve) -> Iterator[Address]:
+    port = free_port()
+    module_serve(
+        [
+            "--socket", f"127.0.0.1:{port}", "--wsgi-file", str(WSGI_APPS),
+            "--processes", "1", "--threads", "4",
+        ]
+    )  # fmt: skip
+    yield ("127.0.0.1", port)
+
+
+@pytest.mark.parametrize(
+    "path", ["/echo", "/stream?chunks=20&size=5000", "/write", "/raise-before"]
+)
+def test_pool_threads_answer_every_kind_of_response(threaded_site: Address, path: str) -> None:
+    response = get(threaded_site, path)
+    expected = {"/echo": 200, "/raise-before": 500}.get(path.partition("?")[0], 200)
+    assert response.status == expected
+    if path.startswith("/stream"):
+        assert len(response.body) == 100_000
+    if path == "/echo":
+        assert response.json()["multithread"] is True
+
+
+def test_pool_threads_read_a_body_that_comes_in_parts(threaded_site: Address) -> None:
+    body = b"y" * 50_000
+    packet = encode_uwsgi_request(uwsgi_vars("/echo", "POST", body), body)
+    seen = exchange(threaded_site, packet, split=len(packet) - 10_000).json()
+    assert seen["body_sha256"] == hashlib.sha256(body).hexdigest()
