@@ -118,6 +118,16 @@ def _granian(run: Launch) -> list[str]:
     ]  # fmt: skip
 
 
+def _bare_prefork(run: Launch) -> list[str]:
+    return [
+        sys.executable,
+        str(APPS_DIR / "bare_prefork.py"),
+        "--port",
+        str(run.port),
+        run.app.module,
+    ]
+
+
 def _bare(run: Launch) -> list[str]:
     return [sys.executable, str(APPS_DIR / "bare_uvloop.py"), "--port", str(run.port)]
 
@@ -166,6 +176,12 @@ SERVERS = (
         "bare", "bare", "bare uvloop+httptools", HTTP, _bare,
         "no WSGI: a fixed response from the parser callback; the Python ceiling",
         apps=frozenset({"hello"}),
+    ),
+    Server(
+        "bare-prefork", "bare", "bare prefork uvloop+httptools", HTTP, _bare_prefork,
+        "no usher code: the app imported, one forked worker, a minimal environ; the memory floor "
+        "of any server on uvloop and httptools",
+        apps=frozenset({"django"}),
     ),
     Server(
         "nginx-usher", "usher", "nginx → usher --socket", NGINX, _usher("--socket"),
