@@ -18,7 +18,7 @@ import pytest
 from tests.integration.ops import OPS_APP, eventually, read_stats, workers_by_id
 from tests.support.events import EventListener
 from tests.support.http import Address, Response, ResponseReader, connect, parse_response
-from tests.support.paths import WSGI_APPS
+from tests.support.paths import START_RESPONSE_RULES, WSGI_APPS
 from tests.support.server import Serve, ServerProcess, free_port
 from usher.protocols.uwsgi import encode_uwsgi_request
 
@@ -127,11 +127,7 @@ def test_an_app_failing_before_its_body_gets_500(site: Address, path: str) -> No
     assert get(site, path).status == 500
 
 
-@pytest.mark.parametrize(
-    ("path", "status"),
-    [("/restart?exc=1", 503), ("/restart", 500), ("/no-start", 500)],
-    ids=["exc-info-replaces", "twice-refused", "no-start-response"],
-)
+@pytest.mark.parametrize(("path", "status"), START_RESPONSE_RULES)
 def test_start_response_rules(site: Address, path: str, status: int) -> None:
     assert get(site, path).status == status
 

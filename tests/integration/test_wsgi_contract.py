@@ -23,7 +23,7 @@ from tests.support.http import (
     raw_exchange,
     request,
 )
-from tests.support.paths import WSGI_APPS
+from tests.support.paths import START_RESPONSE_RULES, WSGI_APPS
 from tests.support.server import Serve, ServerProcess, free_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -184,11 +184,7 @@ def test_write_callable_then_iterable(site: Address) -> None:
     assert (response.status, response.body) == (200, b"written-1;written-2;returned")
 
 
-@pytest.mark.parametrize(
-    ("path", "status"),
-    [("/restart?exc=1", 503), ("/restart", 500), ("/no-start", 500)],
-    ids=["exc-info-replaces", "twice-refused", "no-start-response"],
-)
+@pytest.mark.parametrize(("path", "status"), START_RESPONSE_RULES)
 def test_start_response_rules(site: Address, path: str, status: int) -> None:
     assert get(site, path).status == status
 
