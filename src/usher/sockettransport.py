@@ -226,4 +226,12 @@ class SocketTransport(asyncio.Transport):
     def _finish(self, exc: Exception | None) -> None:
         self._stop_writing()
         self._sock.close()
-        self._loop.call_soon(self._protocol.connection_lost, exc)
+        # The protocol points back at the transport: letting go of it here frees the pair by
+        # reference counting once the connection is over, not by a later pass of the cyclic GC
+        # (with all a request left behind), as asyncio's own transports do.
+        protocol, self._protocol = self._protocol, _ENDED
+        self._loop.call_soon(protocol.connection_lost, exc)
+
+
+# What a transport's protocol is once the connection is over: calls after the end go nowhere.
+_ENDED = asyncio.Protocol()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import _socket
 import asyncio
+import gc
 import socket
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,6 +103,24 @@ def test_a_large_write_is_queued_paced_and_delivered_before_the_close(
     run(loop, protocol.lost)
     assert bytes(received) == payload
     assert protocol.events == ["pause", "resume", "lost"]
+
+
+def test_a_finished_connection_is_freed_without_the_cyclic_gc(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    transport, protocol, peer = pair(loop)
+    protocol.transport = transport  # type: ignore[attr-defined]  # as a Connection holds it
+    gone = weakref.ref(protocol)
+    transport.write(b"bye")
+    transport.close()
+    run(loop, protocol.lost)
+    gc.disable()
+    try:
+        del transport, protocol
+        assert gone() is None
+    finally:
+        gc.enable()
+    peer.close()
 
 
 def test_abort_drops_the_queue_and_ends_the_connection(loop: asyncio.AbstractEventLoop) -> None:
