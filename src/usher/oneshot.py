@@ -28,7 +28,7 @@ from __future__ import annotations
 import _socket
 import errno
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,14 @@ from usher.protocols.body import RequestBody
 from usher.protocols.events import CodecState, Request
 from usher.protocols.uwsgi import ANSWERED, http_version, new_request, read_whole
 from usher.sockettransport import DONTWAIT, READ_SIZE, SocketTransport
-from usher.wsgi import SECOND_START, WsgiExchange, check_status, uwsgi_environ
+from usher.wsgi import (
+    SECOND_START,
+    FileWrapper,
+    WsgiExchange,
+    check_status,
+    next_nonempty,
+    uwsgi_environ,
+)
 
 if TYPE_CHECKING:
     from usher.worker import ListenerContext, WorkerState
@@ -151,8 +158,9 @@ class OneShot:
     """One request answered where it was accepted, with one write (see the module's docstring).
 
     It calls the app itself, with its own start_response. When the app returns one body (a list
-    of one bytes), that is the response, framed and held for the end of the loop's turn as a
-    connection's would be (WorkerState.defer). Anything else, or an app error, makes a
+    of one bytes, or an iterable that yields one chunk, as Django's and Flask's responses do),
+    that is the response, framed and held for the end of the loop's turn as a connection's would
+    be (WorkerState.defer). Anything else, or an app error, makes a
     WsgiExchange and a Connection that carry the request on from where the app left it
     (`connection`), so streams, files, write(), exc_info and 500s follow the one set of rules.
     While the app runs, the worker's `inline` seat holds it, where the scoreboard's reporter and
@@ -172,6 +180,7 @@ class OneShot:
         "head_bytes",
         "header_count",
         "pending",
+        "result",
         "sock",
         "started",
         "started_ns",
@@ -202,6 +211,7 @@ class OneShot:
         self.app_headers: list[tuple[str, str]] = []
         self.exchange: WsgiExchange | None = None
         self.conn: Connection | None = None
+        self.result: Iterable[bytes] | None = None  # the app's body while it is being read
         self.status = ""  # as sent
         self.pending = b""
         self.started_ns = 0
@@ -235,6 +245,8 @@ class OneShot:
             result = worker.app(self.environ, self.start_response)
             if self.exchange is None and type(result) is list and len(result) == 1:
                 self.answer(result[0])
+            elif self.exchange is None and type(result) is not FileWrapper:
+                self.answer_iterable(result)
             else:
                 self.connection()
                 assert self.exchange is not None
@@ -246,6 +258,25 @@ class OneShot:
         finally:
             worker.inline = None
         worker.after_inline_request(started_ns)
+
+    def answer_iterable(self, result: Iterable[bytes]) -> None:
+        """A body that is an iterable (Django's and Flask's responses): answered here when it
+        holds one chunk, closed first as PEP 3333 asks; handed over after its second chunk."""
+        self.result = result
+        iterator = iter(result)
+        first = next_nonempty(iterator)
+        second = None if first is None else next_nonempty(iterator)
+        if second is None:
+            self.result = None
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            self.answer(first or b"")
+            return
+        assert first is not None
+        self.connection()
+        assert self.exchange is not None
+        self.exchange.resume(result, iterator, first, second)
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -276,8 +307,7 @@ class OneShot:
             conn = Connection(worker, self.context, ANSWERED)
             conn.connection_made(SocketTransport(worker.loop, self.sock, self._peer, conn))
             exchange = WsgiExchange(worker.app, self.environ, conn.responder)
-            exchange.status = self.app_status
-            exchange.headers = self.app_headers
+            exchange.carry_on(self.app_status, self.app_headers, self.result)
             self.exchange = exchange
             request = new_request(self.variables, self.body)
             conn.take_over(request, exchange, self.started_ns).started = self.started

@@ -259,11 +259,34 @@ class WsgiExchange:
         self._iterator = iterator
         if self.headers_sent:
             return self.pump()
-        first = _next_nonempty(iterator)
+        first = next_nonempty(iterator)
+        return self._send_first(first, None if first is None else next_nonempty(iterator))
+
+    def carry_on(
+        self,
+        status: str | None,
+        headers: list[tuple[str, str]],
+        result: Iterable[bytes] | None,
+    ) -> None:
+        """Take over from where the app left usher.oneshot: the status and headers it gave, and
+        the body being read (so that an error from here on still closes it)."""
+        self.status, self.headers, self._result = status, headers, result
+
+    def resume(
+        self, result: Iterable[bytes], iterator: Iterator[bytes], first: bytes, second: bytes
+    ) -> bool:
+        """Carry on a body whose first two chunks were taken from `iterator` already
+        (usher.oneshot looks for a body of one chunk before it hands over)."""
+        self._result = result
+        self._iterator = iterator
+        return self._send_first(first, second)
+
+    def _send_first(self, first: bytes | None, second: bytes | None) -> bool:
+        # The first two non-empty chunks (None: the body ended before): with no second one, the
+        # length is known and goes in the head.
         if first is None:
             self._send_head(0)
             return self._complete()
-        second = _next_nonempty(iterator)
         self._send_head(len(first) if second is None else None)
         self.out.send_body(first)
         if second is None:
@@ -321,7 +344,7 @@ class WsgiExchange:
             close()
 
 
-def _next_nonempty(iterator: Iterator[bytes]) -> bytes | None:
+def next_nonempty(iterator: Iterator[bytes]) -> bytes | None:
     for chunk in iterator:
         if chunk:
             return chunk

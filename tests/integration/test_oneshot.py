@@ -69,6 +69,18 @@ def site(module_serve: Serve) -> Iterator[Address]:
     yield ("127.0.0.1", port)
 
 
+@pytest.fixture(scope="module")
+def events_site(module_serve: Serve) -> Iterator[tuple[Address, EventListener]]:
+    listener = EventListener()
+    port = free_port()
+    module_serve(
+        ["--socket", f"127.0.0.1:{port}", "--wsgi-file", str(WSGI_APPS), "--processes", "1"],
+        env={**os.environ, **listener.env()},
+    )
+    yield ("127.0.0.1", port), listener
+    listener.close()
+
+
 def test_a_whole_request_is_answered_with_the_front_servers_variables(site: Address) -> None:
     response = get(site, "/echo?a=1")
     assert response.status == 200
@@ -122,9 +134,22 @@ def test_write_callable_then_iterable(site: Address) -> None:
     assert get(site, "/write").body == b"written-1;written-2;returned"
 
 
-@pytest.mark.parametrize("path", ["/raise-before", "/raise-after-start"])
+@pytest.mark.parametrize("path", ["/raise-before", "/raise-after-start", "/raise-mid-body"])
 def test_an_app_failing_before_its_body_gets_500(site: Address, path: str) -> None:
+    # raise-mid-body fails on its second chunk, before the head: usher reads two before sending.
     assert get(site, path).status == 500
+
+
+@pytest.mark.parametrize("chunks", [0, 1, 3])
+def test_an_iterable_body_is_complete_and_closed(
+    events_site: tuple[Address, EventListener], chunks: int
+) -> None:
+    # One chunk is answered where the request was accepted, more by a connection: either way
+    # the body is whole and its close() runs, as PEP 3333 requires.
+    site, events = events_site
+    response = get(site, f"/close?chunks={chunks}&size=10")
+    assert response.status == 200 and len(response.body) == chunks * 10
+    events.wait_for("closed")
 
 
 @pytest.mark.parametrize(("path", "status"), START_RESPONSE_RULES)
