@@ -116,9 +116,17 @@ def serve(app: App, sock: socket.socket, port: int) -> None:
     stop = loop.create_future()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, _resolve, stop)
-    loop.run_until_complete(loop.create_server(lambda: WsgiProtocol(app, port), sock=sock))
-    # As usher does: the app runs inline and must not see a running loop (Django's ORM refuses).
-    loop.call_soon(_set_running_loop, None)
+
+    async def start() -> None:
+        server = await loop.create_server(
+            lambda: WsgiProtocol(app, port), sock=sock, start_serving=False
+        )
+        await server.start_serving()
+        # As usher does, in the same step as the start, before any request can come in: the
+        # app runs inline and must not see a running loop (Django's ORM refuses to).
+        _set_running_loop(None)
+
+    loop.create_task(start())
     loop.run_until_complete(stop)
 
 
