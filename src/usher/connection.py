@@ -443,7 +443,7 @@ class Responder:
             method=request.method,
             http_version=request.http_version,
             keep_alive=self.keep_alive,
-            chunked_allowed=request.vars is None,
+            uwsgi=request.vars is not None,
         )
         self.status = status
         self.body_allowed = plan.body_allowed

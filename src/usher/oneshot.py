@@ -331,7 +331,7 @@ class OneShot:
             method=variables.get("REQUEST_METHOD", "GET"),
             http_version=http_version(variables),
             keep_alive=False,
-            chunked_allowed=False,
+            uwsgi=True,
         )
         head = plan.template.render(worker.date)
         if not plan.body_allowed:

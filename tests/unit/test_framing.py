@@ -15,7 +15,7 @@ def plan(status="200 OK", headers=None, length=None, **overrides):
         "method": "GET",
         "http_version": "1.1",
         "keep_alive": True,
-        "chunked_allowed": True,
+        "uwsgi": False,
         "server": b"usher",
     }
     args.update(overrides)
@@ -40,8 +40,18 @@ def test_unknown_length_is_chunked_on_http11_and_closes_otherwise() -> None:
     assert plan().keep_alive
     old = plan(http_version="1.0")
     assert not old.chunked and not old.keep_alive
-    behind_nginx = plan(chunked_allowed=False)
+    behind_nginx = plan(uwsgi=True)
     assert not behind_nginx.chunked and not behind_nginx.keep_alive
+
+
+def test_a_uwsgi_response_head_is_the_apps_status_and_headers_only() -> None:
+    # The front server gives its client its own Date and Server and reads to the end of the
+    # connection: usher adds only what framing needs (a measured length), as uWSGI does.
+    result = plan(headers=[("Content-Type", "text/plain")], length=2, uwsgi=True, keep_alive=False)
+    assert result.template.render(DATE) == (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n"
+    )
+    assert not result.keep_alive
 
 
 @pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified", "101 Switching"])
@@ -99,7 +109,7 @@ def test_app_date_is_kept_and_not_doubled() -> None:
 
 def test_cache_returns_the_same_plan_for_the_same_head() -> None:
     cache = PlanCache(b"usher")
-    args = {"method": "GET", "http_version": "1.1", "keep_alive": True, "chunked_allowed": True}
+    args = {"method": "GET", "http_version": "1.1", "keep_alive": True, "uwsgi": False}
     first = cache.plan("200 OK", [("A", "1")], 3, **args)
     assert cache.plan("200 OK", [("A", "1")], 3, **args) is first
     assert cache.plan("200 OK", [("A", "1")], 3, **{**args, "method": "HEAD"}) is not first
@@ -108,7 +118,7 @@ def test_cache_returns_the_same_plan_for_the_same_head() -> None:
 
 def test_cache_starts_over_when_full_and_skips_unhashable_headers() -> None:
     cache = PlanCache(b"usher")
-    args = {"method": "GET", "http_version": "1.1", "keep_alive": True, "chunked_allowed": True}
+    args = {"method": "GET", "http_version": "1.1", "keep_alive": True, "uwsgi": False}
     for index in range(PLAN_CACHE_SIZE + 5):
         cache.plan("200 OK", [("X-N", str(index))], 1, **args)
     assert len(cache.plans) <= PLAN_CACHE_SIZE

@@ -59,12 +59,14 @@ def plan_response(
     method: str,
     http_version: str,
     keep_alive: bool,
-    chunked_allowed: bool,
+    uwsgi: bool,
     server: bytes,
 ) -> ResponsePlan:
     """Frame a response. `length` is the body size when usher knows it; `keep_alive` is what the
-    request asked for; `chunked_allowed` is False where chunked framing cannot be used (the
-    uwsgi protocol, whose front server reads until the connection closes).
+    request asked for; `uwsgi` says the response goes back over the uwsgi protocol, to a front
+    server that reads it until the connection closes (so no chunked body) and gives its client
+    its own Date and Server (so usher sends neither, nor a Connection header: the head is the
+    app's status and headers, as uWSGI's is).
 
     Raises ValueError for an invalid Content-Length or a CR/LF in the status or a header.
     """
@@ -95,7 +97,7 @@ def plan_response(
         headers = [*headers, ("Content-Length", str(length))]
     chunked = False
     if length is None and body_allowed:
-        if http_version == "1.1" and chunked_allowed:
+        if http_version == "1.1" and not uwsgi:
             chunked = True
         else:
             # No length and no chunked framing: the end of the body is the end of the connection.
@@ -106,7 +108,7 @@ def plan_response(
         http_version=http_version,
         keep_alive=keep_alive,
         chunked=chunked,
-        server=server,
+        server=None if uwsgi else server,
     )
     return ResponsePlan(
         template,
@@ -142,12 +144,12 @@ class PlanCache:
         method: str,
         http_version: str,
         keep_alive: bool,
-        chunked_allowed: bool,
+        uwsgi: bool,
     ) -> ResponsePlan:
         head = method == "HEAD"
         try:
             key: Hashable = (
-                status, tuple(headers), length, http_version, keep_alive, head, chunked_allowed,
+                status, tuple(headers), length, http_version, keep_alive, head, uwsgi,
             )  # fmt: skip
             plan = self.plans.get(key)
         except TypeError:  # headers that are not tuples of strings: planned, never cached
@@ -161,7 +163,7 @@ class PlanCache:
             method=method,
             http_version=http_version,
             keep_alive=keep_alive,
-            chunked_allowed=chunked_allowed,
+            uwsgi=uwsgi,
             server=self.server,
         )
         if key is not None:

@@ -93,9 +93,11 @@ def head_template(
     http_version: str,
     keep_alive: bool,
     chunked: bool,
-    server: bytes,
+    server: bytes | None,
 ) -> HeadTemplate:
-    """``encode_head`` without the date: the same rules, the same errors."""
+    """``encode_head`` without the date: the same rules, the same errors. With `server` None
+    the head is for a front server (the uwsgi protocol): the status and the given headers only,
+    since the front server adds Date and Server and the connection's end ends the body."""
     lines = ["HTTP/1.1 ", status]
     for name, value in headers:
         lines += ("\r\n", name, ": ", value)
@@ -104,6 +106,8 @@ def head_template(
     separators = len(headers)
     if text.count("\n") != separators or text.count("\r") != separators:
         raise ValueError(f"CR or LF in a response status or header: {_first_bad(status, headers)}")
+    if server is None:
+        return HeadTemplate(text.encode("latin-1") + b"\r\n\r\n", None)
     lowered = text.lower()
     before = text.encode("latin-1")
     dated = "\r\ndate:" not in lowered
