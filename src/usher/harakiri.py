@@ -72,10 +72,7 @@ def answer_timeout(conn: Connection, state: WorkerState) -> None:
         return
     if responder.status != "" and not responder.head:
         return  # part of the response is out: a 504 now would corrupt it
-    reply = error_response(
-        504, "the request took too long (harakiri)", date=state.date, server=state.server
-    )
-    if _write_through(transport, reply):
+    if _write_through(transport, _timeout_reply(state)):
         sock = transport.get_extra_info("socket")
         # Shut our sending side: the client reads the 504 and then the end, not a reset.
         with contextlib.suppress(OSError), socket.socket(fileno=os.dup(sock.fileno())) as dup:
@@ -86,12 +83,15 @@ def answer_one_shot(shot: OneShot, state: WorkerState) -> None:
     """Send 504 for the stuck request the loop was answering where it was accepted
     (usher.oneshot): nothing of its response can have gone out, since it is sent in one write
     after the app returns."""
-    reply = error_response(
+    with contextlib.suppress(OSError):
+        shot.sock.send(_timeout_reply(state), socket.MSG_DONTWAIT)
+        shot.sock.shutdown(socket.SHUT_WR)
+
+
+def _timeout_reply(state: WorkerState) -> bytes:
+    return error_response(
         504, "the request took too long (harakiri)", date=state.date, server=state.server
     )
-    with contextlib.suppress(OSError):
-        shot.sock.send(reply, socket.MSG_DONTWAIT)
-        shot.sock.shutdown(socket.SHUT_WR)
 
 
 def _write_through(transport: asyncio.Transport, data: bytes) -> bool:

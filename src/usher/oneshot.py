@@ -39,6 +39,7 @@ from usher.protocols.events import CodecState, Request
 from usher.protocols.uwsgi import ANSWERED, http_version, new_request, read_whole
 from usher.sockettransport import DONTWAIT, READ_SIZE, SocketTransport
 from usher.wsgi import (
+    NO_START,
     SECOND_START,
     FileWrapper,
     WsgiExchange,
@@ -319,7 +320,7 @@ class OneShot:
         """Frame the app's one body and hold it for the end of the turn."""
         status = self.app_status
         if status is None:
-            raise AssertionError("the app returned a body before calling start_response")
+            raise AssertionError(NO_START)
         if len(body) > ONE_WRITE:
             self.connection().responder.send_whole(status, self.app_headers, body)
             return

@@ -263,13 +263,14 @@ def listener_contexts(settings: Settings, listeners: list[Listener]) -> list[Lis
     return contexts
 
 
-# libuv accepts one connection per listening handle and loop iteration. Behind nginx every
-# request is a new connection, so a worker watching its socket once would take one request per
-# iteration and pay a whole iteration (epoll, the turn's bookkeeping) for each, while nginx waits
-# on its connects: measured with one worker, nginx served 4% fewer requests and spent 3 µs more
-# per request than with 8 handles. Each handle also wakes for every new connection and most find
-# nothing (EAGAIN, ~0.5 µs), and every worker on the socket wakes, so the handles are shared out:
-# one worker gets 8, four workers 2 each, and from 8 workers on each has 1.
+# libuv accepts one connection per listening handle and loop iteration. With clients that open a
+# connection per request (a proxy without keep-alive), a worker watching its HTTP socket once would
+# take one request per iteration and pay a whole iteration (epoll, the turn's bookkeeping) for
+# each: measured with one worker behind nginx, before uwsgi listeners had their own acceptor
+# (usher.oneshot), nginx served 4% fewer requests and spent 3 µs more per request than with 8
+# handles. Each handle also wakes for every new connection and most find nothing (EAGAIN,
+# ~0.5 µs), and every worker on the socket wakes, so the handles are shared out: one worker gets 8,
+# four workers 2 each, and from 8 workers on each has 1.
 ACCEPT_HANDLES = 8
 
 
@@ -303,11 +304,11 @@ def run_worker(
     state = WorkerState(settings, app, worker_id, loop)
     reporter = _attach_board(state, settings, seat)
     for listener, context in zip(listeners, listener_contexts(settings, listeners), strict=True):
-        factory = partial(Connection, state, context)
         if listener.protocol == "uwsgi":
             # One request per connection: usher.oneshot accepts and answers it in one callback.
             state.acceptors.append(OneShotAcceptor(state, listener.sock, context))
             continue
+        factory = partial(Connection, state, context)
         state.backlog.add(listener.sock, factory)
         for sock in accept_handles(listener, settings.processes):
             server = loop.run_until_complete(

@@ -168,6 +168,7 @@ def uwsgi_environ(base: dict[str, Any], variables: dict[str, str], body: Any) ->
 
 
 SECOND_START = "start_response called a second time without exc_info"
+NO_START = "the app returned a body before calling start_response"
 
 
 def check_status(status: object) -> None:
@@ -232,7 +233,7 @@ class WsgiExchange:
 
     def _send_head(self, known: int | None) -> None:
         if self.status is None:
-            raise AssertionError("the app returned a body before calling start_response")
+            raise AssertionError(NO_START)
         # Marked sent only once encoded: a header the encoder refuses (CR/LF) still gets a 500.
         self.out.send_head(self.status, self.headers, known)
         self.headers_sent = True
@@ -249,7 +250,7 @@ class WsgiExchange:
             # The common case (hello world, most frameworks): one write, known length; a list
             # has no close() to call.
             if self.status is None:
-                raise AssertionError("the app returned a body before calling start_response")
+                raise AssertionError(NO_START)
             self.out.send_whole(self.status, self.headers, result[0])
             self.headers_sent = True
             return True
