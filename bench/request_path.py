@@ -10,7 +10,7 @@ Three paths:
 - *uwsgi*: a new connection per request, as nginx `uwsgi_pass` opens them, with the variables of
   the stock `uwsgi_params`;
 - *oneshot*: the same requests over real loopback connections, accepted and answered by the
-  worker's uwsgi acceptor (usher.oneshot) sixteen at a time; the client's side runs in the same
+  worker's uwsgi acceptor (usher.worker.oneshot) sixteen at a time; the client's side runs in the same
   process. Its figures are CPU time, user and kernel apart: the user part is usher's Python plus a
   little of the client's.
 
@@ -40,13 +40,13 @@ sys.path.insert(0, str(BENCH_DIR / "apps"))
 
 import hello  # noqa: E402
 
-from usher.connection import Connection  # noqa: E402
-from usher.oneshot import BURST, OneShotAcceptor  # noqa: E402
+from usher.adapters.wsgi import base_environ  # noqa: E402
 from usher.options import load_settings  # noqa: E402
 from usher.protocols.events import Limits  # noqa: E402
 from usher.protocols.uwsgi import encode_uwsgi_request  # noqa: E402
-from usher.worker import ListenerContext, WorkerState  # noqa: E402
-from usher.wsgi import base_environ  # noqa: E402
+from usher.worker.connection import Connection  # noqa: E402
+from usher.worker.oneshot import BURST, OneShotAcceptor  # noqa: E402
+from usher.worker.process import ListenerContext, WorkerState  # noqa: E402
 
 HTTP_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 UWSGI_REQUEST = encode_uwsgi_request(

@@ -13,7 +13,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `usher` and `python -m usher`; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["top"]:
-        from usher.top import main as top_main
+        from usher.ops.top import main as top_main
 
         return top_main(args[1:])
     try:

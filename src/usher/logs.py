@@ -24,7 +24,7 @@ class Counted(Protocol):
 
 class Carrier(Protocol):
     """What an access line reads of a request's carrier: a Connection, or a request answered
-    where it was accepted (usher.oneshot.OneShot)."""
+    where it was accepted (usher.worker.oneshot.OneShot)."""
 
     @property
     def environ(self) -> dict[str, Any]: ...
@@ -35,7 +35,7 @@ class Carrier(Protocol):
 
 
 class Answer(Protocol):
-    """What an access line reads of the response (usher.connection.Responder)."""
+    """What an access line reads of the response (usher.worker.connection.Responder)."""
 
     @property
     def started(self) -> float: ...

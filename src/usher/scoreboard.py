@@ -8,7 +8,7 @@ a lock or a file.
 A row holds:
 
 - a head written by the master: pid, worker id, rss and vsz in bytes;
-- counters written by the worker's reporter thread once a second (see `usher.workerboard`):
+- counters written by the worker's reporter thread once a second (see `usher.worker.board`):
   requests, exceptions, bytes sent, time spent in requests, accepting, when it last wrote
   (`flushed_ns`, the worker's pulse), responses by status class and a latency histogram;
 - one record per core (a request slot: the loop when threads = 1, else room for twice the pool):

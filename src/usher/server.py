@@ -7,10 +7,10 @@ import os
 import platform
 
 from usher import __version__
-from usher.appload import AppLoadError, WsgiApp, describe, load_app, prepare_environment
+from usher.adapters.load import AppLoadError, WsgiApp, describe, load_app, prepare_environment
 from usher.logfile import reopen
 from usher.logs import write_line
-from usher.master import Master
+from usher.master.loop import Master
 from usher.options import Settings
 from usher.sockets import Listener, ListenerError, bind_all, close_all
 

@@ -91,7 +91,7 @@ def bind(
     `defer_accept` seconds, when not 0, set TCP_DEFER_ACCEPT on a TCP listener, as uWSGI does on
     its sockets unless `no-defer-accept`: the kernel hands a connection over only once the client
     has sent something (or the seconds are up), so a worker never wakes for a connection it cannot
-    serve yet, and finds the request in the first read (usher.oneshot). Not for listeners whose
+    serve yet, and finds the request in the first read (usher.worker.oneshot). Not for listeners whose
     clients wait to be spoken to first, such as the stats socket.
     """
     family, target = parse_address(address)

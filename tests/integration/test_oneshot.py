@@ -1,5 +1,5 @@
 """The uwsgi protocol spoken straight to a worker, as nginx `uwsgi_pass` does: each request on a
-connection of its own, answered where it was accepted (usher.oneshot) when the app gives one body,
+connection of its own, answered where it was accepted (usher.worker.oneshot) when the app gives one body,
 and by a connection when it gives more (a stream, a file, write(), an error, a large body), or when
 the request is not whole in the first read. Also: harakiri and the stats of a request answered
 that way."""

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from usher.control import Controls
-from usher.fifo import FifoError, MasterFifo
-from usher.reactor import Reactor
+from usher.master.commands import Controls
+from usher.supervise.fifo import FifoError, MasterFifo
+from usher.supervise.reactor import Reactor
 
 
 def test_commands_arrive_in_order_and_whitespace_is_skipped(tmp_path: Path) -> None:

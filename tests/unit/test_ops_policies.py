@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from usher.cheaper import Spare
-from usher.limits import judge, read_memory
+from usher.master.cheaper import Spare
+from usher.master.verdicts import judge, read_memory
 from usher.options import load_settings
 from usher.scoreboard import CoreView, RowView
 from usher.sockets import listen_queue, match_activated, systemd_fds
-from usher.touch import TouchWatch
-from usher.worker import request_limit
+from usher.supervise.touch import TouchWatch
+from usher.worker.process import request_limit
 
 MB = 1024 * 1024
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from usher.scoreboard import BUCKETS, CORE_SIZE, LATENCY_BOUNDS, Layout, Scoreboard
-from usher.workerboard import (
+from usher.worker.board import (
     MeteredBoard,
     Recycling,
     Reporter,
@@ -61,7 +61,7 @@ class Worker:
         self.exceptions = 0
         self.stopping = False
         self.connections = set(conns)
-        self.inline: Any = None  # a one-shot request the loop is running (usher.oneshot)
+        self.inline: Any = None  # a one-shot request the loop is running (usher.worker.oneshot)
 
 
 def reporter(scoreboard: Scoreboard, worker: Worker, board: WorkerBoard | None = None) -> Reporter:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from usher.sockettransport import HIGH_WATER, SocketTransport
+from usher.worker.transport import HIGH_WATER, SocketTransport
 
 
 class Recorder(asyncio.Protocol):

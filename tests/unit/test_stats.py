@@ -7,13 +7,13 @@ import os
 import time
 from types import SimpleNamespace
 
-from usher import prometheus
-from usher.figures import ServerFigures, SocketFigures, collect
+from usher.master.slots import WorkerProcess, WorkerSlot
+from usher.ops import prometheus
+from usher.ops.figures import ServerFigures, SocketFigures, collect
+from usher.ops.stats import render_http, render_json
+from usher.ops.top import render
 from usher.scoreboard import Scoreboard
-from usher.slots import WorkerProcess, WorkerSlot
-from usher.stats import render_http, render_json
-from usher.top import render
-from usher.workerboard import Reporter, make_board
+from usher.worker.board import Reporter, make_board
 
 
 def busy_server() -> tuple[ServerFigures, WorkerSlot]:

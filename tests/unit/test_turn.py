@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import uvloop
 
-from usher import worker as worker_module
-from usher.connection import Connection
+from usher.adapters.wsgi import base_environ
 from usher.options import load_settings
 from usher.protocols.events import Limits
-from usher.worker import ListenerContext, WorkerState
-from usher.wsgi import base_environ
+from usher.worker import process as worker_module
+from usher.worker.connection import Connection
+from usher.worker.process import ListenerContext, WorkerState
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 

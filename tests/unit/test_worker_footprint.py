@@ -11,11 +11,11 @@ import sys
 
 # Imported only by the option (or the mistake) that needs them.
 OPTIONAL = {
-    "--stats": ("usher.statsserver", "usher.stats", "usher.figures"),
-    "--stats-prometheus": ("usher.prometheus", "usher.statsserver", "usher.figures"),
-    "--master-fifo": ("usher.fifo",),
-    "--cheaper": ("usher.cheaper",),
-    "--touch-reload": ("usher.touch",),
+    "--stats": ("usher.master.statsserver", "usher.ops.stats", "usher.ops.figures"),
+    "--stats-prometheus": ("usher.ops.prometheus", "usher.master.statsserver", "usher.ops.figures"),
+    "--master-fifo": ("usher.supervise.fifo",),
+    "--cheaper": ("usher.master.cheaper",),
+    "--touch-reload": ("usher.supervise.touch",),
     "--uid": ("pwd", "grp"),
     "--limit-as": ("resource",),
     "help": ("usher.options.docs", "usher.options.docs_text", "difflib"),
@@ -24,7 +24,7 @@ OPTIONAL = {
 # Builds the master as `serve` does (its constructor creates every helper), then lists the modules.
 PROBE = """
 import os, sys
-from usher.master import Master
+from usher.master.loop import Master
 from usher.options import load_settings
 settings = load_settings(["--http-socket", ":0", *sys.argv[1:]], {}).settings
 master = Master(settings, [], None, [], os.getcwd())
@@ -49,5 +49,5 @@ def test_an_option_imports_its_feature() -> None:
     loaded = modules_at_fork(
         "--stats", "127.0.0.1:0", "--master-fifo", "/nonexistent/fifo", "--cheaper", "1"
     )
-    assert {"usher.statsserver", "usher.fifo", "usher.cheaper"} <= loaded
-    assert "usher.prometheus" not in loaded
+    assert {"usher.master.statsserver", "usher.supervise.fifo", "usher.master.cheaper"} <= loaded
+    assert "usher.ops.prometheus" not in loaded

@@ -146,7 +146,7 @@ class UwsgiCodec:
 
 
 class Answered:
-    """The codec of a connection whose one request was read whole outside it (usher.oneshot):
+    """The codec of a connection whose one request was read whole outside it (usher.worker.oneshot):
     nothing more is expected, whatever arrives. It keeps no state, so one serves them all."""
 
     __slots__ = ()

@@ -13,7 +13,7 @@ import os
 import stat
 from collections.abc import Callable
 
-from usher.reactor import Reactor
+from usher.supervise.reactor import Reactor
 
 # One read takes what a shell's `echo` writes many times over; the rest waits for the next wakeup.
 READ_SIZE = 512

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from usher.figures import CoreFigures, ServerFigures, SocketFigures, WorkerFigures
+from usher.ops.figures import CoreFigures, ServerFigures, SocketFigures, WorkerFigures
 
 
 def render_json(figures: ServerFigures) -> bytes:

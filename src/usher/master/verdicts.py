@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from usher.options import Settings
 from usher.scoreboard import RowView
-from usher.workerboard import FLUSH_INTERVAL
+from usher.worker.board import FLUSH_INTERVAL
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 # A reporter thread late by this much is not yet a stuck worker: it runs once a second and may wait

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from usher.limits import read_memory
-from usher.reactor import Reactor
+from usher.master.verdicts import read_memory
 from usher.sockets import Listener, listen_queue
+from usher.supervise.reactor import Reactor
 
 if TYPE_CHECKING:
-    from usher.figures import ServerFigures, SocketFigures
-    from usher.master import Master
-    from usher.statsserver import StatsEndpoint
+    from usher.master.loop import Master
+    from usher.master.statsserver import StatsEndpoint
+    from usher.ops.figures import ServerFigures, SocketFigures
 
 
 class Monitor:
@@ -34,11 +34,11 @@ class Monitor:
         # Imported only when a stats option is set: the endpoints, the renderers and the figures
         # are master-only code, and whatever the master imports before forking stays resident
         # in every worker.
-        from usher.statsserver import StatsEndpoint
+        from usher.master.statsserver import StatsEndpoint
 
         settings = self.master.settings
         if settings.stats:
-            from usher.stats import render_json
+            from usher.ops.stats import render_json
 
             self.endpoints.append(
                 StatsEndpoint(
@@ -49,7 +49,7 @@ class Monitor:
                 )
             )
         if settings.stats_prometheus:
-            from usher import prometheus
+            from usher.ops import prometheus
 
             self.endpoints.append(
                 StatsEndpoint(
@@ -79,7 +79,7 @@ class Monitor:
                 self.queue_errors += 1
 
     def sockets(self) -> list[SocketFigures]:
-        from usher.figures import SocketFigures
+        from usher.ops.figures import SocketFigures
 
         backlog = self.master.settings.listen
         figures = []
@@ -97,7 +97,7 @@ class Monitor:
 
     def figures(self) -> ServerFigures:
         """Every figure of the server, gathered now (imported when first asked for)."""
-        from usher.figures import collect
+        from usher.ops.figures import collect
 
         master = self.master
         for proc in master.procs.values():

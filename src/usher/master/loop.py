@@ -14,8 +14,8 @@ into a pipe, and the supervision loop reads them and calls one `handle_<SIGNAL>`
   ever ready stops the server: restarting would not fix it.
 
 Around that loop: the scoreboard the workers write (`usher.scoreboard`), the once-a-second duties
-(`usher.upkeep`: harakiri, memory limits, cheaper, touched files), chain reloads (`usher.chain`),
-the stats endpoints (`usher.monitor`) and the master FIFO (`usher.fifo`, `usher.control`). Every
+(`usher.master.upkeep`: harakiri, memory limits, cheaper, touched files), chain reloads (`usher.master.chain`),
+the stats endpoints (`usher.master.endpoints`) and the master FIFO (`usher.supervise.fifo`, `usher.master.commands`). Every
 descriptor the master waits on goes through one `Reactor`, and nothing in the loop blocks.
 
 What a worker may do after the fork: everything the master set up before it (listeners, the
@@ -33,30 +33,30 @@ import time
 import traceback
 from typing import TYPE_CHECKING
 
-from usher import systemd
-from usher.appload import WsgiApp
-from usher.chain import ChainReload
-from usher.control import Controls
+from usher.adapters.load import WsgiApp
+from usher.exits import EXIT_APP_LOAD_FAILED
 from usher.logs import write_line
-from usher.monitor import Monitor
+from usher.master.chain import ChainReload
+from usher.master.commands import Controls
+from usher.master.endpoints import Monitor
+from usher.master.respawn import describe_status, kill, plan_respawn
+from usher.master.slots import WorkerProcess, WorkerSlot
+from usher.master.upkeep import Upkeep
 from usher.options import Settings
-from usher.processes import describe_status, kill, plan_respawn
-from usher.reactor import Reactor
 from usher.scoreboard import Scoreboard
-from usher.slots import WorkerProcess, WorkerSlot
 from usher.sockets import INHERIT_ENV, Listener, ListenerError, close_all
-from usher.upkeep import Upkeep
-from usher.worker import (
-    EXIT_APP_LOAD_FAILED,
+from usher.supervise import systemd
+from usher.supervise.reactor import Reactor
+from usher.worker.board import cores_for
+from usher.worker.process import (
     READY_RECORD,
     Seat,
     request_limit,
     run_worker,
 )
-from usher.workerboard import cores_for
 
 if TYPE_CHECKING:
-    from usher.fifo import MasterFifo
+    from usher.supervise.fifo import MasterFifo
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGCHLD)
 
@@ -97,7 +97,7 @@ class Master:
         if settings.master_fifo:
             # Imported only when set, as every feature the master alone uses: what the master
             # imports before forking stays resident in every worker.
-            from usher.fifo import MasterFifo
+            from usher.supervise.fifo import MasterFifo
 
             self.fifo = MasterFifo(settings.master_fifo, self.reactor, self.controls.obey)
         self.ever_ready = False
@@ -146,7 +146,7 @@ class Master:
             write_line(f"usher: {exc}")
             return False
         if self.fifo is not None:
-            from usher.fifo import FifoError
+            from usher.supervise.fifo import FifoError
 
             try:
                 self.fifo.open()

@@ -17,7 +17,7 @@ callbacks, about as much as the request itself. This module takes that path inst
 Most requests behind nginx are answered by the app with one body at once. Such a request, run
 inline (threads = 1), is served by a `OneShot`: no connection object, transport or codec, only the
 app's call and one write. Anything more (a streamed or file body, write(), an app error, a request
-that did not arrive whole, pool threads) goes to a `usher.connection.Connection` over a
+that did not arrive whole, pool threads) goes to a `usher.worker.connection.Connection` over a
 `SocketTransport`, the asyncio transport of these sockets, which serves it like any other: the same
 codec, limits, timeouts, backpressure and pool threads. A OneShot hands over to one mid-response
 when the app's answer turns out not to be a single body.
@@ -32,13 +32,7 @@ from collections.abc import Callable, Iterable
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
-from usher.connection import Connection
-from usher.logs import write_line
-from usher.protocols.body import RequestBody
-from usher.protocols.events import CodecState, Request
-from usher.protocols.uwsgi import ANSWERED, http_version, new_request, read_whole
-from usher.sockettransport import DONTWAIT, READ_SIZE, SocketTransport
-from usher.wsgi import (
+from usher.adapters.wsgi import (
     NO_START,
     SECOND_START,
     FileWrapper,
@@ -47,9 +41,15 @@ from usher.wsgi import (
     next_nonempty,
     uwsgi_environ,
 )
+from usher.logs import write_line
+from usher.protocols.body import RequestBody
+from usher.protocols.events import CodecState, Request
+from usher.protocols.uwsgi import ANSWERED, http_version, new_request, read_whole
+from usher.worker.connection import Connection
+from usher.worker.transport import DONTWAIT, READ_SIZE, SocketTransport
 
 if TYPE_CHECKING:
-    from usher.worker import ListenerContext, WorkerState
+    from usher.worker.process import ListenerContext, WorkerState
 
 
 # The largest body a OneShot sends in its one write. A larger one goes through a connection's
@@ -190,7 +190,7 @@ class OneShot:
         "worker",
     )
 
-    busy = True  # until answered (usher.workerboard.Running)
+    busy = True  # until answered (usher.worker.board.Running)
 
     def __init__(
         self,
@@ -219,7 +219,7 @@ class OneShot:
         self.started = 0.0
         self.head_bytes = self.body_bytes = self.header_count = 0
 
-    # What readers of a request in progress or finished ask (usher.workerboard, usher.logs).
+    # What readers of a request in progress or finished ask (usher.worker.board, usher.logs).
 
     @property
     def responder(self) -> OneShot:

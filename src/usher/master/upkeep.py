@@ -9,17 +9,17 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from usher import systemd
-from usher.limits import judge, read_memory
 from usher.logs import write_line
+from usher.master.verdicts import judge, read_memory
+from usher.supervise import systemd
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from usher.cheaper import Spare
-    from usher.master import Master
-    from usher.slots import WorkerProcess, WorkerSlot
-    from usher.touch import TouchWatch
+    from usher.master.cheaper import Spare
+    from usher.master.loop import Master
+    from usher.master.slots import WorkerProcess, WorkerSlot
+    from usher.supervise.touch import TouchWatch
 
 
 class Upkeep:
@@ -34,7 +34,7 @@ class Upkeep:
         self.chain_files = _watch(settings.touch_chain_reload)
         self.spare: Spare | None = None
         if settings.cheaper:
-            from usher.cheaper import Spare
+            from usher.master.cheaper import Spare
 
             self.spare = Spare(
                 minimum=min(settings.cheaper, settings.processes),
@@ -102,7 +102,7 @@ class Upkeep:
 def _watch(paths: Sequence[str]) -> TouchWatch | None:
     if not paths:
         return None
-    from usher.touch import TouchWatch
+    from usher.supervise.touch import TouchWatch
 
     return TouchWatch(paths)
 

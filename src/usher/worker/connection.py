@@ -14,6 +14,7 @@ from collections import deque
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
+from usher.adapters.wsgi import WsgiExchange, http_environ, uwsgi_environ
 from usher.protocols.events import CodecState, ContinueRequested, ProtocolError, Request
 from usher.protocols.response import (
     CONTINUE_100,
@@ -21,12 +22,11 @@ from usher.protocols.response import (
     encode_chunk,
     error_response,
 )
-from usher.wsgi import WsgiExchange, http_environ, uwsgi_environ
 
 if TYPE_CHECKING:
     from usher.protocols.http1 import HttpCodec
     from usher.protocols.uwsgi import Answered, UwsgiCodec
-    from usher.worker import ListenerContext, WorkerState
+    from usher.worker.process import ListenerContext, WorkerState
 
     Codec = HttpCodec | UwsgiCodec | Answered
 
@@ -66,7 +66,7 @@ class Connection(asyncio.Protocol):
     ) -> None:
         self.worker: WorkerState = worker
         self.listener: ListenerContext = listener
-        # A given codec: the request was read outside it (usher.oneshot), and it says so.
+        # A given codec: the request was read outside it (usher.worker.oneshot), and it says so.
         self.codec: Codec = listener.new_codec() if codec is None else codec
         self.transport: asyncio.Transport | None = None
         self._peer: tuple[str, str] | None = None
@@ -228,7 +228,7 @@ class Connection(asyncio.Protocol):
         self.worker.after_inline_request(self.started_ns)
 
     def take_over(self, request: Request, exchange: WsgiExchange, started_ns: int) -> Responder:
-        """Carry on a response begun outside any connection (usher.oneshot.OneShot): the app
+        """Carry on a response begun outside any connection (usher.worker.oneshot.OneShot): the app
         was called at `started_ns` and its response needs more than one write. Returns the
         responder the exchange writes through from now on."""
         self.started_ns = started_ns

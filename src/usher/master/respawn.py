@@ -9,12 +9,12 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from usher.exits import EXIT_HARAKIRI, EXIT_MAX_REQUESTS
 from usher.logs import write_line
-from usher.slots import WorkerProcess, WorkerSlot
-from usher.worker import EXIT_HARAKIRI, EXIT_MAX_REQUESTS
+from usher.master.slots import WorkerProcess, WorkerSlot
 
 if TYPE_CHECKING:
-    from usher.figures import ServerFigures
+    from usher.ops.figures import ServerFigures
 
 # A worker that dies sooner than this after its start counts as a boot failure.
 BOOT_WINDOW = 5.0

@@ -12,9 +12,9 @@ import socket
 import time
 from collections.abc import Callable
 
-from usher.reactor import Reactor
+from usher.ops.stats import render_http
 from usher.sockets import Listener, bind, close_all
-from usher.stats import render_http
+from usher.supervise.reactor import Reactor
 
 # uwsgitop and scrapers read the document within milliseconds; a client that is still there after
 # this long is stuck or hostile, and holding it would only cost the master a descriptor.

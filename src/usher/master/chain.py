@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from usher import systemd
 from usher.logs import write_line
+from usher.supervise import systemd
 
 if TYPE_CHECKING:
-    from usher.master import Master
-    from usher.slots import WorkerSlot
+    from usher.master.loop import Master
+    from usher.master.slots import WorkerSlot
 
 
 class ChainReload:

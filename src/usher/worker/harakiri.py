@@ -8,7 +8,7 @@ handlers answer it, in this order:
 2. a Python handler, which runs as soon as the interpreter regains control of the main thread (a
    sleep, a socket read or a Python loop all give it back): it writes the complete responses still
    held for the end of the loop's turn, and for each request whose response has not started a 504
-   (the connections' requests, and the one-shot request the loop is running, usher.oneshot),
+   (the connections' requests, and the one-shot request the loop is running, usher.worker.oneshot),
    straight to the clients' sockets, then ends the process.
 
 A worker stuck where Python cannot run gets SIGKILL from the master a moment later; its clients see
@@ -25,12 +25,12 @@ import signal
 import socket
 from typing import TYPE_CHECKING
 
-from usher.oneshot import OneShot
 from usher.protocols.response import error_response
+from usher.worker.oneshot import OneShot
 
 if TYPE_CHECKING:
-    from usher.connection import Connection
-    from usher.worker import WorkerState
+    from usher.worker.connection import Connection
+    from usher.worker.process import WorkerState
 
 HARAKIRI_SIGNAL = signal.SIGUSR2
 
@@ -81,7 +81,7 @@ def answer_timeout(conn: Connection, state: WorkerState) -> None:
 
 def answer_one_shot(shot: OneShot, state: WorkerState) -> None:
     """Send 504 for the stuck request the loop was answering where it was accepted
-    (usher.oneshot): nothing of its response can have gone out, since it is sent in one write
+    (usher.worker.oneshot): nothing of its response can have gone out, since it is sent in one write
     after the app returns."""
     with contextlib.suppress(OSError):
         shot.sock.send(_timeout_reply(state), socket.MSG_DONTWAIT)

@@ -4,10 +4,10 @@ Before the fork the master has bound the sockets and (unless lazy-apps) imported
 the worker resets the master's signal handling, loads the app if it must, starts its loop and tells
 the master it is ready through the readiness pipe. It exits on SIGTERM/SIGHUP once its in-flight
 requests are answered, and at once on SIGQUIT. SIGUSR1 reopens the log file; SIGUSR2 is harakiri
-(see `usher.harakiri`).
+(see `usher.worker.harakiri`).
 
 Each request is counted on the worker's board, which a reporter thread copies into the worker's
-scoreboard row once a second (`usher.workerboard`). After `max-requests` requests the worker stops
+scoreboard row once a second (`usher.worker.board`). After `max-requests` requests the worker stops
 accepting, finishes what it holds and exits with EXIT_MAX_REQUESTS, and the master starts its
 successor.
 """
@@ -30,12 +30,11 @@ from typing import Any, NoReturn
 
 import uvloop
 
-from usher import harakiri, logfile
-from usher.appload import AppLoadError, WsgiApp, load_app
-from usher.backlog import Backlog
-from usher.connection import Connection
+from usher import logfile
+from usher.adapters.load import AppLoadError, WsgiApp, load_app
+from usher.adapters.wsgi import base_environ
+from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
 from usher.logs import ServerLog, write_line
-from usher.oneshot import OneShot, OneShotAcceptor
 from usher.options import Settings
 from usher.protocols.events import Limits
 from usher.protocols.framing import PlanCache
@@ -44,15 +43,11 @@ from usher.protocols.response import format_date
 from usher.protocols.uwsgi import UwsgiCodec
 from usher.scoreboard import Layout, Scoreboard
 from usher.sockets import Listener
-from usher.workerboard import Board, Recycling, Reporter, cores_for, make_board
-from usher.wsgi import base_environ
-
-# Exit statuses that tell the master why a worker ended, so that a broken app stops the server
-# instead of being respawned in a loop, and a planned recycle is not mistaken for a crash.
-EXIT_OK = 0
-EXIT_APP_LOAD_FAILED = 4
-EXIT_MAX_REQUESTS = 5
-EXIT_HARAKIRI = 6
+from usher.worker import harakiri
+from usher.worker.backlog import Backlog
+from usher.worker.board import Board, Recycling, Reporter, cores_for, make_board
+from usher.worker.connection import Connection
+from usher.worker.oneshot import OneShot, OneShotAcceptor
 
 READY_RECORD = struct.Struct("=iI")  # worker id, pid
 
@@ -70,7 +65,7 @@ STOP_GRACE = 1.0
 BATCH_BELOW_NS = 200_000
 FLUSH_AFTER_NS = 200_000
 
-# A turn that has held the loop this long accepts waiting clients itself (usher.backlog): libuv
+# A turn that has held the loop this long accepts waiting clients itself (usher.worker.backlog): libuv
 # would take one per turn. 5 ms is two Django pages.
 ACCEPT_AFTER_NS = 5_000_000
 
@@ -130,7 +125,7 @@ class WorkerState:
         self.acceptors: list[OneShotAcceptor] = []
         self.backlog = Backlog(loop)
         self.deferred: list[Connection | OneShot] = []
-        # The one-shot request the loop is running (usher.oneshot), for the scoreboard's
+        # The one-shot request the loop is running (usher.worker.oneshot), for the scoreboard's
         # reporter and harakiri; connections in progress are in `connections`.
         self.inline: OneShot | None = None
         self.deferred_since = 0
@@ -177,7 +172,7 @@ class WorkerState:
     def after_inline_request(self, started_ns: int) -> None:
         """Between two inline requests of one turn: decide whether quick responses are held for
         the turn's end, let held ones go once they have waited long enough, and accept waiting
-        clients once the turn has held the loop long enough (usher.backlog)."""
+        clients once the turn has held the loop long enough (usher.worker.backlog)."""
         now = monotonic_ns()
         # Holding a response is a bet that the requests after it in the turn are quick too, so
         # it is only made while recent requests were (an average over the last few).
@@ -267,7 +262,7 @@ def listener_contexts(settings: Settings, listeners: list[Listener]) -> list[Lis
 # connection per request (a proxy without keep-alive), a worker watching its HTTP socket once would
 # take one request per iteration and pay a whole iteration (epoll, the turn's bookkeeping) for
 # each: measured with one worker behind nginx, before uwsgi listeners had their own acceptor
-# (usher.oneshot), nginx served 4% fewer requests and spent 3 µs more per request than with 8
+# (usher.worker.oneshot), nginx served 4% fewer requests and spent 3 µs more per request than with 8
 # handles. Each handle also wakes for every new connection and most find nothing (EAGAIN,
 # ~0.5 µs), and every worker on the socket wakes, so the handles are shared out: one worker gets 8,
 # four workers 2 each, and from 8 workers on each has 1.
@@ -305,7 +300,7 @@ def run_worker(
     reporter = _attach_board(state, settings, seat)
     for listener, context in zip(listeners, listener_contexts(settings, listeners), strict=True):
         if listener.protocol == "uwsgi":
-            # One request per connection: usher.oneshot accepts and answers it in one callback.
+            # One request per connection: usher.worker.oneshot accepts and answers it in one callback.
             state.acceptors.append(OneShotAcceptor(state, listener.sock, context))
             continue
         factory = partial(Connection, state, context)

@@ -44,7 +44,7 @@ FLUSH_INTERVAL = 1.0
 
 
 class Sent(Protocol):
-    """What the board and the access log read of a response (usher.connection.Responder)."""
+    """What the board and the access log read of a response (usher.worker.connection.Responder)."""
 
     @property
     def request(self) -> Request | None: ...
@@ -58,7 +58,7 @@ class Sent(Protocol):
 
 class Running(Protocol):
     """A request's carrier as the board and the reporter read it: a Connection, or a request
-    answered where it was accepted (usher.oneshot.OneShot)."""
+    answered where it was accepted (usher.worker.oneshot.OneShot)."""
 
     @property
     def busy(self) -> bool: ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from usher.figures import ServerFigures, WorkerFigures
+from usher.ops.figures import ServerFigures, WorkerFigures
 from usher.scoreboard import LATENCY_BOUNDS, SHOWN_BUCKETS, STATUS_CLASSES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -1,6 +1,6 @@
 """The figures the stats document, the Prometheus page and `usher top` show, gathered in one pass.
 
-The master collects them from its slots and the scoreboard; `usher.stats` and `usher.prometheus`
+The master collects them from its slots and the scoreboard; `usher.ops.stats` and `usher.ops.prometheus`
 only render them, so the two outputs cannot disagree.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from usher import __version__
+from usher.master.slots import WorkerProcess, WorkerSlot
 from usher.scoreboard import RowView, Scoreboard
-from usher.slots import WorkerProcess, WorkerSlot
 
 
 @dataclass(frozen=True, slots=True)

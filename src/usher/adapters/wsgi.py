@@ -244,7 +244,7 @@ class WsgiExchange:
 
     def deliver(self, result: Iterable[bytes]) -> bool:
         """Send what can be sent now of the app's `result`; True when the response is complete.
-        (begin() calls the app first; usher.oneshot calls it itself and hands over here.)"""
+        (begin() calls the app first; usher.worker.oneshot calls it itself and hands over here.)"""
         self._result = result
         if type(result) is list and len(result) == 1 and not self.headers_sent:
             # The common case (hello world, most frameworks): one write, known length; a list
@@ -269,7 +269,7 @@ class WsgiExchange:
         headers: list[tuple[str, str]],
         result: Iterable[bytes] | None,
     ) -> None:
-        """Take over from where the app left usher.oneshot: the status and headers it gave, and
+        """Take over from where the app left usher.worker.oneshot: the status and headers it gave, and
         the body being read (so that an error from here on still closes it)."""
         self.status, self.headers, self._result = status, headers, result
 
@@ -277,7 +277,7 @@ class WsgiExchange:
         self, result: Iterable[bytes], iterator: Iterator[bytes], first: bytes, second: bytes
     ) -> bool:
         """Carry on a body whose first two chunks were taken from `iterator` already
-        (usher.oneshot looks for a body of one chunk before it hands over)."""
+        (usher.worker.oneshot looks for a body of one chunk before it hands over)."""
         self._result = result
         self._iterator = iterator
         return self._send_first(first, second)

@@ -1,4 +1,4 @@
-"""An asyncio transport over a socket the worker accepted itself (usher.oneshot).
+"""An asyncio transport over a socket the worker accepted itself (usher.worker.oneshot).
 
 uwsgi-protocol connections are accepted by the worker, not by uvloop's server, so they need a
 transport of their own for what does not fit in one write: reading a request that arrives in

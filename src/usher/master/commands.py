@@ -26,14 +26,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from usher import logfile, systemd
-from usher.limits import Verdict, kernel_view
+from usher import logfile
 from usher.logs import write_line
-from usher.processes import kill, stats_lines
+from usher.master.respawn import kill, stats_lines
+from usher.master.verdicts import Verdict, kernel_view
+from usher.supervise import systemd
 
 if TYPE_CHECKING:
-    from usher.master import Master
-    from usher.slots import WorkerProcess, WorkerSlot
+    from usher.master.loop import Master
+    from usher.master.slots import WorkerProcess, WorkerSlot
 
 # After the harakiri signal the stack is in the log at once; this long lets the worker answer its
 # clients 504 and leave on its own before SIGKILL.
