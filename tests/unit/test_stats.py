@@ -7,9 +7,10 @@ import os
 import time
 from types import SimpleNamespace
 
+from usher.master.gather import collect
 from usher.master.slots import WorkerProcess, WorkerSlot
 from usher.ops import prometheus
-from usher.ops.figures import ServerFigures, SocketFigures, collect
+from usher.ops.figures import ServerFigures, SocketFigures
 from usher.ops.stats import render_http, render_json
 from usher.ops.top import render
 from usher.scoreboard import Scoreboard

@@ -97,7 +97,7 @@ class Monitor:
 
     def figures(self) -> ServerFigures:
         """Every figure of the server, gathered now (imported when first asked for)."""
-        from usher.ops.figures import collect
+        from usher.master.gather import collect
 
         master = self.master
         for proc in master.procs.values():
