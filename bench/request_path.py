@@ -17,6 +17,13 @@ Three paths:
 The loop does not run: what a callback schedules runs at the end of each batch, as at the end of
 a loop turn. uvloop and the client are left out; `bench/run.py` measures the whole. Use this one
 to see what a change to the request path costs, in microseconds, with little noise.
+
+    PYTHONPATH=src python bench/request_path.py --instructions
+
+counts instead the CPU instructions per request of the http and uwsgi paths under valgrind's
+callgrind: the same figure for the same code however busy the host is, so two versions of the
+request path can be compared on a shared machine (the difference of a run of N requests and one
+of 2N, so start-up and warm-up cancel out).
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ import argparse
 import cProfile
 import os
 import pstats
+import re
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -40,13 +49,12 @@ sys.path.insert(0, str(BENCH_DIR / "apps"))
 
 import hello  # noqa: E402
 
-from usher.adapters.wsgi import base_environ  # noqa: E402
 from usher.options import load_settings  # noqa: E402
-from usher.protocols.events import Limits  # noqa: E402
-from usher.protocols.uwsgi import encode_uwsgi_request  # noqa: E402
+from usher.protocols.uwsgi import VarsDecoder, encode_uwsgi_request  # noqa: E402
 from usher.worker.connection import Connection  # noqa: E402
+from usher.worker.context import ListenerContext, WorkerContext  # noqa: E402
 from usher.worker.oneshot import BURST, OneShotAcceptor  # noqa: E402
-from usher.worker.process import ListenerContext, WorkerState  # noqa: E402
+from usher.worker.process import listener_context  # noqa: E402
 
 HTTP_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 UWSGI_REQUEST = encode_uwsgi_request(
@@ -94,10 +102,13 @@ class CountingTransport:
 SOON: list[tuple[Callable[..., object], tuple[object, ...]]] = []
 
 
-def make_worker() -> WorkerState:
-    settings = load_settings(["--http-socket", ":8000", "--disable-logging"], {}).settings
+SETTINGS = load_settings(["--http-socket", ":8000", "--disable-logging"], {}).settings
+DECODER = VarsDecoder()
+
+
+def make_worker() -> WorkerContext:
     loop = uvloop.new_event_loop()
-    state = WorkerState(settings, hello.application, 1, loop)
+    state = WorkerContext(SETTINGS, 1, loop)
     # The loop does not run here: what is scheduled runs when end_turn() plays a turn's end.
     state.loop.call_soon = lambda callback, *args, **_: SOON.append((callback, args))  # type: ignore[method-assign, func-returns-value]
     return state
@@ -109,16 +120,16 @@ def end_turn() -> None:
         callback(*args)
 
 
-def context(protocol: str) -> ListenerContext:
-    limits = Limits(max_head=4096, max_body=0, spool_threshold=1 << 20)
-    environ = base_environ(
-        server_name="127.0.0.1", server_port="8000", multithread=False, multiprocess=False
+def context(state: WorkerContext, protocol: str) -> ListenerContext:
+    listener = listener_context(
+        SETTINGS, state, hello.application, protocol, "127.0.0.1", "8000", DECODER
     )
-    return ListenerContext(protocol, limits, environ)
+    listener.handler.serving(False)  # as a worker whose handlers are all WSGI starts serving
+    return listener
 
 
-def http_path(state: WorkerState, count: int) -> float:
-    conn = Connection(state, context("http"))
+def http_path(state: WorkerContext, count: int) -> float:
+    conn = Connection(state, context(state, "http"))
     conn.connection_made(CountingTransport())  # type: ignore[arg-type]
     receive = conn.data_received
     began = time.perf_counter()
@@ -128,8 +139,8 @@ def http_path(state: WorkerState, count: int) -> float:
     return (time.perf_counter() - began) / count * 1e6
 
 
-def uwsgi_path(state: WorkerState, count: int) -> float:
-    listener = context("uwsgi")
+def uwsgi_path(state: WorkerContext, count: int) -> float:
+    listener = context(state, "uwsgi")
     began = time.perf_counter()
     for _ in range(count):
         conn = Connection(state, listener)
@@ -140,7 +151,7 @@ def uwsgi_path(state: WorkerState, count: int) -> float:
     return (time.perf_counter() - began) / count * 1e6
 
 
-def oneshot_path(state: WorkerState, count: int, *, bare: bool = False) -> tuple[float, float]:
+def oneshot_path(state: WorkerContext, count: int, *, bare: bool = False) -> tuple[float, float]:
     """User and kernel CPU µs per request over loopback, served by the uwsgi acceptor, or with
     `bare` by a fixed answer sent from the accept loop: the floor of this harness, client and
     system calls included."""
@@ -150,7 +161,7 @@ def oneshot_path(state: WorkerState, count: int, *, bare: bool = False) -> tuple
     listener.listen(BURST)
     listener.setblocking(False)
     address = listener.getsockname()
-    uwsgi = context("uwsgi")
+    uwsgi = context(state, "uwsgi")
     acceptor = OneShotAcceptor(state, listener, uwsgi)
     acceptor._watching = True  # as if start() had run; the loop never calls it here
     serve = partial(bare_answers, listener) if bare else acceptor.accept_ready
@@ -188,13 +199,46 @@ def bare_answers(listener: socket.socket) -> None:
             sock.send(BARE_RESPONSE, socket.MSG_DONTWAIT)
 
 
+PATHS = {"http": http_path, "uwsgi": uwsgi_path}
+# Counted under callgrind too: the uwsgi acceptor's path, client included (the same in every
+# version, so it cancels out of a comparison).
+COUNTED = {**PATHS, "oneshot": lambda state, count: oneshot_path(state, count)[0]}
+
+
+def instructions(name: str, count: int) -> int:
+    """Instructions callgrind counts for a process that runs `count` requests of path `name`."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    command += [sys.executable, __file__, "--run", name, "--count", str(count)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    match = re.search(r"Collected : (\d+)", output)
+    if match is None:
+        raise SystemExit(f"callgrind printed no count:\n{output}")
+    return int(match.group(1))
+
+
+def count_instructions(count: int) -> None:
+    for name in COUNTED:
+        once, twice = instructions(name, count), instructions(name, 2 * count)
+        print(f"{name:7} path: {(twice - once) / count:8.0f} instructions per request")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000, help="requests per measurement")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each path")
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions under callgrind"
+    )
+    parser.add_argument("--run", choices=COUNTED, help=argparse.SUPPRESS)  # one path, untimed
     args = parser.parse_args()
+    if args.instructions:
+        count_instructions(min(args.count, 2000))
+        return 0
     state = make_worker()
-    for name, path in (("http", http_path), ("uwsgi", uwsgi_path)):
+    if args.run:
+        COUNTED[args.run](state, args.count)
+        return 0
+    for name, path in PATHS.items():
         path(state, args.count // 5)  # warm-up
         if args.profile:
             profiler = cProfile.Profile()

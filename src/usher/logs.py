@@ -12,9 +12,9 @@ import re
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
-from usher.protocols.events import ProtocolError
+from usher.protocols.events import ProtocolError, Request
 
 
 class Counted(Protocol):
@@ -27,16 +27,17 @@ class Carrier(Protocol):
     where it was accepted (usher.worker.oneshot.OneShot)."""
 
     @property
-    def environ(self) -> dict[str, Any]: ...
-    @property
     def peer(self) -> tuple[str, str]: ...
     @property
     def worker(self) -> Counted: ...
 
 
 class Answer(Protocol):
-    """What an access line reads of the response (usher.worker.connection.Responder)."""
+    """What an access line reads of the request and its response
+    (usher.worker.connection.Responder)."""
 
+    @property
+    def request(self) -> Request | None: ...
     @property
     def started(self) -> float: ...
     @property
@@ -76,7 +77,29 @@ class RequestFields:
         self.log = log
         self.conn = conn
         self.responder = responder
-        self.environ: dict[str, Any] = conn.environ
+        request = responder.request
+        self.environ: dict[str, str] = {} if request is None else cgi_variables(request, conn.peer)
+
+
+def cgi_variables(request: Request, peer: tuple[str, str]) -> dict[str, str]:
+    """The request as CGI variables, the names uWSGI's log format speaks of: a uwsgi request's
+    own variables, or those of an HTTP request's head."""
+    if request.vars is not None:
+        return request.vars
+    uri = request.path + b"?" + request.query if request.query else request.path
+    variables = {
+        "REQUEST_METHOD": request.method,
+        "REQUEST_URI": uri.decode("latin-1"),
+        "SERVER_PROTOCOL": "HTTP/" + request.http_version,
+        "REMOTE_ADDR": peer[0],
+        "REMOTE_PORT": peer[1],
+    }
+    for name, value in request.headers:
+        key = name.decode("latin-1").upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        variables[key] = value.decode("latin-1")
+    return variables
 
 
 def _elapsed(fields: RequestFields) -> float:
@@ -86,7 +109,7 @@ def _elapsed(fields: RequestFields) -> float:
 def _packet_size(fields: RequestFields) -> str:
     # uWSGI's figure is the size of the request's variables; the CGI ones are the strings (the
     # wsgi.* objects are not variables, and their repr() would cost more than the whole line).
-    return str(sum(len(k) + len(v) for k, v in fields.environ.items() if type(v) is str))
+    return str(sum(len(k) + len(v) for k, v in fields.environ.items()))
 
 
 _ctime_cache = (0, "")  # the second and its ctime() text: one conversion per second
@@ -151,8 +174,9 @@ class ServerLog:
         fields = RequestFields(self, conn, responder)
         write_line(self.template.format(*[getter(fields) for getter in self.getters]))
 
-    def app_exception(self, environ: dict[str, Any], exc: BaseException) -> None:
-        where = f"{environ.get('REQUEST_METHOD', '?')} {environ.get('REQUEST_URI', environ.get('PATH_INFO', '?'))}"
+    def app_exception(self, request: Request, exc: BaseException) -> None:
+        uri = request.path + b"?" + request.query if request.query else request.path
+        where = f"{request.method} {uri.decode('latin-1')}"
         text = "".join(traceback.format_exception(exc)).rstrip()
         write_line(f"[worker {self.worker_id}] exception in the app on {where}:\n{text}")
 

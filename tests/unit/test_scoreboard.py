@@ -29,9 +29,8 @@ class FakeConnection:
 
     def __init__(self, req: Any, peer: str) -> None:
         self.responder = SimpleNamespace(request=req, head_bytes=0, body_bytes=0, status="")
-        # The environ says who the client is: the peer, or what nginx passed in the uwsgi vars.
-        client = (req.vars or {}).get("REMOTE_ADDR", peer) if req is not None else peer
-        self.environ = {"REMOTE_ADDR": client}
+        # The carrier says who the client is: the peer, or what nginx passed in the uwsgi vars.
+        self.client = (req.vars or {}).get("REMOTE_ADDR", peer) if req is not None else peer
         self.busy = False
         self.started_ns = 0
 

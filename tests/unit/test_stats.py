@@ -38,7 +38,7 @@ def busy_server() -> tuple[ServerFigures, WorkerSlot]:
         busy=True,
         started_ns=time.monotonic_ns(),
         responder=SimpleNamespace(request=request),
-        environ={"REMOTE_ADDR": "192.0.2.1"},
+        client="192.0.2.1",
     )
     worker = SimpleNamespace(
         requests=1, exceptions=2, stopping=False, connections=[busy], inline=None

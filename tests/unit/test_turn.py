@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import uvloop
 
-from usher.adapters.wsgi import base_environ
 from usher.options import load_settings
-from usher.protocols.events import Limits
-from usher.worker import process as worker_module
+from usher.protocols.uwsgi import VarsDecoder
+from usher.worker import context as worker_module
 from usher.worker.connection import Connection
-from usher.worker.process import ListenerContext, WorkerState
+from usher.worker.context import WorkerContext
+from usher.worker.process import listener_context
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
@@ -66,14 +66,12 @@ class Turn:
     def __init__(self, app: Callable[..., Any]) -> None:
         settings = load_settings(["--http-socket", ":0", "--disable-logging"], {}).settings
         self.loop = uvloop.new_event_loop()
-        self.state = WorkerState(settings, app, 1, self.loop)
+        self.state = WorkerContext(settings, 1, self.loop)
         self.queued: list[Callable[[], None]] = []
         self.state.loop.call_soon = self._queue  # type: ignore[method-assign]
-        limits = Limits(max_head=8192, max_body=0, spool_threshold=1 << 20)
-        environ = base_environ(
-            server_name="t", server_port="80", multithread=False, multiprocess=False
+        self.context = listener_context(
+            settings, self.state, app, "http", "t", "80", VarsDecoder()
         )
-        self.context = ListenerContext("http", limits, environ)
 
     def _queue(self, callback: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         self.queued.append(lambda: callback(*args))

@@ -1,10 +1,16 @@
-"""The WSGI adapter (PEP 3333): environ from a Request, start_response, body iteration.
+"""The WSGI handler (PEP 3333): a request's body spooled, its environ, start_response, and the
+delivery of the app's result through the worker's responder (usher.adapters.base).
 
-The adapter never touches sockets. It writes through a `Responder` that the worker provides, which
-owns framing and backpressure. An exchange is driven by `begin()` and then `pump()` whenever the
-responder can take more: inline on the event loop, `pump()` returns early when the transport asks
-to pause, and the worker calls it again on resume; on a pool thread the responder blocks instead, so
-one call runs to the end.
+A WSGI app sees its request only once the body is complete (`receive_end`), held in memory up to
+post-buffering and in an anonymous temporary file past it (usher.adapters.body): a slow client
+never holds an app thread. The app then runs inline on the loop (threads = 1), with the running
+loop hidden from it, or on the handler's thread pool.
+
+Delivery is driven by `deliver()` and then `pump()` whenever the responder can take more: inline,
+`pump()` returns early when the responder is paused and the worker calls `resume()` once the client
+has drained; on a pool thread the responder blocks instead, so one call runs to the end. A body
+known at once (a list of one bytes, or an iterable of one chunk, as Django's and Flask's responses
+are) goes out with one `send_whole`, the responder's one-write path.
 """
 
 from __future__ import annotations
@@ -12,63 +18,25 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from asyncio import AbstractEventLoop
+from asyncio.events import _set_running_loop
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
 from types import TracebackType
-from typing import Any, Protocol
-from urllib.parse import unquote_to_bytes
+from typing import Any
 
 from usher import __version__
+from usher.adapters.base import Responder
+from usher.adapters.body import RequestBody
+from usher.adapters.environ import http_environ, uwsgi_environ
 from usher.protocols.events import Request
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 WsgiApp = Callable[..., Iterable[bytes]]
+# Told of each exception the app raised (the worker logs and counts it).
+Report = Callable[[Request, BaseException], None]
 
 SERVER_SOFTWARE = f"usher/{__version__}"
-
-# Header names are turned into environ keys once per distinct name. Clients choose names, so the
-# cache is capped: past it names are converted per request instead of growing memory.
-_HEADER_KEYS: dict[bytes, str] = {
-    b"content-type": "CONTENT_TYPE",
-    b"content-length": "CONTENT_LENGTH",
-}
-_HEADER_KEYS_CAP = 512
-
-
-def _environ_key(name: bytes) -> str:
-    key = _HEADER_KEYS.get(name)
-    if key is None:
-        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-        if len(_HEADER_KEYS) < _HEADER_KEYS_CAP:
-            _HEADER_KEYS[name] = key
-    return key
-
-
-class Responder(Protocol):
-    """What an exchange writes through; the worker implements it per connection."""
-
-    paused: bool
-
-    def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
-        """Send the status line and headers; `length` is the body size when usher knows it.
-
-        A Content-Length header among `headers` takes precedence over `length`.
-        """
-
-    def send_body(self, data: bytes) -> None:
-        """Send part of the body (dropped for HEAD and bodiless statuses)."""
-
-    def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
-        """Send a complete response whose body is known at once, and finish it."""
-
-    def send_file(self, fd: int, offset: int, count: int) -> None:
-        """Send `count` bytes of a regular file with sendfile; may pause until done."""
-
-    def finish(self) -> None:
-        """The response is complete."""
-
-    def abort(self) -> None:
-        """The response cannot be completed: drop the connection."""
-
 
 class FileWrapper:
     """`wsgi.file_wrapper`: lets the server send a real file with os.sendfile."""
@@ -117,58 +85,9 @@ def base_environ(
     }
 
 
-def http_environ(base: dict[str, Any], request: Request, peer: tuple[str, str]) -> dict[str, Any]:
-    """Environ for a request that arrived over HTTP."""
-    environ = base.copy()
-    path = request.path
-    query = request.query
-    environ["REQUEST_METHOD"] = request.method
-    environ["PATH_INFO"] = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
-    environ["QUERY_STRING"] = query.decode("latin-1")
-    environ["REQUEST_URI"] = (path + b"?" + query if query else path).decode("latin-1")
-    environ["SERVER_PROTOCOL"] = "HTTP/" + request.http_version
-    environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = peer
-    environ["wsgi.input"] = request.body
-    for name, value in request.headers:
-        key = _environ_key(name)
-        text = value.decode("latin-1")
-        if key in environ and key.startswith("HTTP_"):
-            # Repeated headers are one comma-separated value, except cookies (RFC 6265).
-            text = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + text
-        environ[key] = text
-    if request.chunked:
-        # A chunked body has no Content-Length header; the app still needs to know its size.
-        environ["CONTENT_LENGTH"] = str(request.body.length)
-    return environ
-
-
-def uwsgi_environ(base: dict[str, Any], variables: dict[str, str], body: Any) -> dict[str, Any]:
-    """Environ for a uwsgi-protocol request: the front server's vars, completed for PEP 3333;
-    `body` is its wsgi.input."""
-    environ = base.copy()
-    environ.update(variables)
-    environ["wsgi.input"] = body
-    https = variables.get("HTTPS")
-    if (https and https.lower() in ("on", "1")) or variables.get("REQUEST_SCHEME") == "https":
-        environ["wsgi.url_scheme"] = "https"
-    # Filled in only when the front server left them out (nginx's uwsgi_params sends all three).
-    if "PATH_INFO" not in variables:
-        uri = variables.get("REQUEST_URI", "")
-        environ["PATH_INFO"] = uri.partition("?")[0]
-    if "QUERY_STRING" not in variables:
-        environ["QUERY_STRING"] = variables.get("REQUEST_URI", "").partition("?")[2]
-    if "SERVER_PROTOCOL" not in variables:
-        environ["SERVER_PROTOCOL"] = "HTTP/1.0"
-    # nginx sends CONTENT_TYPE/CONTENT_LENGTH even when empty; PEP 3333 lets them be absent.
-    if variables.get("CONTENT_TYPE") == "":
-        del environ["CONTENT_TYPE"]
-    if variables.get("CONTENT_LENGTH") == "":
-        del environ["CONTENT_LENGTH"]
-    return environ
-
-
 SECOND_START = "start_response called a second time without exc_info"
 NO_START = "the app returned a body before calling start_response"
+_EMPTY = RequestBody.EMPTY
 
 
 def check_status(status: object) -> None:
@@ -177,29 +96,141 @@ def check_status(status: object) -> None:
         raise ValueError(f"invalid WSGI status {status!r}: expected e.g. '200 OK'")
 
 
+class WsgiHandler:
+    """A listener's WSGI app: the base environ it shares, where the app runs, who hears of
+    its errors."""
+
+    runs_coroutines = False  # the app is synchronous (usher.adapters.base.Handler)
+
+    __slots__ = ("app", "base_environ", "hide_per_call", "loop", "pool", "report", "spool_threshold")
+
+    def __init__(
+        self,
+        app: WsgiApp,
+        base_environ: dict[str, Any],
+        *,
+        spool_threshold: int,
+        loop: AbstractEventLoop,
+        pool: Executor | None,
+        report: Report,
+    ) -> None:
+        self.app = app
+        self.base_environ = base_environ
+        # post-buffering: the largest body kept in memory before it moves to a temporary file.
+        self.spool_threshold = spool_threshold
+        self.loop = loop
+        self.pool = pool
+        self.report = report
+        self.hide_per_call = True
+
+    def serving(self, loop_shared: bool) -> None:
+        """The worker starts serving (usher.adapters.base.Handler).
+
+        A WSGI app is synchronous code: it must not see a running loop, or frameworks refuse
+        blocking work (Django raises SynchronousOnlyOperation on the ORM). When no handler of the
+        worker runs coroutines on its loop, the loop is hidden once, here, for good. When one does
+        (`loop_shared`), it is hidden around each inline call of the app only, which costs two
+        calls and ~1,900 CPU instructions a request (a tenth of hello world's Python path).
+        """
+        self.hide_per_call = loop_shared
+        if not loop_shared:
+            _set_running_loop(None)
+
+    def begin(self, request: Request, responder: Responder) -> WsgiExchange:
+        """Take a request whose head has been read (usher.adapters.base.Handler)."""
+        return WsgiExchange(self, request, responder)
+
+
 class WsgiExchange:
-    """One call of a WSGI app and the delivery of its response."""
+    """One request to a WSGI app: its body, the app's call and the delivery of its response."""
 
     __slots__ = (
         "_iterator",
         "_result",
-        "app",
+        "body",
         "environ",
+        "failed_store",
+        "handler",
         "headers",
         "headers_sent",
         "out",
+        "request",
         "status",
     )
 
-    def __init__(self, app: WsgiApp, environ: dict[str, Any], out: Responder) -> None:
-        self.app = app
-        self.environ = environ
+    def __init__(self, handler: WsgiHandler, request: Request, out: Responder) -> None:
+        self.handler = handler
+        self.request = request
         self.out = out
+        self.body = RequestBody(handler.spool_threshold) if request.has_body else _EMPTY
+        self.failed_store: OSError | None = None
+        self.environ: dict[str, Any] | None = None  # built once the request is complete
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
         self.headers_sent = False
         self._result: Iterable[bytes] | None = None
         self._iterator: Iterator[bytes] | None = None
+
+    # -- the request ---------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Store a piece of the body (in memory, or spooled to disk past post-buffering)."""
+        if self.failed_store is None:
+            try:
+                self.body.append(data)
+            except OSError as exc:  # a full disk: answered with a 500 once the request is in
+                self.failed_store = exc
+
+    def receive_end(self) -> None:
+        """The request is complete: build the environ and run the app, inline or on the pool."""
+        body, request, handler = self.body, self.request, self.handler
+        if body is not _EMPTY:
+            body.finish()
+        if request.vars is None:
+            environ = http_environ(handler.base_environ, request, self.out.peer, body)
+        else:
+            environ = uwsgi_environ(handler.base_environ, request.vars, body)
+        self.environ = environ
+        if self.failed_store is not None:
+            self._refuse_body(self.failed_store)
+        elif handler.pool is None:
+            # Inline, with the running loop hidden from the app (WsgiHandler.serving).
+            hide = handler.hide_per_call
+            if hide:
+                _set_running_loop(None)
+            try:
+                self.deliver(handler.app(environ, self.start_response))
+            except Exception as exc:
+                self.failed(exc)
+            finally:
+                if hide:
+                    _set_running_loop(handler.loop)
+        else:
+            self.out.threaded = True
+            handler.pool.submit(self._run_threaded)
+
+    def _run_threaded(self) -> None:
+        """Body of a pool thread: the whole exchange, blocking on backpressure."""
+        try:
+            self.begin()
+        except Exception as exc:
+            self.handler.loop.call_soon_threadsafe(self._thread_failed, exc)
+
+    def _thread_failed(self, exc: BaseException) -> None:
+        self.out.threaded = False
+        if isinstance(exc, ConnectionAbortedError):  # the client went away mid-response
+            self.close()
+            self.out.abort()
+            return
+        self.failed(exc)
+
+    def _refuse_body(self, exc: OSError) -> None:
+        self.status = "500 Internal Server Error"
+        self.headers = [("Content-Type", "text/plain; charset=utf-8")]
+        self.out.send_whole(self.status, self.headers, b"could not store the request body\n")
+        self.handler.report(self.request, exc)
+
+    # -- the app -------------------------------------------------------------------------------
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
@@ -225,6 +256,47 @@ class WsgiExchange:
         if data:
             self.out.send_body(data)
 
+    def begin(self) -> bool:
+        """Call the app and send what can be sent now; True when the response is complete."""
+        return self.deliver(self.handler.app(self.environ, self.start_response))
+
+    def deliver(self, result: Iterable[bytes]) -> bool:
+        """Send what can be sent now of the app's `result`; True when the response is complete."""
+        self._result = result
+        if type(result) is list and len(result) == 1 and not self.headers_sent:
+            # The common case (hello world): one write, known length; a list has no close().
+            status = self.status
+            if status is None:
+                raise AssertionError(NO_START)
+            self.out.send_whole(status, self.headers, result[0])
+            self.headers_sent = True
+            return True
+        if type(result) is FileWrapper and (span := result.sendfile_span()) is not None:
+            return self._begin_file(*span)
+        iterator = iter(result)
+        self._iterator = iterator
+        if self.headers_sent:
+            return self.pump()
+        first = next_nonempty(iterator)
+        second = None if first is None else next_nonempty(iterator)
+        if second is None:
+            # One chunk, as Django's and Flask's responses hold: closed first (PEP 3333 asks
+            # for it once the body is read), then sent whole in one write.
+            self.close()
+            self._send_whole(first or b"")
+            return True
+        assert first is not None
+        self._send_head(None)
+        self.out.send_body(first)
+        self.out.send_body(second)
+        return self.pump()
+
+    def _send_whole(self, body: bytes) -> None:
+        if self.status is None:
+            raise AssertionError(NO_START)
+        self.out.send_whole(self.status, self.headers, body)
+        self.headers_sent = True
+
     def _declared_length(self) -> int | None:
         for name, value in self.headers:
             if len(name) == 14 and name.lower() == "content-length":
@@ -238,63 +310,6 @@ class WsgiExchange:
         self.out.send_head(self.status, self.headers, known)
         self.headers_sent = True
 
-    def begin(self) -> bool:
-        """Call the app and send what can be sent now; True when the response is complete."""
-        return self.deliver(self.app(self.environ, self.start_response))
-
-    def deliver(self, result: Iterable[bytes]) -> bool:
-        """Send what can be sent now of the app's `result`; True when the response is complete.
-        (begin() calls the app first; usher.worker.oneshot calls it itself and hands over here.)"""
-        self._result = result
-        if type(result) is list and len(result) == 1 and not self.headers_sent:
-            # The common case (hello world, most frameworks): one write, known length; a list
-            # has no close() to call.
-            if self.status is None:
-                raise AssertionError(NO_START)
-            self.out.send_whole(self.status, self.headers, result[0])
-            self.headers_sent = True
-            return True
-        if type(result) is FileWrapper and (span := result.sendfile_span()) is not None:
-            return self._begin_file(*span)
-        iterator = iter(result)
-        self._iterator = iterator
-        if self.headers_sent:
-            return self.pump()
-        first = next_nonempty(iterator)
-        return self._send_first(first, None if first is None else next_nonempty(iterator))
-
-    def carry_on(
-        self,
-        status: str | None,
-        headers: list[tuple[str, str]],
-        result: Iterable[bytes] | None,
-    ) -> None:
-        """Take over from where the app left usher.worker.oneshot: the status and headers it gave, and
-        the body being read (so that an error from here on still closes it)."""
-        self.status, self.headers, self._result = status, headers, result
-
-    def resume(
-        self, result: Iterable[bytes], iterator: Iterator[bytes], first: bytes, second: bytes
-    ) -> bool:
-        """Carry on a body whose first two chunks were taken from `iterator` already
-        (usher.worker.oneshot looks for a body of one chunk before it hands over)."""
-        self._result = result
-        self._iterator = iterator
-        return self._send_first(first, second)
-
-    def _send_first(self, first: bytes | None, second: bytes | None) -> bool:
-        # The first two non-empty chunks (None: the body ended before): with no second one, the
-        # length is known and goes in the head.
-        if first is None:
-            self._send_head(0)
-            return self._complete()
-        self._send_head(len(first) if second is None else None)
-        self.out.send_body(first)
-        if second is None:
-            return self._complete()
-        self.out.send_body(second)
-        return self.pump()
-
     def _begin_file(self, fd: int, offset: int, count: int) -> bool:
         declared = self._declared_length()
         if declared is not None:
@@ -303,6 +318,13 @@ class WsgiExchange:
         self._iterator = iter(())
         self.out.send_file(fd, offset, count)
         return self.pump()
+
+    def resume(self) -> None:
+        """The responder drained after a pause: send more (usher.adapters.base.Exchange)."""
+        try:
+            self.pump()
+        except Exception as exc:
+            self.failed(exc)
 
     def pump(self) -> bool:
         """Send more of the body; False when paused by backpressure (call again on resume)."""
@@ -323,8 +345,20 @@ class WsgiExchange:
         self.out.finish()
         return True
 
+    def failed(self, exc: BaseException) -> None:
+        """The app raised: report it, then answer 500 if nothing was sent yet, else drop the
+        connection."""
+        report = self.handler.report
+        report(self.request, exc)
+        try:
+            self.fail(exc)
+        except Exception as close_exc:
+            # close() of the app's iterable raised as well: the response is lost either way.
+            report(self.request, close_exc)
+            self.out.abort()
+
     def fail(self, exc: BaseException) -> None:
-        """The app raised: answer 500 if nothing was sent yet, else drop the connection."""
+        """Answer 500 if nothing was sent yet, else drop the connection."""
         self.close()
         if self.headers_sent:
             self.out.abort()
@@ -343,6 +377,10 @@ class WsgiExchange:
         close = getattr(result, "close", None)
         if close is not None:
             close()
+
+    def release(self) -> None:
+        """The carrier is done with the request: the body's memory or file goes too."""
+        self.body.close()
 
 
 def next_nonempty(iterator: Iterator[bytes]) -> bytes | None:

@@ -65,7 +65,7 @@ class Running(Protocol):
     @property
     def started_ns(self) -> int: ...
     @property
-    def environ(self) -> dict[str, Any]: ...
+    def client(self) -> str: ...
     @property
     def responder(self) -> Sent: ...
 
@@ -261,9 +261,9 @@ def describe_request(conn: Running) -> tuple[bytes, bytes, bytes]:
     if request is None:
         return b"", b"", b""
     uri = request.path + (b"?" + request.query if request.query else b"")
-    # From the environ built on the loop's thread, not from the transport (owned by that thread).
+    # What the carrier already knows, not a lookup on the transport (owned by the loop's thread).
     # Behind nginx (uwsgi protocol) it is the address nginx passed on, not nginx's own.
-    client = conn.environ.get("REMOTE_ADDR", "")
+    client = conn.client
     return (
         request.method.encode("latin-1", "replace")[:METHOD_SIZE],
         uri[:URI_SIZE],

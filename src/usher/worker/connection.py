@@ -1,8 +1,9 @@
-"""One client connection on a worker's event loop: bytes to the codec, requests to the adapter.
+"""One client connection on a worker's event loop: bytes to the codec, its events to the handler.
 
-A request reaches the app only once it has been read completely, so a slow client costs a socket
-and a little memory, never an app thread. Requests pipelined behind a busy one wait in order, with
-reading paused so that a client cannot queue unbounded work.
+The codec's events for a request (its head, pieces of its body, its end) go to the exchange its
+listener's handler began for it (usher.adapters.base); the response comes back through this
+connection's `Responder`. Requests pipelined behind a busy one wait in order, with reading paused
+so that a client cannot queue unbounded work.
 """
 
 from __future__ import annotations
@@ -12,27 +13,55 @@ import os
 import threading
 from collections import deque
 from time import monotonic_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
-from usher.adapters.wsgi import WsgiExchange, http_environ, uwsgi_environ
-from usher.protocols.events import CodecState, ContinueRequested, ProtocolError, Request
+from usher.adapters.base import Exchange
+from usher.protocols.events import (
+    END,
+    CodecState,
+    ContinueRequested,
+    Data,
+    Event,
+    ProtocolError,
+    Request,
+)
 from usher.protocols.response import (
     CONTINUE_100,
     LAST_CHUNK,
     encode_chunk,
     error_response,
 )
+from usher.worker.harakiri import shut_sending, write_through
 
 if TYPE_CHECKING:
     from usher.protocols.http1 import HttpCodec
-    from usher.protocols.uwsgi import Answered, UwsgiCodec
-    from usher.worker.process import ListenerContext, WorkerState
-
-    Codec = HttpCodec | UwsgiCodec | Answered
+    from usher.protocols.uwsgi import UwsgiCodec
+    from usher.worker.context import ListenerContext, WorkerContext
 
 IDLE = CodecState.IDLE
 HEAD = CodecState.HEAD
 BODY = CodecState.BODY
+DONE = CodecState.DONE
+
+
+class Answered:
+    """The codec of a connection whose one request was read whole outside it (usher.worker.oneshot):
+    nothing more is expected, whatever arrives. It keeps no state, so one serves them all."""
+
+    __slots__ = ()
+
+    state = DONE
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        return []
+
+    def receive_eof(self) -> list[Event]:
+        return []
+
+
+ANSWERED = Answered()
+
+Codec = Union["HttpCodec", "UwsgiCodec", Answered]
 
 
 class Connection(asyncio.Protocol):
@@ -62,16 +91,16 @@ class Connection(asyncio.Protocol):
     )
 
     def __init__(
-        self, worker: WorkerState, listener: ListenerContext, codec: Codec | None = None
+        self, worker: WorkerContext, listener: ListenerContext, codec: Codec | None = None
     ) -> None:
-        self.worker: WorkerState = worker
+        self.worker: WorkerContext = worker
         self.listener: ListenerContext = listener
         # A given codec: the request was read outside it (usher.worker.oneshot), and it says so.
         self.codec: Codec = listener.new_codec() if codec is None else codec
         self.transport: asyncio.Transport | None = None
         self._peer: tuple[str, str] | None = None
         self.started_ns = 0  # when the request in progress reached the app (scoreboard)
-        self.queue: deque[Request | ProtocolError | ContinueRequested] = deque()
+        self.queue: deque[Event] = deque()
         self.busy = False
         self.reading = True
         self.closed = False
@@ -81,7 +110,7 @@ class Connection(asyncio.Protocol):
         self.paused_at = 0.0
         self.write_paused = False
         self.responder = Responder(self)
-        self.exchange: WsgiExchange | None = None
+        self.exchange: Exchange | None = None
         self.pending = b""  # complete responses held until the loop's turn ends (see defer)
 
     # -- transport callbacks -------------------------------------------------------------------
@@ -103,10 +132,19 @@ class Connection(asyncio.Protocol):
         return peer
 
     @property
-    def environ(self) -> dict[str, Any]:
-        """The environ of the request in progress (empty between requests)."""
-        exchange = self.exchange
-        return exchange.environ if exchange is not None else {}
+    def client(self) -> str:
+        """The client's address as far as known without a lookup (read from the board's
+        reporter thread): the front server's REMOTE_ADDR behind one, else the peer seen so far."""
+        request = self.responder.request
+        if request is not None and request.vars is not None:
+            return request.vars.get("REMOTE_ADDR", "")
+        peer = self._peer
+        return peer[0] if peer is not None else ""
+
+    @property
+    def idle(self) -> bool:
+        """Between requests, with nothing queued: a stopping worker may close it."""
+        return not self.busy and not self.queue and self.codec.state is IDLE
 
     def data_received(self, data: bytes) -> None:
         now = self.worker.now
@@ -117,8 +155,10 @@ class Connection(asyncio.Protocol):
         for event in codec.receive_data(data):
             if self.busy or self.queue:
                 self.queue.append(event)
+            elif event is END:
+                self.run()
             elif type(event) is Request:
-                self.run(event)
+                self.begin(event)
             else:
                 self.dispatch(event)
         if self.queue and self.reading and self.transport is not None:
@@ -173,17 +213,24 @@ class Connection(asyncio.Protocol):
         elif not responder.in_sendfile:
             responder.paused = False
             if self.exchange is not None:
-                self.continue_exchange()
+                self.exchange.resume()
 
     # -- request dispatch ----------------------------------------------------------------------
 
-    def dispatch(self, event: Request | ProtocolError | ContinueRequested) -> None:
-        if type(event) is Request:
-            self.run(event)
+    def dispatch(self, event: Event) -> None:
+        if event is END:
+            self.run()
+        elif type(event) is Request:
+            self.begin(event)
+        elif type(event) is Data:
+            if self.exchange is not None:
+                self.exchange.receive_data(event.data)
         elif type(event) is ContinueRequested:
             self.write(CONTINUE_100)
         elif isinstance(event, ProtocolError):
             self.reject(event)
+        # Upgraded: bytes after an Upgrade request, which a WSGI app never accepts; the
+        # connection closes after its answer.
 
     def drain_queue(self) -> None:
         """Run queued events in order until one of them keeps the connection busy."""
@@ -195,6 +242,7 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def reject(self, error: ProtocolError) -> None:
+        self.release_request()
         self.worker.log.protocol_error(self.peer, error)
         worker = self.worker
         self.write(
@@ -202,34 +250,26 @@ class Connection(asyncio.Protocol):
         )
         self.close()
 
-    def run(self, request: Request) -> None:
-        # Before `busy`: the scoreboard's reporter reads `busy`, then this.
-        self.started_ns = monotonic_ns()
-        self.busy = True
-        listener = self.listener
-        if request.vars is None:
-            environ = http_environ(listener.base_environ, request, self.peer)
-        else:
-            environ = uwsgi_environ(listener.base_environ, request.vars, request.body)
+    def begin(self, request: Request) -> None:
+        """A request's head: its listener's handler takes it; body and end follow."""
         responder = self.responder
         responder.start(request)
-        exchange = WsgiExchange(self.worker.app, environ, responder)
-        self.exchange = exchange
-        pool = self.worker.pool
-        if pool is not None:
-            responder.threaded = True
-            pool.submit(run_threaded, self, exchange)
-            return
-        # Inline: the worker hides its running loop from the app (see worker._start_serving).
-        try:
-            exchange.begin()
-        except Exception as exc:
-            self.app_failed(exchange, exc)
-        self.worker.after_inline_request(self.started_ns)
+        self.exchange = self.listener.handler.begin(request, responder)
 
-    def take_over(self, request: Request, exchange: WsgiExchange, started_ns: int) -> Responder:
-        """Carry on a response begun outside any connection (usher.worker.oneshot.OneShot): the app
-        was called at `started_ns` and its response needs more than one write. Returns the
+    def run(self) -> None:
+        """The request is complete: the exchange answers it, inline or on a pool thread."""
+        exchange = self.exchange
+        assert exchange is not None
+        # Before `busy`: the scoreboard's reporter reads `busy`, then this.
+        self.started_ns = started_ns = monotonic_ns()
+        self.busy = True
+        exchange.receive_end()
+        if not self.responder.threaded:
+            self.worker.after_inline_request(started_ns)
+
+    def take_over(self, request: Request, exchange: Exchange, started_ns: int) -> Responder:
+        """Carry on a response begun outside any connection (usher.worker.oneshot.OneShot): the
+        app was called at `started_ns` and its response needs more than one write. Returns the
         responder the exchange writes through from now on."""
         self.started_ns = started_ns
         self.busy = True
@@ -238,24 +278,6 @@ class Connection(asyncio.Protocol):
         self.exchange = exchange
         exchange.out = responder
         return responder
-
-    def continue_exchange(self) -> None:
-        exchange = self.exchange
-        assert exchange is not None
-        try:
-            exchange.pump()
-        except Exception as exc:
-            self.app_failed(exchange, exc)
-
-    def app_failed(self, exchange: WsgiExchange, exc: BaseException) -> None:
-        self.worker.log.app_exception(exchange.environ, exc)
-        self.worker.exceptions += 1
-        try:
-            exchange.fail(exc)
-        except Exception as close_exc:
-            # close() of the app's iterable raised as well: the response is lost either way.
-            self.worker.log.app_exception(exchange.environ, close_exc)
-            self.responder.abort()
 
     def response_finished(self) -> None:
         """Called on the loop when a response is complete."""
@@ -266,7 +288,6 @@ class Connection(asyncio.Protocol):
         worker.requests += 1
         worker.board.finish(self, responder)
         self.busy = False
-        self.exchange = None
         self.release_request()
         if self.lost:
             self.unlink()
@@ -279,10 +300,10 @@ class Connection(asyncio.Protocol):
             self.drain_queue()
 
     def release_request(self) -> None:
-        request = self.responder.request
-        if request is not None:
-            self.responder.request = None
-            request.body.close()
+        exchange = self.exchange
+        if exchange is not None:
+            self.exchange = None
+            exchange.release()
 
     # -- output --------------------------------------------------------------------------------
 
@@ -317,6 +338,20 @@ class Connection(asyncio.Protocol):
             transport.write(data)
             if self.closed:
                 transport.close()
+
+    def abandon(self, reply: bytes) -> None:
+        """The worker is leaving at once (harakiri; the loop will not run again): write the held
+        responses straight to the socket, then `reply` if the request in progress has sent
+        nothing yet, and shut our side."""
+        transport = self.transport
+        held, self.pending = self.pending, b""
+        if transport is None or (held and not write_through(transport, held)):
+            return  # what is held could not go: nothing may follow it
+        responder = self.responder
+        if not self.busy or self.closed or (responder.status != "" and not responder.head):
+            return  # idle, or part of the response is out: a reply now would corrupt it
+        if write_through(transport, reply):
+            shut_sending(transport.get_extra_info("socket"))
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
@@ -404,6 +439,11 @@ class Responder:
         self.head_bytes: int = 0
         self.header_count: int = 0
         self.started = 0.0
+
+    @property
+    def peer(self) -> tuple[str, str]:
+        conn = self.conn
+        return conn._peer or conn.peer
 
     def start(self, request: Request) -> None:
         self.request = request
@@ -547,23 +587,6 @@ class Responder:
             conn.response_finished()
 
 
-def run_threaded(conn: Connection, exchange: WsgiExchange) -> None:
-    """Body of a pool thread: the whole exchange, blocking on backpressure."""
-    try:
-        exchange.begin()
-    except Exception as exc:
-        conn.worker.loop.call_soon_threadsafe(_note_thread_failure, conn, exchange, exc)
-
-
-def _note_thread_failure(conn: Connection, exchange: WsgiExchange, exc: BaseException) -> None:
-    if isinstance(exc, ConnectionAbortedError):
-        exchange.close()
-        conn.response_finished()
-        return
-    conn.responder.threaded = False
-    conn.app_failed(exchange, exc)
-
-
 class Sendfile:
     """Send a file span with os.sendfile on the loop, bypassing the transport's buffer.
 
@@ -629,4 +652,4 @@ class Sendfile:
             return
         responder.paused = False
         if self.conn.exchange is not None:
-            self.conn.continue_exchange()
+            self.conn.exchange.resume()

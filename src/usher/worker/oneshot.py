@@ -15,41 +15,35 @@ callbacks, about as much as the request itself. This module takes that path inst
   the ordinary way: the socket is watched until the rest arrives.
 
 Most requests behind nginx are answered by the app with one body at once. Such a request, run
-inline (threads = 1), is served by a `OneShot`: no connection object, transport or codec, only the
-app's call and one write. Anything more (a streamed or file body, write(), an app error, a request
-that did not arrive whole, pool threads) goes to a `usher.worker.connection.Connection` over a
-`SocketTransport`, the asyncio transport of these sockets, which serves it like any other: the same
-codec, limits, timeouts, backpressure and pool threads. A OneShot hands over to one mid-response
-when the app's answer turns out not to be a single body.
+inline (threads = 1), is carried by a `OneShot`: no connection object, transport or codec. It goes
+to the listener's handler like any request (usher.adapters.base), with the OneShot as its
+responder, whose `send_whole` frames the answer and writes it once. Anything more (a streamed or
+file body, write(), an app error, a request that did not arrive whole, pool threads) goes to a
+`usher.worker.connection.Connection` over a `SocketTransport`, the asyncio transport of these
+sockets, which serves it like any other: the same codec, limits, timeouts, backpressure and pool
+threads. A OneShot hands its exchange over to one mid-response when the answer turns out not to be
+a single body.
 """
 
 from __future__ import annotations
 
 import _socket
+import contextlib
 import errno
 import socket
-from collections.abc import Callable, Iterable
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
-from usher.adapters.wsgi import (
-    NO_START,
-    SECOND_START,
-    FileWrapper,
-    WsgiExchange,
-    check_status,
-    next_nonempty,
-    uwsgi_environ,
-)
+from usher.adapters.base import Exchange
 from usher.logs import write_line
-from usher.protocols.body import RequestBody
 from usher.protocols.events import CodecState, Request
-from usher.protocols.uwsgi import ANSWERED, http_version, new_request, read_whole
-from usher.worker.connection import Connection
+from usher.protocols.uwsgi import new_request, read_whole
+from usher.worker.connection import ANSWERED, Connection, Responder
+from usher.worker.harakiri import shut_sending
 from usher.worker.transport import DONTWAIT, READ_SIZE, SocketTransport
 
 if TYPE_CHECKING:
-    from usher.worker.process import ListenerContext, WorkerState
+    from usher.worker.context import ListenerContext, WorkerContext
 
 
 # The largest body a OneShot sends in its one write. A larger one goes through a connection's
@@ -66,7 +60,6 @@ BURST = 16
 RETRY_AFTER_ERROR = 0.1
 
 _DONE = CodecState.DONE
-_NO_BODY = RequestBody.EMPTY
 _STREAM = int(socket.SOCK_STREAM)
 _TRANSIENT = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.EINTR}
 
@@ -76,7 +69,7 @@ class OneShotAcceptor:
 
     __slots__ = ("_accept", "_context", "_family", "_fd", "_stopped", "_watching", "_worker")
 
-    def __init__(self, worker: WorkerState, sock: socket.socket, context: ListenerContext) -> None:
+    def __init__(self, worker: WorkerContext, sock: socket.socket, context: ListenerContext) -> None:
         self._worker = worker
         self._context = context
         self._fd = sock.fileno()
@@ -105,7 +98,7 @@ class OneShotAcceptor:
     def accept_ready(self) -> None:
         """The listening socket is readable: accept and serve up to BURST clients."""
         accept, family, worker, context = self._accept, self._family, self._worker, self._context
-        loop, limits = worker.loop, context.limits
+        loop, limits, decoder = worker.loop, context.limits, context.decoder
         for _ in range(BURST):
             try:
                 fd, peer = accept()
@@ -126,15 +119,19 @@ class OneShotAcceptor:
             except OSError:
                 sock.close()
                 continue
-            whole = read_whole(data, limits) if data else None
+            whole = read_whole(data, limits, decoder) if data else None
             if whole is not None:
                 # The usual case behind nginx: the whole request is in, answer it now.
+                variables, body = whole
                 if worker.pool is None:
-                    OneShot(worker, context, sock, peer, *whole).run()
+                    OneShot(worker, context, sock, peer).run(new_request(variables), body)
                 else:
                     conn = Connection(worker, context, ANSWERED)
                     conn.connection_made(SocketTransport(loop, sock, peer, conn))
-                    conn.run(new_request(*whole))
+                    conn.begin(new_request(variables))
+                    if body:
+                        conn.exchange.receive_data(body)  # type: ignore[union-attr]
+                    conn.run()
             else:
                 conn = Connection(worker, context)
                 transport = SocketTransport(loop, sock, peer, conn)
@@ -158,61 +155,45 @@ class OneShotAcceptor:
 class OneShot:
     """One request answered where it was accepted, with one write (see the module's docstring).
 
-    It calls the app itself, with its own start_response. When the app returns one body (a list
-    of one bytes, or an iterable that yields one chunk, as Django's and Flask's responses do),
-    that is the response, framed and held for the end of the loop's turn as a connection's would
-    be (WorkerState.defer). Anything else, or an app error, makes a
-    WsgiExchange and a Connection that carry the request on from where the app left it
-    (`connection`), so streams, files, write(), exc_info and 500s follow the one set of rules.
-    While the app runs, the worker's `inline` seat holds it, where the scoreboard's reporter and
-    harakiri look.
+    It is the request's responder. A response sent whole (`send_whole`, the WSGI handler's
+    one-write path) is framed and held for the end of the loop's turn as a connection's would be
+    (WorkerContext.defer). Any other call makes a Connection that takes the exchange over from
+    where it is (`connection`) and answers that call and the rest, so streams, files, write(),
+    exc_info and 500s follow the one set of rules. While the app runs, the worker's `inline` seat
+    holds it, where the scoreboard's reporter and harakiri look.
     """
 
     __slots__ = (
         "_peer",
-        "app_headers",
-        "app_status",
-        "body",
         "body_bytes",
         "conn",
         "context",
-        "environ",
         "exchange",
         "head_bytes",
         "header_count",
         "pending",
-        "result",
+        "request",
         "sock",
         "started",
         "started_ns",
         "status",
-        "variables",
         "worker",
     )
 
     busy = True  # until answered (usher.worker.board.Running)
+    paused = False  # a OneShot never waits: a response that could is handed to a connection
+    threaded = False
 
     def __init__(
-        self,
-        worker: WorkerState,
-        context: ListenerContext,
-        sock: _socket.socket,
-        peer: Any,
-        variables: dict[str, str],
-        body: RequestBody,
+        self, worker: WorkerContext, context: ListenerContext, sock: _socket.socket, peer: Any
     ) -> None:
         self.worker = worker
         self.context = context
         self.sock = sock
         self._peer = peer
-        self.variables = variables
-        self.body = body
-        self.environ = uwsgi_environ(context.base_environ, variables, body)
-        self.app_status: str | None = None
-        self.app_headers: list[tuple[str, str]] = []
-        self.exchange: WsgiExchange | None = None
+        self.request: Request | None = None
+        self.exchange: Exchange | None = None
         self.conn: Connection | None = None
-        self.result: Iterable[bytes] | None = None  # the app's body while it is being read
         self.status = ""  # as sent
         self.pending = b""
         self.started_ns = 0
@@ -226,111 +207,49 @@ class OneShot:
         return self
 
     @property
-    def request(self) -> Request:
-        return new_request(self.variables, self.body)
-
-    @property
     def peer(self) -> tuple[str, str]:
         peer = self._peer
         return (str(peer[0]), str(peer[1])) if isinstance(peer, tuple) else ("", "")
 
-    # -- the app -------------------------------------------------------------------------------
+    @property
+    def client(self) -> str:
+        request = self.request
+        return request.vars.get("REMOTE_ADDR", "") if request and request.vars else ""
 
-    def run(self) -> None:
+    # -- the request ---------------------------------------------------------------------------
+
+    def run(self, request: Request, body: bytes) -> None:
+        """Hand the whole request to the listener's handler, which answers through this."""
         worker = self.worker
         if worker.log.enabled:
             self.started = worker.clock()
+        self.request = request
+        self.exchange = exchange = self.context.handler.begin(request, self)
+        if body:
+            exchange.receive_data(body)
         self.started_ns = started_ns = monotonic_ns()
         worker.inline = self
         try:
-            result = worker.app(self.environ, self.start_response)
-            if self.exchange is None and type(result) is list and len(result) == 1:
-                self.answer(result[0])
-            elif self.exchange is None and type(result) is not FileWrapper:
-                self.answer_iterable(result)
-            else:
-                self.connection()
-                assert self.exchange is not None
-                self.exchange.deliver(result)
-        except Exception as exc:
-            conn = self.connection()
-            assert self.exchange is not None
-            conn.app_failed(self.exchange, exc)
+            exchange.receive_end()
         finally:
             worker.inline = None
         worker.after_inline_request(started_ns)
 
-    def answer_iterable(self, result: Iterable[bytes]) -> None:
-        """A body that is an iterable (Django's and Flask's responses): answered here when it
-        holds one chunk, closed first as PEP 3333 asks; handed over after its second chunk."""
-        self.result = result
-        iterator = iter(result)
-        first = next_nonempty(iterator)
-        second = None if first is None else next_nonempty(iterator)
-        if second is None:
-            self.result = None
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-            self.answer(first or b"")
-            return
-        assert first is not None
-        self.connection()
-        assert self.exchange is not None
-        self.exchange.resume(result, iterator, first, second)
+    # -- the responder (usher.adapters.base.Responder) ----------------------------------------
 
-    def start_response(
-        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
-    ) -> Callable[[bytes], None]:
-        """PEP 3333 start_response. Nothing is sent before the app returns, so exc_info only
-        allows a second call; once a connection carries the request, its exchange answers."""
-        if self.exchange is not None:
-            return self.exchange.start_response(status, headers, exc_info)
-        if exc_info is None and self.app_status is not None:
-            raise AssertionError(SECOND_START)
-        check_status(status)
-        self.app_status = status
-        self.app_headers = headers
-        return self.write
-
-    def write(self, data: bytes) -> None:
-        """The legacy write() callable: a connection takes over and sends it at once."""
-        self.connection()
-        assert self.exchange is not None
-        self.exchange.write(data)
-
-    def connection(self) -> Connection:
-        """The Connection that carries the request on from here (made on first need), with an
-        exchange that knows what the app said so far."""
-        conn = self.conn
-        if conn is None:
-            worker = self.worker
-            conn = Connection(worker, self.context, ANSWERED)
-            conn.connection_made(SocketTransport(worker.loop, self.sock, self._peer, conn))
-            exchange = WsgiExchange(worker.app, self.environ, conn.responder)
-            exchange.carry_on(self.app_status, self.app_headers, self.result)
-            self.exchange = exchange
-            request = new_request(self.variables, self.body)
-            conn.take_over(request, exchange, self.started_ns).started = self.started
-            self.conn = conn
-            worker.inline = None  # the connection is in worker.connections now
-        return conn
-
-    def answer(self, body: bytes) -> None:
-        """Frame the app's one body and hold it for the end of the turn."""
-        status = self.app_status
-        if status is None:
-            raise AssertionError(NO_START)
+    def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Frame a complete response and hold it for the end of the turn."""
         if len(body) > ONE_WRITE:
-            self.connection().responder.send_whole(status, self.app_headers, body)
+            self.connection().send_whole(status, headers, body)
             return
-        worker, variables = self.worker, self.variables
+        worker, request = self.worker, self.request
+        assert request is not None
         plan = worker.plans.plan(
             status,
-            self.app_headers,
+            headers,
             len(body),
-            method=variables.get("REQUEST_METHOD", "GET"),
-            http_version=http_version(variables),
+            method=request.method,
+            http_version=request.http_version,
             keep_alive=False,
             uwsgi=True,
         )
@@ -347,18 +266,49 @@ class OneShot:
             worker.log.access(self, self)
         worker.requests += 1
         worker.board.finish(self, self)
-        if self.body is not _NO_BODY:
-            self.body.close()
+        exchange = self.exchange
+        if exchange is not None:
+            self.exchange = None
+            exchange.release()
         self.pending = head + body
         if worker.batching:
             worker.defer(self)
         else:
             self.flush()
 
+    def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
+        self.connection().send_head(status, headers, length)
+
+    def send_body(self, data: bytes) -> None:
+        self.connection().send_body(data)
+
+    def send_file(self, fd: int, offset: int, count: int) -> None:
+        self.connection().send_file(fd, offset, count)
+
+    def finish(self) -> None:
+        self.connection().finish()
+
+    def abort(self) -> None:
+        self.connection().abort()
+
+    def connection(self) -> Responder:
+        """The responder of the Connection that carries the request on from here (made on first
+        need); the exchange writes through it from now on."""
+        conn = self.conn
+        if conn is None:
+            worker, exchange, request = self.worker, self.exchange, self.request
+            assert exchange is not None and request is not None
+            conn = Connection(worker, self.context, ANSWERED)
+            conn.connection_made(SocketTransport(worker.loop, self.sock, self._peer, conn))
+            conn.take_over(request, exchange, self.started_ns).started = self.started
+            self.conn = conn
+            worker.inline = None  # the connection is in worker.connections now
+        return conn.responder
+
     # -- the end -------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Send the response and close: the end of the turn (WorkerState.flush), or at once."""
+        """Send the response and close: the end of the turn (WorkerContext.flush), or at once."""
         data, self.pending = self.pending, b""
         sock = self.sock
         try:
@@ -377,3 +327,14 @@ class OneShot:
         sock.close()
         if self.worker.stopping:
             self.worker.connection_closed()
+
+    def abandon(self, reply: bytes) -> None:
+        """Harakiri (usher.worker.context.Carrier): a held response goes out; a request still
+        with the app gets `reply`, since nothing of its response can have gone out (it is sent in
+        one write once the app returns)."""
+        if self.pending:
+            self.flush()
+            return
+        with contextlib.suppress(OSError):
+            self.sock.send(reply, DONTWAIT)
+            shut_sending(self.sock)  # type: ignore[arg-type]

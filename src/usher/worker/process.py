@@ -21,53 +21,29 @@ import socket
 import struct
 import sys
 import time
-from asyncio.events import _set_running_loop
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from time import monotonic_ns
 from typing import Any, NoReturn
 
 import uvloop
 
 from usher import logfile
 from usher.adapters.load import AppLoadError, WsgiApp, load_app
-from usher.adapters.wsgi import base_environ
+from usher.adapters.wsgi import WsgiHandler, base_environ
 from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
-from usher.logs import ServerLog, write_line
+from usher.logs import write_line
 from usher.options import Settings
 from usher.protocols.events import Limits
-from usher.protocols.framing import PlanCache
-from usher.protocols.http1 import HttpCodec
-from usher.protocols.response import format_date
-from usher.protocols.uwsgi import UwsgiCodec
+from usher.protocols.uwsgi import VarsDecoder
 from usher.scoreboard import Layout, Scoreboard
 from usher.sockets import Listener
 from usher.worker import harakiri
-from usher.worker.backlog import Backlog
-from usher.worker.board import Board, Recycling, Reporter, cores_for, make_board
+from usher.worker.board import Recycling, Reporter, cores_for, make_board
 from usher.worker.connection import Connection
-from usher.worker.oneshot import OneShot, OneShotAcceptor
+from usher.worker.context import ListenerContext, WorkerContext
+from usher.worker.oneshot import OneShotAcceptor
 
 READY_RECORD = struct.Struct("=iI")  # worker id, pid
-
-# A stopping worker keeps idle connections this long: a client that connected just before the
-# stop (its connection accepted, its request not yet read) must get an answer, not a reset, or a
-# chain reload under load would fail requests.
-STOP_GRACE = 1.0
-
-# Responses finished in one turn of the loop are written together at its end (Connection.defer)
-# while requests take less than BATCH_BELOW_NS on average; none waits longer than FLUSH_AFTER_NS
-# plus one request for the others. A hello-world request takes ~8 µs, a Django page ~2.5 ms. The
-# average counts what a request costs the loop, so with responses not held it includes their
-# write and the access log line (tens of µs on a busy machine): the bound leaves room for that,
-# or quick requests measured while not held would keep holding off.
-BATCH_BELOW_NS = 200_000
-FLUSH_AFTER_NS = 200_000
-
-# A turn that has held the loop this long accepts waiting clients itself (usher.worker.backlog): libuv
-# would take one per turn. 5 ms is two Django pages.
-ACCEPT_AFTER_NS = 5_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,152 +57,33 @@ class Seat:
     row: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class ListenerContext:
-    """What every connection on one listener shares: its codec kind, limits and base environ."""
+class Worker:
+    """The process around a worker's context: its accepting servers, and why it leaves."""
 
-    protocol: str
-    limits: Limits
-    base_environ: dict[str, Any]
-
-    def new_codec(self) -> HttpCodec | UwsgiCodec:
-        if self.protocol == "http":
-            return HttpCodec(self.limits)
-        return UwsgiCodec(self.limits)
-
-
-class WorkerState:
-    """The worker's shared state: app, clock, Date header, counters and open connections."""
-
-    def __init__(
-        self, settings: Settings, app: WsgiApp, worker_id: int, loop: asyncio.AbstractEventLoop
-    ) -> None:
-        self.app = app
-        self.loop = loop
-        self.worker_id: int = worker_id
-        self.connections: set[Connection] = set()
-        self.pool = ThreadPoolExecutor(settings.threads) if settings.threads > 1 else None
-        self.read_timeout = float(settings.socket_timeout)
-        self.idle_timeout = float(settings.http_timeout)
-        self.write_timeout = float(settings.http_timeout)
-        self.server = b"usher"
-        self.plans = PlanCache(self.server)
-        self.now = loop.time()
-        self.date = format_date(time.time())
-        self.clock = time.monotonic
-        self.stopping = False
-        self.stop_began = 0.0
-        self.requests: int = 0
-        self.exceptions = 0
+    def __init__(self, settings: Settings, ctx: WorkerContext) -> None:
+        self.ctx = ctx
         self.exit_status = EXIT_OK
         self.born = time.monotonic()
         self.min_lifetime = float(settings.min_worker_lifetime)
         self.servers: list[asyncio.AbstractServer] = []
         self.acceptors: list[OneShotAcceptor] = []
-        self.backlog = Backlog(loop)
-        self.deferred: list[Connection | OneShot] = []
-        # The one-shot request the loop is running (usher.worker.oneshot), for the scoreboard's
-        # reporter and harakiri; connections in progress are in `connections`.
-        self.inline: OneShot | None = None
-        self.deferred_since = 0
-        self.turn_began = 0  # monotonic_ns of the current turn's first request; 0 between turns
-        self.accept_checked = 0
-        self.recent_ns = 0  # average app time of recent inline requests
-        self.batching = True  # hold quick responses for the end of the turn (Connection.defer)
-        self.board: Board = make_board(metered=False)
-        self.log = ServerLog(
-            enabled=not settings.disable_logging,
-            log_format=settings.log_format,
-            pid=os.getpid(),
-            worker_id=worker_id,
-        )
-
-    # -- the loop's turn -------------------------------------------------------------------
-    # Inline requests run inside libuv's callbacks, one turn of the loop serving every ready
-    # connection. The turn's start is noted at its first request, and a callback queued then runs
-    # when the turn's callbacks are done.
-
-    def defer(self, conn: Connection | OneShot) -> None:
-        """Hold `conn`'s complete response until the turn ends (Connection.defer)."""
-        if not self.deferred:
-            self.deferred_since = conn.started_ns
-            if not self.turn_began:
-                self._begin_turn(conn.started_ns)
-        self.deferred.append(conn)
-
-    def flush(self) -> None:
-        deferred = self.deferred
-        if deferred:
-            self.deferred = []
-            for conn in deferred:
-                conn.flush()
-
-    def _begin_turn(self, now: int) -> None:
-        self.turn_began = self.accept_checked = now
-        self.loop.call_soon(self._end_turn)
-
-    def _end_turn(self) -> None:
-        self.turn_began = 0
-        self.flush()
-
-    def after_inline_request(self, started_ns: int) -> None:
-        """Between two inline requests of one turn: decide whether quick responses are held for
-        the turn's end, let held ones go once they have waited long enough, and accept waiting
-        clients once the turn has held the loop long enough (usher.worker.backlog)."""
-        now = monotonic_ns()
-        # Holding a response is a bet that the requests after it in the turn are quick too, so
-        # it is only made while recent requests were (an average over the last few).
-        self.recent_ns = recent = (self.recent_ns * 7 + now - started_ns) >> 3
-        self.batching = recent < BATCH_BELOW_NS
-        if not self.turn_began:
-            self._begin_turn(started_ns)
-            return
-        if self.deferred and now - self.deferred_since > FLUSH_AFTER_NS:
-            self.flush()
-        if now - self.accept_checked > ACCEPT_AFTER_NS:
-            self.accept_checked = now
-            self.backlog.accept_waiting()
-
-    def tick(self) -> None:
-        """Once a second: refresh the clock and the Date header, enforce timeouts."""
-        self.now = now = self.loop.time()
-        self.date = format_date(time.time())
-        for conn in list(self.connections):
-            conn.check_timeout(now)
-        if self.stopping and time.monotonic() - self.stop_began >= STOP_GRACE:
-            self.close_idle()
-        self.loop.call_later(1.0, self.tick)
+        self.contexts: list[ListenerContext] = []
 
     def begin_stop(self) -> None:
-        """Stop accepting; leave when in-flight requests are answered. Each response from now on
-        closes its connection; idle connections are closed after STOP_GRACE."""
-        if self.stopping:
+        """Stop accepting; leave when in-flight requests are answered (WorkerContext.stop)."""
+        if self.ctx.stopping:
             return
-        self.stopping = True
-        self.stop_began = time.monotonic()
-        self.backlog.stop()
         for server in self.servers:
             server.close()
         for acceptor in self.acceptors:
             acceptor.stop()
-        # Not at once: a connection accepted in this turn of the loop is announced (connection_made)
-        # in the next, and leaving before would reset it with its request unread.
-        self.loop.call_soon(self.connection_closed)
-
-    def close_idle(self) -> None:
-        for conn in list(self.connections):
-            if not conn.busy and not conn.queue and conn.codec.state.name == "IDLE":
-                conn.close()
-
-    def connection_closed(self) -> None:
-        if self.stopping and not self.connections and not self.deferred:
-            self.loop.stop()
+        self.ctx.stop()
 
     def max_requests_reached(self) -> None:
         """Leave for a successor, once old enough (min-worker-lifetime)."""
         wait = self.born + self.min_lifetime - time.monotonic()
         if wait > 0:
-            self.loop.call_later(wait, self.max_requests_reached)
+            self.ctx.loop.call_later(wait, self.max_requests_reached)
             return
         self.exit_status = EXIT_MAX_REQUESTS
         self.begin_stop()
@@ -239,23 +96,45 @@ def request_limit(settings: Settings, worker_id: int) -> int:
     return settings.max_requests + worker_id * settings.max_requests_delta
 
 
-def listener_contexts(settings: Settings, listeners: list[Listener]) -> list[ListenerContext]:
-    limits = Limits(
-        max_head=settings.buffer_size,
-        max_body=settings.limit_post,
-        spool_threshold=settings.post_buffering,
-    )
+def listener_contexts(
+    settings: Settings, listeners: list[Listener], app: WsgiApp, ctx: WorkerContext
+) -> list[ListenerContext]:
+    """Each listener's codec limits and handler (the app, over that listener's base environ)."""
+    # One decoder per worker: it learns the front server's run of uwsgi variables once.
+    decoder = VarsDecoder()
     contexts = []
     for listener in listeners:
         name, port = listener.server_name_port()
-        environ = base_environ(
-            server_name=name,
-            server_port=port,
-            multithread=settings.threads > 1,
-            multiprocess=settings.processes > 1,
-        )
-        contexts.append(ListenerContext(listener.protocol, limits, environ))
+        contexts.append(listener_context(settings, ctx, app, listener.protocol, name, port, decoder))
     return contexts
+
+
+def listener_context(
+    settings: Settings,
+    ctx: WorkerContext,
+    app: WsgiApp,
+    protocol: str,
+    server_name: str,
+    server_port: str,
+    decoder: VarsDecoder,
+) -> ListenerContext:
+    """One listener's limits and handler: the app over the listener's base environ."""
+    environ = base_environ(
+        server_name=server_name,
+        server_port=server_port,
+        multithread=settings.threads > 1,
+        multiprocess=settings.processes > 1,
+    )
+    handler = WsgiHandler(
+        app,
+        environ,
+        spool_threshold=settings.post_buffering,
+        loop=ctx.loop,
+        pool=ctx.pool,
+        report=ctx.report_exception,
+    )
+    limits = Limits(max_head=settings.buffer_size, max_body=settings.limit_post)
+    return ListenerContext(protocol, limits, handler, decoder)
 
 
 # libuv accepts one connection per listening handle and loop iteration. With clients that open a
@@ -296,57 +175,58 @@ def run_worker(
             os._exit(EXIT_APP_LOAD_FAILED)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    state = WorkerState(settings, app, worker_id, loop)
-    reporter = _attach_board(state, settings, seat)
-    for listener, context in zip(listeners, listener_contexts(settings, listeners), strict=True):
+    ctx = WorkerContext(settings, worker_id, loop)
+    worker = Worker(settings, ctx)
+    reporter = _attach_board(worker, settings, seat)
+    worker.contexts = contexts = listener_contexts(settings, listeners, app, ctx)
+    for listener, context in zip(listeners, contexts, strict=True):
         if listener.protocol == "uwsgi":
-            # One request per connection: usher.worker.oneshot accepts and answers it in one callback.
-            state.acceptors.append(OneShotAcceptor(state, listener.sock, context))
+            # One request per connection: usher.worker.oneshot accepts and answers it in one
+            # callback.
+            worker.acceptors.append(OneShotAcceptor(ctx, listener.sock, context))
             continue
-        factory = partial(Connection, state, context)
-        state.backlog.add(listener.sock, factory)
+        factory = partial(Connection, ctx, context)
+        ctx.backlog.add(listener.sock, factory)
         for sock in accept_handles(listener, settings.processes):
             server = loop.run_until_complete(
                 loop.create_server(factory, sock=sock, backlog=settings.listen, start_serving=False)
             )
-            state.servers.append(server)
+            worker.servers.append(server)
     # Signal handlers are installed, and connections accepted, only once the loop runs: uvloop
     # hears signals only while it runs, so one that arrived between add_signal_handler() and
     # run_forever() would be lost, and a stop request with it.
-    loop.create_task(_start_serving(state, settings, reporter, seat))
+    loop.create_task(_start_serving(worker, settings, reporter, seat))
     try:
         loop.run_forever()
     finally:
         reporter.stop()
         sys.stdout.flush()
         sys.stderr.flush()
-    os._exit(state.exit_status)
+    os._exit(worker.exit_status)
 
 
-async def _start_serving(
-    state: WorkerState, settings: Settings, reporter: Reporter, seat: Seat
-) -> None:
+async def _start_serving(worker: Worker, settings: Settings, reporter: Reporter, seat: Seat) -> None:
+    ctx = worker.ctx
     try:
-        _install_signals(state, settings)
-        for server in state.servers:
+        _install_signals(worker, settings)
+        for server in worker.servers:
             await server.start_serving()
-        for acceptor in state.acceptors:
+        for acceptor in worker.acceptors:
             acceptor.start()
-        state.loop.call_later(1.0, state.tick)
+        ctx.loop.call_later(1.0, ctx.tick)
+        handlers = [context.handler for context in worker.contexts]
+        loop_shared = any(handler.runs_coroutines for handler in handlers)
+        for handler in handlers:
+            handler.serving(loop_shared)
         reporter.start()
         os.write(seat.ready_fd, READY_RECORD.pack(seat.worker_id, os.getpid()))
         os.close(seat.ready_fd)
-        # A WSGI app is synchronous code and runs inline: it must not see a running loop, or
-        # frameworks refuse blocking work (Django raises SynchronousOnlyOperation on the ORM).
-        # Hidden once here, not around each request: the setter calls getpid() on Python 3.11.
-        # Nothing of the worker's own asks for the running loop after this point.
-        _set_running_loop(None)
     except BaseException as exc:  # a worker that cannot serve must not linger half-started
         write_line(f"usher worker {seat.worker_id}: cannot start serving: {exc!r}")
         os._exit(1)
 
 
-def _attach_board(state: WorkerState, settings: Settings, seat: Seat) -> Reporter:
+def _attach_board(worker: Worker, settings: Settings, seat: Seat) -> Reporter:
     scoreboard, index = seat.scoreboard, seat.row
     if index is None:
         layout = Layout(1, cores_for(settings.threads))
@@ -356,21 +236,22 @@ def _attach_board(state: WorkerState, settings: Settings, seat: Seat) -> Reporte
         layout, memory = scoreboard.layout, scoreboard.memory
     board = make_board(metered=settings.stats_prometheus is not None)
     limit = request_limit(settings, seat.worker_id)
-    state.board = Recycling(board, limit, state.max_requests_reached) if limit else board
-    return Reporter(board, state, memory, layout, index)
+    ctx = worker.ctx
+    ctx.board = Recycling(board, limit, worker.max_requests_reached) if limit else board
+    return Reporter(board, ctx, memory, layout, index)
 
 
-def _install_signals(state: WorkerState, settings: Settings) -> None:
-    loop = state.loop
+def _install_signals(worker: Worker, settings: Settings) -> None:
+    loop = worker.ctx.loop
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(signum, state.begin_stop)
+        loop.add_signal_handler(signum, worker.begin_stop)
     loop.add_signal_handler(signal.SIGQUIT, lambda: os._exit(EXIT_OK))
     path = logfile.log_path(settings)
     if path is not None:
         loop.add_signal_handler(signal.SIGUSR1, logfile.reopen, path)
     else:
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # its default action would end the worker
-    harakiri.install(state, EXIT_HARAKIRI)
+    harakiri.install(worker.ctx, EXIT_HARAKIRI)
 
 
 def _limit_address_space(megabytes: int) -> None:

@@ -1,0 +1,93 @@
+"""The seam between the worker and what answers a request: `Handler`, `Exchange`, `Responder`.
+
+Every request, from an HTTP or a uwsgi listener, whether it is carried by a connection or answered
+where it was accepted, enters its listener's handler in one place: `Handler.begin(request,
+responder)`. The handler returns the `Exchange` that receives the rest of the request (the body's
+pieces, then its end) from the codec's events, in order, and answers through the responder.
+
+The worker owns I/O, framing and backpressure: a responder frames what it is given and writes it.
+A handler owns the app's rules (WSGI's environ and start_response, an ASGI app's messages, a file
+on disk) and never touches a socket. `begin` is synchronous, and a response known at once goes out
+through `send_whole` in one write: WSGI's fast path is one call, not an awaited message exchange.
+
+Backpressure: on the loop's thread a handler checks `responder.paused` between pieces of a body
+and stops; the worker calls `Exchange.resume()` once the client has drained. A handler that runs
+the app on a pool thread lets the responder block that thread instead.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from usher.protocols.events import Request
+
+
+class Responder(Protocol):
+    """Frames and writes one response at a time for a request's carrier."""
+
+    paused: bool
+    # True while the app writes from a pool thread: writes are handed to the loop, and the thread
+    # blocks while the client is slow.
+    threaded: bool
+
+    @property
+    def peer(self) -> tuple[str, str]:
+        """The client's address and port as the carrier's socket sees it (a front server's,
+        behind one)."""
+        ...
+
+    def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
+        """Send the status line and headers; `length` is the body size when known.
+
+        A Content-Length header among `headers` takes precedence over `length`.
+        """
+
+    def send_body(self, data: bytes) -> None:
+        """Send part of the body (dropped for HEAD and bodiless statuses)."""
+
+    def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Send a complete response whose body is known at once, and finish it."""
+
+    def send_file(self, fd: int, offset: int, count: int) -> None:
+        """Send `count` bytes of a regular file with sendfile; may pause until done."""
+
+    def finish(self) -> None:
+        """The response is complete."""
+
+    def abort(self) -> None:
+        """The response cannot be completed: drop the connection."""
+
+
+class Exchange(Protocol):
+    """One request in a handler's hands, from its head to the end of its response."""
+
+    out: Responder
+
+    def receive_data(self, data: bytes) -> None:
+        """A piece of the request body, in order."""
+
+    def receive_end(self) -> None:
+        """The request is complete: answer it (now, or on a pool thread)."""
+
+    def resume(self) -> None:
+        """The responder can take more after a pause: send the rest."""
+
+    def release(self) -> None:
+        """The carrier is done with the request (answered, or its client gone): free what it
+        holds, such as a spooled body. Safe to call more than once."""
+
+
+class Handler(Protocol):
+    """What a listener hands each request to."""
+
+    # True when the handler runs coroutines on the worker's loop (an ASGI app): the loop must
+    # then stay visible to them, and a synchronous handler hides it only around its own calls.
+    runs_coroutines: bool
+
+    def serving(self, loop_shared: bool) -> None:
+        """The worker starts serving; `loop_shared` is True when some handler of this worker
+        runs coroutines on its loop."""
+
+    def begin(self, request: Request, responder: Responder) -> Exchange:
+        """Take a request whose head has been read; its body follows through the exchange."""
+        ...

@@ -1,0 +1,214 @@
+"""What a worker's connections share: the clock, the Date header, the log, the board, counters,
+the open carriers and the loop's turn.
+
+A carrier (a `usher.worker.connection.Connection`, or a request answered where it was accepted,
+`usher.worker.oneshot.OneShot`) is handed this context, never the worker process: it cannot start
+or stop serving, only serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from time import monotonic_ns
+from typing import Protocol
+
+from usher.adapters.base import Handler
+from usher.logs import ServerLog
+from usher.options import Settings
+from usher.protocols.events import CodecState, Limits, Request
+from usher.protocols.framing import PlanCache
+from usher.protocols.http1 import HttpCodec
+from usher.protocols.response import format_date
+from usher.protocols.uwsgi import UwsgiCodec, VarsDecoder
+from usher.worker.backlog import Backlog
+from usher.worker.board import Board, Running, make_board
+
+# Responses finished in one turn of the loop are written together at its end (Connection.defer)
+# while requests take less than BATCH_BELOW_NS on average; none waits longer than FLUSH_AFTER_NS
+# plus one request for the others. A hello-world request takes ~8 µs, a Django page ~2.5 ms. The
+# average counts what a request costs the loop, so with responses not held it includes their
+# write and the access log line (tens of µs on a busy machine): the bound leaves room for that,
+# or quick requests measured while not held would keep holding off.
+BATCH_BELOW_NS = 200_000
+FLUSH_AFTER_NS = 200_000
+
+# A turn that has held the loop this long accepts waiting clients itself (usher.worker.backlog): libuv
+# would take one per turn. 5 ms is two Django pages.
+ACCEPT_AFTER_NS = 5_000_000
+
+
+
+# A stopping worker keeps idle connections this long: a client that connected just before the
+# stop (its connection accepted, its request not yet read) must get an answer, not a reset, or a
+# chain reload under load would fail requests.
+STOP_GRACE = 1.0
+
+_IDLE = CodecState.IDLE
+
+
+class Carrier(Protocol):
+    """A request's carrier as the worker sees it: what holds a response for the turn's end, what
+    harakiri asks to abandon its request."""
+
+    @property
+    def started_ns(self) -> int: ...
+
+    def flush(self) -> None:
+        """Write the responses held for the turn's end."""
+
+    def abandon(self, reply: bytes) -> None:
+        """The worker is leaving at once (harakiri): write what is held straight to the socket,
+        then `reply` for a request whose response has not started."""
+
+
+class InlineCarrier(Carrier, Running, Protocol):
+    """The request the loop is running where it was accepted (usher.worker.oneshot)."""
+
+
+class Connected(Carrier, Protocol):
+    """A carrier with a connection of its own, watched for timeouts."""
+
+    @property
+    def idle(self) -> bool: ...
+
+    def check_timeout(self, now: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerContext:
+    """What every request on one listener shares: its protocol, limits and handler."""
+
+    protocol: str
+    limits: Limits
+    handler: Handler
+    decoder: VarsDecoder
+
+    def new_codec(self) -> HttpCodec | UwsgiCodec:
+        if self.protocol == "http":
+            return HttpCodec(self.limits)
+        return UwsgiCodec(self.limits, self.decoder)
+
+
+class WorkerContext:
+    """The worker's shared state, as its carriers see it."""
+
+    def __init__(self, settings: Settings, worker_id: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.worker_id: int = worker_id
+        self.connections: set[Connected] = set()
+        self.pool = ThreadPoolExecutor(settings.threads) if settings.threads > 1 else None
+        self.read_timeout = float(settings.socket_timeout)
+        self.idle_timeout = float(settings.http_timeout)
+        self.write_timeout = float(settings.http_timeout)
+        self.server = b"usher"
+        self.plans = PlanCache(self.server)
+        self.now = loop.time()
+        self.date = format_date(time.time())
+        self.clock = time.monotonic
+        self.stopping = False
+        self.stop_began = 0.0
+        self.requests: int = 0
+        self.exceptions = 0
+        self.backlog = Backlog(loop)
+        self.deferred: list[Carrier] = []
+        # The one-shot request the loop is running (usher.worker.oneshot), for the scoreboard's
+        # reporter and harakiri; connections in progress are in `connections`.
+        self.inline: InlineCarrier | None = None
+        self.deferred_since = 0
+        self.turn_began = 0  # monotonic_ns of the current turn's first request; 0 between turns
+        self.accept_checked = 0
+        self.recent_ns = 0  # average app time of recent inline requests
+        self.batching = True  # hold quick responses for the end of the turn (Connection.defer)
+        self.board: Board = make_board(metered=False)
+        self.log = ServerLog(
+            enabled=not settings.disable_logging,
+            log_format=settings.log_format,
+            pid=os.getpid(),
+            worker_id=worker_id,
+        )
+
+    # -- the loop's turn -------------------------------------------------------------------
+    # Inline requests run inside libuv's callbacks, one turn of the loop serving every ready
+    # connection. The turn's start is noted at its first request, and a callback queued then runs
+    # when the turn's callbacks are done.
+
+    def defer(self, conn: Carrier) -> None:
+        """Hold `conn`'s complete response until the turn ends (Connection.defer)."""
+        if not self.deferred:
+            self.deferred_since = conn.started_ns
+            if not self.turn_began:
+                self._begin_turn(conn.started_ns)
+        self.deferred.append(conn)
+
+    def flush(self) -> None:
+        deferred = self.deferred
+        if deferred:
+            self.deferred = []
+            for conn in deferred:
+                conn.flush()
+
+    def _begin_turn(self, now: int) -> None:
+        self.turn_began = self.accept_checked = now
+        self.loop.call_soon(self._end_turn)
+
+    def _end_turn(self) -> None:
+        self.turn_began = 0
+        self.flush()
+
+    def after_inline_request(self, started_ns: int) -> None:
+        """Between two inline requests of one turn: decide whether quick responses are held for
+        the turn's end, let held ones go once they have waited long enough, and accept waiting
+        clients once the turn has held the loop long enough (usher.worker.backlog)."""
+        now = monotonic_ns()
+        # Holding a response is a bet that the requests after it in the turn are quick too, so
+        # it is only made while recent requests were (an average over the last few).
+        self.recent_ns = recent = (self.recent_ns * 7 + now - started_ns) >> 3
+        self.batching = recent < BATCH_BELOW_NS
+        if not self.turn_began:
+            self._begin_turn(started_ns)
+            return
+        if self.deferred and now - self.deferred_since > FLUSH_AFTER_NS:
+            self.flush()
+        if now - self.accept_checked > ACCEPT_AFTER_NS:
+            self.accept_checked = now
+            self.backlog.accept_waiting()
+
+    def tick(self) -> None:
+        """Once a second: refresh the clock and the Date header, enforce timeouts."""
+        self.now = now = self.loop.time()
+        self.date = format_date(time.time())
+        for conn in list(self.connections):
+            conn.check_timeout(now)
+        if self.stopping and time.monotonic() - self.stop_began >= STOP_GRACE:
+            self.close_idle()
+        self.loop.call_later(1.0, self.tick)
+
+    def stop(self) -> None:
+        """From now on each response closes its connection; idle ones close after STOP_GRACE,
+        and the loop stops once every carrier is done."""
+        self.stopping = True
+        self.stop_began = time.monotonic()
+        self.backlog.stop()
+        # Not at once: a connection accepted in this turn of the loop is announced (connection_made)
+        # in the next, and leaving before would reset it with its request unread.
+        self.loop.call_soon(self.connection_closed)
+
+    def close_idle(self) -> None:
+        for conn in list(self.connections):
+            if conn.idle:
+                conn.close()
+
+    def connection_closed(self) -> None:
+        if self.stopping and not self.connections and not self.deferred:
+            self.loop.stop()
+
+    def report_exception(self, request: Request, exc: BaseException) -> None:
+        """An app raised while answering `request`: log it and count it."""
+        self.log.app_exception(request, exc)
+        self.exceptions += 1
