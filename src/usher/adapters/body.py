@@ -1,9 +1,11 @@
-"""The request body: filled by a codec, then read by the app as ``wsgi.input``.
+"""The request body the WSGI adapter hands the app as ``wsgi.input``, filled from codec events.
 
-A body is held in memory up to the spool threshold (``post-buffering``) and moved to an anonymous
-temporary file once it grows past it, so a large upload costs disk, not worker memory. The worker
-reads a request completely before the app runs (a slow client never holds an app thread), which is
-why the whole body must live somewhere.
+The codecs (usher.protocols) emit a body as ``Data`` pieces and store nothing; the WSGI adapter
+appends each piece here and calls ``finish`` at ``END``. A body is held in memory up to the spool
+threshold (``post-buffering``) and moved to an anonymous temporary file once it grows past it, so
+a large upload costs disk, not worker memory. The worker reads a request completely before a WSGI
+app runs (a slow client never holds an app thread), which is why the whole body must live
+somewhere.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import IO, ClassVar
 
 
 class RequestBody:
-    """A request body: ``append`` and ``finish`` by the codec, then a read-only byte stream.
+    """A request body: ``append`` and ``finish`` by the adapter, then a read-only byte stream.
 
     ``length`` counts the bytes received. Reads before ``finish()`` are an error. ``EMPTY`` is one
     shared, finished, empty body for the many requests that carry none.
