@@ -3,6 +3,8 @@ reads, Upgrade, errors."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 import random
 from pathlib import Path
 
@@ -108,6 +110,9 @@ def test_end_is_one_shared_instance() -> None:
     second = HttpCodec(LIMITS).receive_data(GET)[1]
     assert first is second is END
     assert repr(END) == "END"
+    assert copy.copy(END) is END
+    assert copy.deepcopy([END])[0] is END
+    assert pickle.loads(pickle.dumps(END)) is END
 
 
 def test_states_through_a_request_with_a_body() -> None:

@@ -84,12 +84,16 @@ class Data:
 
 
 class EndOfMessage:
-    """The current request, body included, is complete. Use the one instance, ``END``."""
+    """The current request, body included, is complete. Use the one instance, ``END``, and
+    compare with ``is``: copying or pickling it gives ``END`` back."""
 
     __slots__ = ()
 
     def __repr__(self) -> str:
         return "END"
+
+    def __reduce__(self) -> str:
+        return "END"  # pickled by name: unpickling (and copy, deepcopy) gives the one instance
 
 
 END = EndOfMessage()
