@@ -1,4 +1,5 @@
-"""RequestBody: memory up to the spool threshold, an anonymous file past it, a wsgi.input after."""
+"""RequestBody (the WSGI adapter's spool): memory up to the spool threshold, an anonymous file past
+it, a wsgi.input after."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from usher.protocols import RequestBody
+from usher.adapters.body import RequestBody
 
 LINES = [b"first line\n", b"second, longer line\n", b"\n", b"last line without newline"]
 

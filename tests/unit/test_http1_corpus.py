@@ -4,6 +4,14 @@ Each ``*.http`` file holds raw bytes as a client sent them; ``expected.json`` be
 per file, the events the codec must emit (the end of stream included), the codec state once all
 bytes are in, and any limits that differ from the defaults below. Whole, line by line and byte
 by byte, every file must give the same events.
+
+The codec streams a request as ``Request``, ``Data``..., ``END`` (usher.protocols.events); the
+corpus lists each complete request as one ``request`` entry with its whole body. So the replay
+checks the stream's order, then folds it: a ``request`` entry is the ``Request`` with its ``Data``
+joined, written at its ``END``; a request cut short by an error never reaches its ``END`` and
+leaves only the error, as the corpus expects. After an upgrade request the codec is SWITCHED, which
+the corpus (written when usher closed such connections) calls ``done``; the ``Upgraded`` bytes
+must be the end of the input, the same in every chunking.
 """
 
 from __future__ import annotations
@@ -17,18 +25,21 @@ from typing import Any
 import pytest
 
 from usher.protocols import (
+    END,
     CodecState,
     ContinueRequested,
+    Data,
+    EndOfMessage,
     Event,
     HttpCodec,
     Limits,
     ProtocolError,
     Request,
+    Upgraded,
 )
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "http"
-# A small spool threshold so that corpus bodies exercise both the memory and the file path.
-DEFAULTS = {"max_head": 4096, "max_body": 0, "spool_threshold": 16}
+DEFAULTS = {"max_head": 4096, "max_body": 0}
 
 
 def load(folder: str) -> list[tuple[str, bytes, dict[str, Any]]]:
@@ -54,39 +65,70 @@ def by_byte(data: bytes) -> Iterator[bytes]:
 CHUNKINGS = {"whole": whole, "by_line": by_line, "by_byte": by_byte}
 
 
-def describe(event: Event) -> dict[str, Any]:
-    """An event as plain data (a request's body read out) so runs can be compared."""
-    if isinstance(event, Request):
-        return {
-            "type": "request",
-            "method": event.method,
-            "path": event.path.decode("latin-1"),
-            "query": event.query.decode("latin-1"),
-            "http_version": event.http_version,
-            "keep_alive": event.keep_alive,
-            "chunked": event.chunked,
-            "body": event.body.read().decode("latin-1"),
-            "headers": [[n.decode("latin-1"), v.decode("latin-1")] for n, v in event.headers],
-        }
-    if isinstance(event, ContinueRequested):
-        return {"type": "continue"}
-    assert isinstance(event, ProtocolError)
-    return {"type": "error", "status": event.status, "reason": event.reason}
+def describe(request: Request, body: bytes) -> dict[str, Any]:
+    """A complete request as plain data so runs can be compared."""
+    return {
+        "type": "request",
+        "method": request.method,
+        "path": request.path.decode("latin-1"),
+        "query": request.query.decode("latin-1"),
+        "http_version": request.http_version,
+        "keep_alive": request.keep_alive,
+        "chunked": request.chunked,
+        "has_body": request.has_body,
+        "upgrade": request.upgrade,
+        "body": body.decode("latin-1"),
+        "headers": [[n.decode("latin-1"), v.decode("latin-1")] for n, v in request.headers],
+    }
 
 
-def replay(data: bytes, chunking: str, limits: Limits) -> tuple[list[dict[str, Any]], str]:
+def fold(events: list[Event]) -> tuple[list[dict[str, Any]], bytes]:
+    """Check the stream's order and fold it into the corpus's entries, plus the Upgraded bytes."""
+    described: list[dict[str, Any]] = []
+    request: Request | None = None  # the request whose END is awaited
+    body: list[bytes] = []
+    switched = False
+    raw = b""
+    for i, event in enumerate(events):
+        if isinstance(event, Request):
+            assert request is None and not switched, events
+            request, body = event, []
+        elif isinstance(event, Data):
+            assert request is not None and request.has_body, events
+            assert type(event.data) is bytes and event.data, events
+            body.append(event.data)
+        elif isinstance(event, EndOfMessage):
+            assert event is END and request is not None, events
+            described.append(describe(request, b"".join(body)))
+            switched, request = request.upgrade, None
+        elif isinstance(event, Upgraded):
+            assert switched and event.data, events
+            raw += event.data
+        elif isinstance(event, ContinueRequested):
+            assert request is None and isinstance(events[i + 1], Request), events
+            described.append({"type": "continue"})
+        else:
+            assert isinstance(event, ProtocolError) and i == len(events) - 1, events
+            described.append({"type": "error", "status": event.status, "reason": event.reason})
+    return described, raw
+
+
+def replay(data: bytes, chunking: str, limits: Limits) -> tuple[list[dict[str, Any]], str, bytes]:
     codec = HttpCodec(limits)
     events: list[Event] = []
     for piece in CHUNKINGS[chunking](data):
         events += codec.receive_data(piece)
-    state = codec.state.value
+    state = codec.state
     events += codec.receive_eof()
     assert codec.state is CodecState.DONE
-    described = [describe(event) for event in events]
-    for event in events:
-        if isinstance(event, Request):
-            event.body.close()
-    return described, state
+    described, raw = fold(events)
+    assert data.endswith(raw)
+    if state is CodecState.SWITCHED:
+        assert described[-1]["upgrade"], described
+        state = CodecState.DONE  # the corpus predates SWITCHED: such a connection then closed
+    else:
+        assert not raw
+    return described, state.value, raw
 
 
 def check(actual: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
@@ -107,7 +149,7 @@ def cases(folder: str) -> list[Any]:
 def test_corpus_case(data: bytes, expected: dict[str, Any]) -> None:
     limits = Limits(**{**DEFAULTS, **expected.get("limits", {})})
     runs = {chunking: replay(data, chunking, limits) for chunking in CHUNKINGS}
-    events, state = runs["whole"]
+    events, state, _ = runs["whole"]
     assert runs["by_line"] == runs["whole"]
     assert runs["by_byte"] == runs["whole"]
     check(events, expected["events"])
@@ -122,3 +164,18 @@ def test_valid_cases_end_without_error() -> None:
 def test_invalid_cases_end_with_error() -> None:
     for name, _, expected in load("invalid"):
         assert expected["events"][-1]["type"] == "error", name
+
+
+@pytest.mark.parametrize(
+    ("name", "after"),
+    [
+        ("upgrade_websocket.http", b"\x81\x857\xfa!=\x7f\x9fMQX"),  # one masked WebSocket frame
+        ("upgrade_h2c_with_body.http", b"PRI * HTTP/2.0\r\n\r\n"),  # the HTTP/2 preface
+    ],
+)
+def test_upgrade_cases_hand_over_the_bytes_after_the_request(name: str, after: bytes) -> None:
+    data = (CORPUS / "valid" / name).read_bytes()
+    for chunking in CHUNKINGS:
+        events, _, raw = replay(data, chunking, Limits(**DEFAULTS))
+        assert events[-1]["upgrade"] and not events[-1]["keep_alive"]
+        assert raw == after, chunking

@@ -2,6 +2,10 @@
 
 ``expected.json`` lists, per packet, the events (the end of stream included), the codec state once
 all bytes are in (DONE unless given) and any limits that differ from the defaults below.
+
+The codec streams ``Request``, ``Data``..., ``END``; the replay checks that order and folds them
+into the corpus's one ``request`` entry (its body joined) at ``END``. A request an error cuts
+short leaves only the error, as the corpus expects.
 """
 
 from __future__ import annotations
@@ -17,17 +21,21 @@ from typing import Any
 import pytest
 
 from usher.protocols import (
+    END,
     CodecState,
+    Data,
+    EndOfMessage,
     Event,
     Limits,
     ProtocolError,
     Request,
     UwsgiCodec,
+    VarsDecoder,
     encode_uwsgi_request,
 )
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "uwsgi"
-DEFAULTS = {"max_head": 4096, "max_body": 0, "spool_threshold": 16}
+DEFAULTS = {"max_head": 4096, "max_body": 0}
 
 
 def load() -> list[tuple[str, bytes, dict[str, Any]]]:
@@ -53,38 +61,58 @@ def chunkings(data: bytes) -> dict[str, list[bytes]]:
     }
 
 
-def describe(event: Event) -> dict[str, Any]:
-    if isinstance(event, Request):
-        assert event.vars is not None
-        body = event.body.read()
-        event.body.close()
-        return {
-            "type": "request",
-            "method": event.method,
-            "uri": event.vars.get("REQUEST_URI"),
-            "path": event.path.decode("latin-1"),
-            "path_info": event.vars.get("PATH_INFO"),
-            "query": event.query.decode("latin-1"),
-            "http_version": event.http_version,
-            "keep_alive": event.keep_alive,
-            "headers": event.headers,
-            "body": body.decode("latin-1"),
-            "body_length": len(body),
-            "vars": event.vars,
-        }
-    assert isinstance(event, ProtocolError)
-    return {"type": "error", "status": event.status, "reason": event.reason}
+def describe(request: Request, body: bytes) -> dict[str, Any]:
+    assert request.vars is not None
+    return {
+        "type": "request",
+        "method": request.method,
+        "uri": request.vars.get("REQUEST_URI"),
+        "path": request.path.decode("latin-1"),
+        "path_info": request.vars.get("PATH_INFO"),
+        "query": request.query.decode("latin-1"),
+        "http_version": request.http_version,
+        "keep_alive": request.keep_alive,
+        "has_body": request.has_body,
+        "headers": request.headers,
+        "body": body.decode("latin-1"),
+        "body_length": len(body),
+        "vars": request.vars,
+    }
 
 
-def replay(pieces: Iterator[bytes] | list[bytes], limits: Limits) -> tuple[list[Any], str]:
-    codec = UwsgiCodec(limits)
+def fold(events: list[Event]) -> list[dict[str, Any]]:
+    """Check the stream's order (one request at most) and fold it into the corpus's entries."""
+    described: list[dict[str, Any]] = []
+    request: Request | None = None
+    body: list[bytes] = []
+    for i, event in enumerate(events):
+        if isinstance(event, Request):
+            assert i == 0, events
+            request = event
+        elif isinstance(event, Data):
+            assert request is not None and request.has_body, events
+            assert type(event.data) is bytes and event.data, events
+            body.append(event.data)
+        elif isinstance(event, EndOfMessage):
+            assert event is END and request is not None and i == len(events) - 1, events
+            described.append(describe(request, b"".join(body)))
+        else:
+            assert isinstance(event, ProtocolError) and i == len(events) - 1, events
+            described.append({"type": "error", "status": event.status, "reason": event.reason})
+    return described
+
+
+def replay(
+    pieces: Iterator[bytes] | list[bytes], limits: Limits, decoder: VarsDecoder | None = None
+) -> tuple[list[Any], str]:
+    codec = UwsgiCodec(limits, decoder)
     events: list[Event] = []
     for piece in pieces:
         events += codec.receive_data(piece)
     state = codec.state.value
     events += codec.receive_eof()
     assert codec.state is CodecState.DONE
-    return [describe(event) for event in events], state
+    return fold(events), state
 
 
 @pytest.mark.parametrize(
@@ -124,3 +152,18 @@ def test_encoder_writes_what_nginx_writes() -> None:
         body = packet[-request["body_length"] :] if request["body_length"] else b""
         assert encode_uwsgi_request(request["vars"], body) == packet, name
     assert module.pack([("A", "b")], modifier1=30) == encode_uwsgi_request({"A": "b"}, modifier1=30)
+
+
+def test_a_decoder_shared_across_packets_gives_the_same_events() -> None:
+    # A worker passes one VarsDecoder to all its connections: what it learns from one packet
+    # must never change another's result, in whatever order they come.
+    cases = load()
+    alone = {
+        name: replay([data], Limits(**{**DEFAULTS, **exp.get("limits", {})}))
+        for name, data, exp in cases
+    }
+    for order in (cases, cases[::-1], cases * 2):
+        shared = VarsDecoder()
+        for name, data, exp in order:
+            limits = Limits(**{**DEFAULTS, **exp.get("limits", {})})
+            assert replay([data], limits, shared) == alone[name], name

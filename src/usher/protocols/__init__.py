@@ -1,17 +1,22 @@
 """Sans-I/O protocol codecs: bytes in, events out; responses as bytes.
 
-Nothing here touches a socket, a clock or a thread, so every codec can be driven by tests with
-bytes alone.
+Nothing here touches a socket, a file, a clock or a thread, so every codec can be driven by tests
+with bytes alone. A request comes out as a stream of events (``Request``, ``Data``..., ``END``,
+then ``Upgraded`` bytes after a switch of protocols: see usher.protocols.events); whoever consumes
+the body (the WSGI adapter's spool, a streaming handler) stores it.
 """
 
-from usher.protocols.body import RequestBody
 from usher.protocols.events import (
+    END,
     CodecState,
     ContinueRequested,
+    Data,
+    EndOfMessage,
     Event,
     Limits,
     ProtocolError,
     Request,
+    Upgraded,
 )
 from usher.protocols.http1 import HttpCodec
 from usher.protocols.response import (
@@ -22,20 +27,24 @@ from usher.protocols.response import (
     error_response,
     format_date,
 )
-from usher.protocols.uwsgi import UwsgiCodec, encode_uwsgi_request
+from usher.protocols.uwsgi import UwsgiCodec, VarsDecoder, encode_uwsgi_request
 
 __all__ = [
     "CONTINUE_100",
+    "END",
     "LAST_CHUNK",
     "CodecState",
     "ContinueRequested",
+    "Data",
+    "EndOfMessage",
     "Event",
     "HttpCodec",
     "Limits",
     "ProtocolError",
     "Request",
-    "RequestBody",
+    "Upgraded",
     "UwsgiCodec",
+    "VarsDecoder",
     "encode_chunk",
     "encode_head",
     "encode_uwsgi_request",

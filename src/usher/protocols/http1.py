@@ -4,9 +4,18 @@ Rules this codec holds to:
 
 - One ``HttpCodec`` and one llhttp parser per connection, reused by every keep-alive request.
   Pipelined requests come out in order; a request split across reads at any byte boundary
-  parses the same as one sent whole.
-- A request is emitted once its body is complete. ``Expect: 100-continue`` (HTTP/1.1, with a
-  body whose declared length is acceptable) adds a ``ContinueRequested`` before it.
+  gives the same events, except that body bytes come out in as many ``Data`` pieces as they
+  arrived in.
+- Events stream as h11's do (usher.protocols.events): the ``Request`` (the head) as soon as the
+  head is complete and acceptable, then the body in ``Data`` pieces as it arrives (chunked
+  bodies decoded), then ``END``; a bodiless request gives ``[request, END]`` in one list.
+  ``Expect: 100-continue`` (HTTP/1.1, with a body whose declared length is acceptable) adds a
+  ``ContinueRequested`` before the ``Request``. Nothing is stored here: the body's bytes are
+  passed on as llhttp hands them over, and buffering or spooling them is the adapter's business.
+- Limits: the head is held to buffer-size (431, or 400 for chunk extensions and trailers past
+  their allowance); a Content-Length over limit-post is refused (413) before any ``Request``,
+  and a chunked body as soon as its bytes cross it, so no ``Data`` beyond limit-post comes out.
+  A ``ProtocolError`` may thus follow the ``Request`` and some ``Data`` of its message.
 - Framing is never guessed. llhttp already refuses Content-Length together with
   Transfer-Encoding, repeated Content-Length, malformed chunk sizes, obs-fold, whitespace before
   a colon and control bytes in names and values; this codec also refuses any Transfer-Encoding
@@ -16,10 +25,14 @@ Rules this codec holds to:
 - Header names containing ``_`` are dropped, as nginx does: in the WSGI environ ``X_Forwarded_For``
   and ``X-Forwarded-For`` would both become ``HTTP_X_FORWARDED_FOR`` and a client could spoof the
   proxy's header. Trailer fields of chunked bodies are dropped too.
-- After a ``ProtocolError``, or after a request that does not keep the connection alive, the
-  codec is DONE: later bytes are ignored and no further event comes out.
-- An ``Upgrade`` request (WebSocket, h2c) is answered as plain HTTP, which the client must
-  accept, and the connection then closes: usher does not switch protocols.
+- After a ``ProtocolError``, after end of stream, or after a request that does not keep the
+  connection alive, the codec is DONE: later bytes are ignored and no further event comes out.
+- A request that llhttp treats as an upgrade (``Upgrade`` with ``Connection: upgrade``) comes out
+  with ``upgrade=True`` and ``keep_alive=False``; its Content-Length body (a chunked one is
+  refused) follows as ``Data``, then ``END``. The codec is then SWITCHED: every later byte of the
+  connection, from the rest of that read on, comes out raw in ``Upgraded`` events, so a WebSocket
+  handler takes the stream over without a second parser. A handler that declines the upgrade
+  answers as plain HTTP and closes.
 """
 
 from __future__ import annotations
@@ -28,14 +41,16 @@ from typing import NoReturn
 
 import httptools
 
-from usher.protocols.body import RequestBody
 from usher.protocols.events import (
+    END,
     CodecState,
     ContinueRequested,
+    Data,
     Event,
     Limits,
     ProtocolError,
     Request,
+    Upgraded,
 )
 
 # Module-level names: the hot path reads locals and globals, not enum class attributes.
@@ -43,7 +58,7 @@ _IDLE = CodecState.IDLE
 _HEAD = CodecState.HEAD
 _BODY = CodecState.BODY
 _DONE = CodecState.DONE
-_EMPTY = RequestBody.EMPTY
+_SWITCHED = CodecState.SWITCHED
 
 # Fields that decide framing or routing: noted in on_header, judged once the head is complete.
 _NOTED = frozenset((b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"))
@@ -73,7 +88,6 @@ class HttpCodec:
     """
 
     __slots__ = (
-        "_body",
         "_dropped",
         "_events",
         "_exact",
@@ -86,8 +100,8 @@ class HttpCodec:
         "_noted",
         "_parser",
         "_raw_left",
+        "_received",
         "_request",
-        "_spool",
         "_state",
         "_trailers",
         "_url",
@@ -96,7 +110,6 @@ class HttpCodec:
     def __init__(self, limits: Limits) -> None:
         self._max_head = limits.max_head
         self._max_body = limits.max_body
-        self._spool = limits.spool_threshold
         self._parser = httptools.HttpRequestParser(self)
         self._state = _IDLE
         self._events: list[Event] = []
@@ -110,7 +123,7 @@ class HttpCodec:
         self._hosts = 0
         self._dropped = 0
         self._request: Request | None = None
-        self._body = _EMPTY
+        self._received = 0  # body bytes passed on, held to limit-post for chunked bodies
         self._framing = 0
         self._trailers = 0
         # Body bytes of an Upgrade request still to read: llhttp hands the stream over after the
@@ -119,7 +132,7 @@ class HttpCodec:
 
     @property
     def state(self) -> CodecState:
-        """IDLE, HEAD, BODY or DONE: what the connection is waiting for."""
+        """IDLE, HEAD, BODY, DONE or SWITCHED: what the connection is waiting for."""
         return self._state
 
     # ----------------------------------------------------------------------------------------
@@ -127,20 +140,24 @@ class HttpCodec:
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed received bytes; return every event they complete, in order."""
-        if self._state is _DONE:
+        state = self._state
+        if state is _DONE:
             return []
         events: list[Event] = []
         self._events = events
-        if self._raw_left:
+        if self._raw_left or state is _SWITCHED:
             self._receive_raw(data)
-        elif self._state is not _BODY and len(data) > self._max_head - self._head_bytes:
+        elif state is not _BODY and len(data) > self._max_head - self._head_bytes:
             self._feed_bounded(data)
         else:
             self._feed(data)
         return events
 
     def receive_eof(self) -> list[Event]:
-        """The peer closed its sending side: a request cut short is an error, else nothing."""
+        """The peer closed its sending side: a request cut short is an error, else nothing.
+
+        The codec is DONE afterwards, also when it was SWITCHED.
+        """
         events: list[Event] = []
         self._events = events
         state = self._state
@@ -174,12 +191,15 @@ class HttpCodec:
         # within buffer-size bytes is caught at exactly the byte that crosses it.
         view = memoryview(data)
         pos, end = 0, len(data)
-        while pos < end and self._state is not _DONE:
-            if self._raw_left:
+        while pos < end:
+            state = self._state
+            if state is _DONE:
+                return
+            if self._raw_left or state is _SWITCHED:
                 self._receive_raw(view[pos:])
                 return
             stop = end
-            if self._state is not _BODY:
+            if state is not _BODY:
                 budget = self._max_head - self._head_bytes
                 if budget <= 0:
                     self._fail(431, self._head_too_large())
@@ -225,19 +245,27 @@ class HttpCodec:
         self._fail(400, f"malformed request: {exc}")
 
     def _upgraded(self, chunk: bytes | memoryview, offset: int) -> None:
-        if self._raw_left and self._state is not _DONE:
+        # llhttp stops at the end of an upgrade request's head; the rest of the read is the
+        # request's body (if any), then the new protocol's bytes.
+        if self._raw_left or self._state is _SWITCHED:
             self._receive_raw(chunk[offset:])
 
     def _receive_raw(self, data: bytes | memoryview) -> None:
-        take = bytes(data[: self._raw_left])
-        self._raw_left -= len(take)
-        try:
-            self._body.append(take)
-        except OSError as exc:
-            self._fail(500, f"could not store the request body: {exc}")
-            return
-        if not self._raw_left:
-            self.on_message_complete()
+        """Bytes past llhttp: an upgrade request's body, then raw Upgraded bytes."""
+        left = self._raw_left
+        if left:
+            piece = data[:left]  # `data` itself when it is bytes and no longer than `left`
+            if not piece:
+                return
+            self._events.append(Data(bytes(piece)))  # bytes() of bytes is the same object
+            left -= len(piece)
+            self._raw_left = left
+            if left:
+                return
+            self.on_message_complete()  # END; the codec is SWITCHED
+            data = data[len(piece) :]
+        if data:
+            self._events.append(Upgraded(bytes(data)))
 
     # ----------------------------------------------------------------------------------------
     # llhttp callbacks (called by httptools from inside feed_data)
@@ -305,55 +333,62 @@ class HttpCodec:
                 path, query = url, b""
         else:
             path, query = self._other_target(url)
-        body = _EMPTY
+        has_body = False
         if length or chunked:
             if length and self._max_body and length > self._max_body:
                 self._refuse(
                     413,
                     f"request body of {length} bytes exceeds limit-post ({self._max_body} bytes)",
                 )
-            body = self._body = RequestBody(self._spool)
+            has_body = True
+            self._received = 0
             self._framing = -self._max_head
             self._trailers = 0
             if expect and version == "1.1":
                 self._events.append(ContinueRequested())
-        if upgrade and parser.should_upgrade():
-            keep_alive = False
-            if chunked:
-                self._refuse(400, "a chunked body on an Upgrade request is not supported")
-            self._raw_left = length
-        self._request = Request(
-            method, path, query, version, self._headers, keep_alive, body, None, chunked
+        if upgrade:
+            upgrade = parser.should_upgrade()
+            if upgrade:
+                keep_alive = False
+                if chunked:
+                    self._refuse(400, "a chunked body on an Upgrade request is not supported")
+                self._raw_left = length
+        headers = self._headers
+        request = self._request = Request(
+            method, path, query, version, headers, keep_alive, None, chunked, has_body, upgrade
         )
+        self._events.append(request)
         self._state = _BODY
 
     def on_body(self, data: bytes) -> None:
-        body = self._body
-        try:
-            body.append(data)
-        except OSError as exc:
-            self._refuse(500, f"could not store the request body: {exc}")
+        # llhttp hands over a fresh bytes object: passed on as it is, never copied.
         self._framing -= len(data)
-        if self._max_body and body.length > self._max_body:
-            self._refuse(413, f"chunked request body exceeds limit-post ({self._max_body} bytes)")
+        if self._max_body:
+            # Only a chunked body can get here past limit-post (a Content-Length over it was
+            # refused at the head): refuse before passing on the bytes that cross it.
+            self._received += len(data)
+            if self._received > self._max_body:
+                self._refuse(
+                    413, f"chunked request body exceeds limit-post ({self._max_body} bytes)"
+                )
+        self._events.append(Data(data))
 
     def on_chunk_header(self) -> None:
         self._framing -= _CHUNK_FRAMING
 
     def on_message_complete(self) -> None:
         if self._raw_left:
-            return  # an Upgrade request's body follows outside llhttp
+            return  # an Upgrade request's body follows outside llhttp (_receive_raw)
         request = self._request
         assert request is not None
-        body = request.body
-        if body is not _EMPTY:
-            body.finish()
-            self._body = _EMPTY
-        self._events.append(request)
+        self._events.append(END)
         self._request = None
         self._head_bytes = 0
         self._exact = False
-        self._state = _IDLE if request.keep_alive else _DONE
+        if request.keep_alive:
+            self._state = _IDLE
+        else:
+            self._state = _SWITCHED if request.upgrade else _DONE
 
     # ----------------------------------------------------------------------------------------
     # Helpers
@@ -420,13 +455,10 @@ class HttpCodec:
             self._refuse(431, self._head_too_large())
 
     def _fail(self, status: int, reason: str) -> None:
-        """Record a ProtocolError and end the codec; the partial body is released."""
+        """Record a ProtocolError and end the codec; a request under way is abandoned."""
         self._events.append(ProtocolError(status, reason))
         self._state = _DONE
         self._raw_left = 0
-        if self._body is not _EMPTY:
-            self._body.close()
-            self._body = _EMPTY
         self._request = None
 
     def _refuse(self, status: int, reason: str) -> NoReturn:

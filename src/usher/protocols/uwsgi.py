@@ -15,16 +15,20 @@ Rules this codec holds to:
 - A variable block that does not parse exactly (a length running past the block) is refused.
 - The ``Request`` carries the variables in ``vars``; ``headers`` stays empty because the
   ``HTTP_*`` variables already are the headers.
+- Events stream as the HTTP codec's do (usher.protocols.events): the ``Request`` once the block
+  of variables is in (``has_body`` when CONTENT_LENGTH is above 0), the body in ``Data`` pieces
+  as it arrives, bounded to CONTENT_LENGTH (bytes after it are ignored), then ``END``; the codec
+  is then DONE. Nothing is stored here: the WSGI adapter spools the body.
+- The variables are decoded by a ``VarsDecoder``, which learns the run of keys the front server
+  opens every packet with; a worker shares one among its connections.
 """
 
 from __future__ import annotations
 
 import sys
 
-from usher.protocols.body import RequestBody
-from usher.protocols.events import CodecState, Event, Limits, ProtocolError, Request
+from usher.protocols.events import END, CodecState, Data, Event, Limits, ProtocolError, Request
 
-_EMPTY = RequestBody.EMPTY
 # Module-level names: the per-request path reads globals, not enum class attributes.
 _IDLE = CodecState.IDLE
 _HEAD = CodecState.HEAD
@@ -40,17 +44,20 @@ _MAX_FIELD = 0xFFFF  # every length in the packet is a u16
 
 
 class UwsgiCodec:
-    """Parse the one uwsgi-protocol request of a connection into events."""
+    """Parse the one uwsgi-protocol request of a connection into events.
 
-    __slots__ = ("_body", "_buffer", "_events", "_left", "_limits", "_request", "_state")
+    ``decoder`` decodes the block of variables; pass the worker's shared one so that what it
+    learned serves every connection (a new one by default).
+    """
 
-    def __init__(self, limits: Limits) -> None:
+    __slots__ = ("_buffer", "_decoder", "_events", "_left", "_limits", "_state")
+
+    def __init__(self, limits: Limits, decoder: VarsDecoder | None = None) -> None:
         self._limits = limits
+        self._decoder = decoder if decoder is not None else VarsDecoder()
         self._state = _IDLE
         self._buffer = bytearray()
         self._events: list[Event] = []
-        self._request: Request | None = None
-        self._body = _EMPTY
         self._left = 0  # body bytes still expected
 
     @property
@@ -59,7 +66,7 @@ class UwsgiCodec:
         return self._state
 
     def receive_data(self, data: bytes) -> list[Event]:
-        """Feed received bytes; return the request once its body is complete (or an error)."""
+        """Feed received bytes; return every event they complete, in order."""
         state = self._state
         if state is _DONE or not data:
             return []
@@ -91,46 +98,36 @@ class UwsgiCodec:
     def _parse_head(self, buffer: bytes | bytearray) -> bool:
         """Parse the header and variables at the start of `buffer`; False when more bytes are
         needed, True once the request started or was refused."""
-        head = read_head(buffer, self._limits)
+        head = read_head(buffer, self._limits, self._decoder)
         if head is None:
             return False
         if isinstance(head, ProtocolError):
             self._refuse(head)
             return True
         variables, length, end = head
-        self._start(variables, length)
-        if length:
-            self._receive_body(bytes(buffer[end:]))
-        # Bytes after a bodiless request have no meaning: one request per connection.
-        return True
-
-    def _start(self, variables: dict[str, str], length: int) -> None:
-        body = RequestBody(self._limits.spool_threshold) if length else _EMPTY
-        request = new_request(variables, body)
+        self._events.append(new_request(variables))
         if not length:
-            self._complete(request)
-            return
-        self._request = request
-        self._body = body
+            # Bytes after a bodiless request have no meaning: one request per connection.
+            self._complete()
+            return True
         self._left = length
         self._state = _BODY
+        if len(buffer) > end:
+            self._receive_body(bytes(buffer[end : end + length]))
+        return True
 
     def _receive_body(self, data: bytes) -> None:
-        take = data[: self._left] if len(data) > self._left else data
-        try:
-            self._body.append(take)
-        except OSError as exc:
-            self._fail(500, f"could not store the request body: {exc}")
+        left = self._left
+        if len(data) >= left:
+            self._events.append(Data(data[:left] if len(data) > left else data))
+            self._complete()  # bytes past CONTENT_LENGTH are ignored
             return
-        self._left -= len(take)
-        if not self._left and self._request is not None:
-            self._body.finish()
-            self._complete(self._request)
+        self._events.append(Data(data))
+        self._left = left - len(data)
 
-    def _complete(self, request: Request) -> None:
-        self._events.append(request)
-        self._request = None
-        self._body = _EMPTY
+    def _complete(self) -> None:
+        self._events.append(END)
+        self._left = 0
         self._state = _DONE
 
     def _fail(self, status: int, reason: str) -> None:
@@ -140,31 +137,11 @@ class UwsgiCodec:
         self._events.append(error)
         self._state = _DONE
         self._buffer = bytearray()
-        self._body.close()
-        self._body = _EMPTY
-        self._request = None
-
-
-class Answered:
-    """The codec of a connection whose one request was read whole outside it (usher.worker.oneshot):
-    nothing more is expected, whatever arrives. It keeps no state, so one serves them all."""
-
-    __slots__ = ()
-
-    state = _DONE
-
-    def receive_data(self, data: bytes) -> list[Event]:
-        return []
-
-    def receive_eof(self) -> list[Event]:
-        return []
-
-
-ANSWERED = Answered()
+        self._left = 0
 
 
 def read_head(
-    buffer: bytes | bytearray, limits: Limits
+    buffer: bytes | bytearray, limits: Limits, decoder: VarsDecoder
 ) -> tuple[dict[str, str], int, int] | ProtocolError | None:
     """The header and variables at the start of `buffer`: (variables, body length, offset of the
     body), a ProtocolError when the packet is refused, or None while it is incomplete."""
@@ -189,7 +166,7 @@ def read_head(
     if len(buffer) < end:
         return None
     try:
-        variables = decode_vars(bytes(buffer[_HEADER_SIZE:end]))
+        variables = decoder.decode(bytes(buffer[_HEADER_SIZE:end]))
         length = _content_length(variables)
     except ValueError as exc:
         return ProtocolError(400, f"malformed uwsgi request: {exc}")
@@ -202,26 +179,19 @@ def read_head(
     return variables, length, end
 
 
-def read_whole(data: bytes, limits: Limits) -> tuple[dict[str, str], RequestBody] | None:
-    """The variables and body when `data` is exactly one whole, acceptable packet, body included
-    (what nginx sends for most requests in the first read); else None, and the codec takes
-    `data` and reads on, or says why the packet is refused."""
-    head = read_head(data, limits)
+def read_whole(
+    data: bytes, limits: Limits, decoder: VarsDecoder
+) -> tuple[dict[str, str], bytes] | None:
+    """The variables and the body (b"" when none) when `data` is exactly one whole, acceptable
+    packet, body included (what nginx sends for most requests in the first read); else None, and
+    the codec takes `data` and reads on, or says why the packet is refused."""
+    head = read_head(data, limits, decoder)
     if type(head) is not tuple:
         return None
     variables, length, end = head
-    if not length:
-        return (variables, _EMPTY) if end == len(data) else None
     if len(data) - end != length:
         return None
-    body = RequestBody(limits.spool_threshold)
-    try:
-        body.append(data[end:])
-    except OSError:
-        body.close()
-        return None  # the codec retries and answers 500 if storing fails again
-    body.finish()
-    return variables, body
+    return variables, data[end:] if length else b""
 
 
 def http_version(variables: dict[str, str]) -> str:
@@ -230,13 +200,16 @@ def http_version(variables: dict[str, str]) -> str:
     return protocol[5:] if protocol.startswith("HTTP/") else "1.0"
 
 
-def new_request(variables: dict[str, str], body: RequestBody) -> Request:
-    """The Request of a packet's variables: method, path and protocol as the codecs give them."""
+def new_request(variables: dict[str, str]) -> Request:
+    """The Request of a packet's variables: method, path and protocol as the codecs give them,
+    and ``has_body`` when CONTENT_LENGTH is a number above 0."""
     uri = variables.get("REQUEST_URI")
     if uri is not None:
         path = uri.encode("latin-1").partition(b"?")[0]
     else:
         path = variables.get("PATH_INFO", "").encode("latin-1")
+    length = variables.get("CONTENT_LENGTH")
+    has_body = bool(length and length.isascii() and length.isdigit() and length.strip("0"))
     return Request(
         variables.get("REQUEST_METHOD", "GET"),  # method
         path,
@@ -244,63 +217,88 @@ def new_request(variables: dict[str, str], body: RequestBody) -> Request:
         http_version(variables),
         [],  # headers: the HTTP_* variables already are the headers
         False,  # keep_alive: one request per connection
-        body,
         variables,  # vars
+        False,  # chunked
+        has_body,
     )
 
 
 # The front server's own variables open every packet, always the same keys in the same order
-# (nginx's uwsgi_params); the client's headers (HTTP_*) follow. The worker learns that run of keys
-# from a packet, and then matches each of them with one comparison and reuses its string, where
-# otherwise a new key string is cut and hashed per field: a tenth of the decoding. A packet whose
-# first key differs (another location's params) is decoded field by field and teaches a new run.
+# (nginx's uwsgi_params); the client's headers (HTTP_*) follow. A VarsDecoder learns that run of
+# keys from a packet, and then matches each of them with one comparison and reuses its string,
+# where otherwise a new key string is cut and hashed per field: a tenth of the decoding. A packet
+# whose first key differs (another location's params) is decoded field by field and teaches a new
+# run.
 _LEAD_MAX = 32  # keys remembered; nginx's stock uwsgi_params has 15
-_lead: tuple[tuple[bytes, str, int], ...] = ()
+
+
+class VarsDecoder:
+    """Decodes the variable blocks of uwsgi packets, learning the keys that open them.
+
+    One per worker, shared by its connections: what it learns is a speed-up, never a change in
+    the result, and it is replaced whole (one assignment), so threads may share it too.
+    """
+
+    __slots__ = ("_lead",)
+
+    def __init__(self) -> None:
+        # (the key's length prefix and bytes, the key, bytes from the field's start to its value)
+        self._lead: tuple[tuple[bytes, str, int], ...] = ()
+
+    @property
+    def learned(self) -> tuple[str, ...]:
+        """The run of keys learned so far (empty before the first plain block)."""
+        return tuple(key for _, key, _ in self._lead)
+
+    def decode(self, block: bytes) -> dict[str, str]:
+        """The variables of a uwsgi packet's block (without the 4-byte header).
+
+        A key sent twice keeps its last value, except ``HTTP_*`` keys, which are joined as
+        repeated HTTP fields are (``", "``, or ``"; "`` for cookies). Raises ValueError on a
+        truncated block.
+        """
+        # This runs for every request behind nginx, ~15 fields each: the loops read lengths by
+        # indexing the bytes (no call per length) and do no per-field checks. A block that is
+        # not plain (truncated, or a key sent twice) goes through the careful decoder, which
+        # says why.
+        text = block.decode("latin-1")
+        variables: dict[str, str] = {}
+        pos, end = 0, len(block)
+        startswith = block.startswith
+        try:
+            for prefix, key, skip in self._lead:
+                if not startswith(prefix, pos):
+                    break
+                start = pos + skip
+                pos = start + (block[start - 2] | block[start - 1] << 8)
+                variables[key] = text[start:pos]
+            fields = len(variables)
+            learn = not fields
+            while pos < end:
+                stop = pos + 2 + (block[pos] | block[pos + 1] << 8)
+                start = stop + 2
+                following = start + (block[stop] | block[stop + 1] << 8)
+                if following > end:
+                    break
+                variables[text[pos + 2 : stop]] = text[start:following]
+                pos = following
+                fields += 1
+        except IndexError:
+            return _decode_vars_checked(text)
+        if pos == end and fields == len(variables):
+            if learn:
+                self._lead = _lead_of(block)
+            return variables
+        return _decode_vars_checked(text)
 
 
 def decode_vars(block: bytes) -> dict[str, str]:
-    """The variables of a uwsgi packet's block (without the 4-byte header).
-
-    A key sent twice keeps its last value, except ``HTTP_*`` keys, which are joined as repeated
-    HTTP fields are (``", "``, or ``"; "`` for cookies). Raises ValueError on a truncated block.
-    """
-    # This runs for every request behind nginx, ~15 fields each: the loops read lengths by
-    # indexing the bytes (no call per length) and do no per-field checks. A block that is not
-    # plain (truncated, or a key sent twice) goes through the careful decoder, which says why.
-    text = block.decode("latin-1")
-    variables: dict[str, str] = {}
-    pos, end = 0, len(block)
-    startswith = block.startswith
-    try:
-        for prefix, key, skip in _lead:
-            if not startswith(prefix, pos):
-                break
-            start = pos + skip
-            pos = start + (block[start - 2] | block[start - 1] << 8)
-            variables[key] = text[start:pos]
-        fields = len(variables)
-        learn = not fields
-        while pos < end:
-            stop = pos + 2 + (block[pos] | block[pos + 1] << 8)
-            start = stop + 2
-            following = start + (block[stop] | block[stop + 1] << 8)
-            if following > end:
-                break
-            variables[text[pos + 2 : stop]] = text[start:following]
-            pos = following
-            fields += 1
-    except IndexError:
-        return _decode_vars_checked(text)
-    if pos == end and fields == len(variables):
-        if learn:
-            _learn_lead(block)
-        return variables
-    return _decode_vars_checked(text)
+    """The variables of one block, by a fresh VarsDecoder (nothing learned is kept)."""
+    return VarsDecoder().decode(block)
 
 
-def _learn_lead(block: bytes) -> None:
-    """Remember the keys that open `block` (a plain one), up to its first header."""
-    global _lead
+def _lead_of(block: bytes) -> tuple[tuple[bytes, str, int], ...]:
+    """The keys that open `block` (a plain one), up to its first header."""
     lead: list[tuple[bytes, str, int]] = []
     pos = 0
     while pos < len(block) and len(lead) < _LEAD_MAX:
@@ -310,7 +308,7 @@ def _learn_lead(block: bytes) -> None:
             break
         lead.append((block[pos:stop], sys.intern(key), stop + 2 - pos))
         pos = stop + 2 + (block[stop] | block[stop + 1] << 8)
-    _lead = tuple(lead)
+    return tuple(lead)
 
 
 def _decode_vars_checked(text: str) -> dict[str, str]:
