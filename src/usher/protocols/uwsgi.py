@@ -203,23 +203,26 @@ def http_version(variables: dict[str, str]) -> str:
 def new_request(variables: dict[str, str]) -> Request:
     """The Request of a packet's variables: method, path and protocol as the codecs give them,
     and ``has_body`` when CONTENT_LENGTH is a number above 0."""
-    uri = variables.get("REQUEST_URI")
-    if uri is not None:
-        path = uri.encode("latin-1").partition(b"?")[0]
+    # Once per request behind nginx: string work first, one encode each, no helper calls.
+    get = variables.get
+    uri = get("REQUEST_URI")
+    if uri is None:
+        path = get("PATH_INFO", "").encode("latin-1")
     else:
-        path = variables.get("PATH_INFO", "").encode("latin-1")
-    length = variables.get("CONTENT_LENGTH")
-    has_body = bool(length and length.isascii() and length.isdigit() and length.strip("0"))
+        mark = uri.find("?")
+        path = (uri if mark < 0 else uri[:mark]).encode("latin-1")
+    protocol = get("SERVER_PROTOCOL", "HTTP/1.0")
+    length = get("CONTENT_LENGTH")
     return Request(
-        variables.get("REQUEST_METHOD", "GET"),  # method
+        get("REQUEST_METHOD", "GET"),  # method
         path,
-        variables.get("QUERY_STRING", "").encode("latin-1"),  # query
-        http_version(variables),
+        get("QUERY_STRING", "").encode("latin-1"),  # query
+        protocol[5:] if protocol.startswith("HTTP/") else "1.0",  # http_version
         [],  # headers: the HTTP_* variables already are the headers
         False,  # keep_alive: one request per connection
         variables,  # vars
         False,  # chunked
-        has_body,
+        bool(length and length.isdigit() and length.isascii() and length.strip("0")),  # has_body
     )
 
 
