@@ -17,25 +17,24 @@ def at(phase: Phase) -> Lifecycle:
 
 def test_a_master_starts_in_starting_with_status_zero() -> None:
     lifecycle = Lifecycle()
-    assert (lifecycle.phase, lifecycle.exit_status, lifecycle.winding_down) == (
-        Phase.STARTING,
-        0,
-        False,
-    )
+    assert (lifecycle.phase, lifecycle.exit_status) == (Phase.STARTING, 0)
 
 
 @pytest.mark.parametrize(
-    ("phase", "winding_down"),
+    ("phase", "awaiting_ready", "winding_down"),
     [
-        (Phase.STARTING, False),
-        (Phase.SERVING, False),
-        (Phase.RELOADING, False),
-        (Phase.REEXECUTING, True),
-        (Phase.STOPPING, True),
+        (Phase.STARTING, True, False),
+        (Phase.SERVING, False, False),
+        (Phase.RELOADING, True, False),
+        (Phase.REEXECUTING, False, True),
+        (Phase.STOPPING, False, True),
     ],
 )
-def test_winding_down_in_reexecuting_and_stopping_only(phase: Phase, winding_down: bool) -> None:
-    assert at(phase).winding_down is winding_down
+def test_what_the_guards_say_in_each_phase(
+    phase: Phase, awaiting_ready: bool, winding_down: bool
+) -> None:
+    lifecycle = at(phase)
+    assert (lifecycle.awaiting_ready, lifecycle.winding_down) == (awaiting_ready, winding_down)
 
 
 @pytest.mark.parametrize("phase", EVERY_PHASE)

@@ -102,6 +102,28 @@ def test_a_drain_signals_every_worker_and_kills_them_when_it_expires(
     assert child.wait(timeout=10) == -signal.SIGKILL
 
 
+def test_a_retired_successor_leaves_its_slot(child: subprocess.Popen[bytes]) -> None:
+    pool = make_pool("--processes", "1")
+    current = adopt(pool, 101, 1)
+    successor = WorkerProcess(child.pid, 1, None, time.monotonic(), time.time())
+    pool.procs[child.pid] = pool.slots[1].successor = successor
+    pool.retire(successor, brutal=True)
+    assert (pool.slots[1].current, pool.slots[1].successor) == (current, None)
+    assert child.wait(timeout=10) == -signal.SIGKILL
+
+
+def test_ending_a_worker_says_why_and_kills_it_after_the_grace(
+    child: subprocess.Popen[bytes],
+) -> None:
+    pool = make_pool("--processes", "1")
+    proc = adopt(pool, child.pid, 1)
+    pool.end(proc, signal.SIGSTOP, "harakiri", grace=5.0)
+    assert proc.ended_for == "harakiri"
+    assert proc.kill_at is not None
+    pool.enforce_deadlines(proc.kill_at)
+    assert child.wait(timeout=10) == -signal.SIGKILL
+
+
 def test_signalling_a_worker_that_is_gone_is_not_an_error() -> None:
     pool = make_pool("--processes", "1")
     # Past pid_max no process can exist (a reaped child's pid could already be someone else's).

@@ -26,7 +26,6 @@ The master FIFO's letters follow uWSGI's:
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -39,7 +38,6 @@ from usher.master.slots import WorkerProcess, WorkerSlot
 from usher.master.verdicts import Verdict
 from usher.options import Settings
 from usher.supervise import systemd
-from usher.supervise.kill import kill
 from usher.supervise.procfs import kernel_view
 
 if TYPE_CHECKING:
@@ -136,7 +134,6 @@ class Commands:
         for slot in pool.slots.values():
             if slot.successor is not None:
                 pool.retire(slot.successor, brutal=True)
-                slot.successor = None
             if slot.current is not None:
                 pool.retire(slot.current, brutal=brutal)
                 pool.spawn(slot)
@@ -210,8 +207,7 @@ class Commands:
             self._harakiri(slot, proc, where, verdict.reason)
         elif verdict.action == "kill":
             write_line(f"usher: {where} killed (SIGKILL): {verdict.reason}; respawning")
-            proc.ended_for = verdict.reason
-            kill(proc.pid, signal.SIGKILL)
+            self.pool.end(proc, signal.SIGKILL, verdict.reason)
         elif slot.current is proc:
             write_line(f"usher: {where} recycled gracefully: {verdict.reason}; respawning")
             self.pool.retire(proc)
@@ -225,6 +221,4 @@ class Commands:
             f"{settings.harakiri}s){verbose}; its stack follows, then it is killed"
         )
         slot.harakiris += 1
-        proc.ended_for = "harakiri"
-        proc.kill_at = time.monotonic() + HARAKIRI_GRACE
-        kill(proc.pid, signal.SIGUSR2)
+        self.pool.end(proc, signal.SIGUSR2, "harakiri", grace=HARAKIRI_GRACE)

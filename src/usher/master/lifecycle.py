@@ -44,6 +44,11 @@ class Lifecycle:
         self.exit_status = 0
 
     @property
+    def awaiting_ready(self) -> bool:
+        """The master waits for every worker to report ready (at startup, or after a reload)."""
+        return self.phase in AWAITING_READY
+
+    @property
     def winding_down(self) -> bool:
         """The master stops or re-executes: workers leave, and none is replaced or added."""
         return self.phase in WINDING_DOWN
@@ -76,7 +81,7 @@ class Lifecycle:
         """Every worker reported ready: back to SERVING. Returns the phase that ended (STARTING
         or RELOADING), or None when the master was not waiting for readiness."""
         ended = self.phase
-        if ended not in AWAITING_READY:
+        if not self.awaiting_ready:
             return None
         self.phase = Phase.SERVING
         return ended

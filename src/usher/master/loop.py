@@ -200,9 +200,7 @@ class Master:
         self._check_all_ready()
 
     def _check_all_ready(self) -> None:
-        if self.lifecycle.phase not in (Phase.STARTING, Phase.RELOADING):
-            return
-        if not self.pool.all_ready():
+        if not (self.lifecycle.awaiting_ready and self.pool.all_ready()):
             return
         if self.lifecycle.workers_ready() is Phase.STARTING:
             count = len(self.pool.serving_slots())

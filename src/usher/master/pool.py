@@ -165,16 +165,27 @@ class WorkerPool:
     # -- ending --------------------------------------------------------------------------------
 
     def retire(self, proc: WorkerProcess, *, brutal: bool = False) -> None:
-        """Ask a worker to finish its requests and leave (killed after worker-reload-mercy)."""
+        """Ask a worker to finish its requests and leave (killed after worker-reload-mercy), or
+        kill it now (brutal); it no longer fills its slot."""
         slot = self.slots[proc.worker_id]
         if slot.current is proc:
             slot.current = None
+        if slot.successor is proc:
+            slot.successor = None
         proc.retiring = True
         if brutal:
             kill(proc.pid, signal.SIGKILL)
             return
         proc.kill_at = time.monotonic() + self.settings.worker_reload_mercy
         kill(proc.pid, signal.SIGTERM)
+
+    def end(self, proc: WorkerProcess, signum: int, why: str, grace: float | None = None) -> None:
+        """Send `signum` to end a worker for `why` (its exit then needs no other explanation);
+        with `grace`, SIGKILL follows if it is still running that many seconds later."""
+        proc.ended_for = why
+        if grace is not None:
+            proc.kill_at = time.monotonic() + grace
+        kill(proc.pid, signum)
 
     def signal_all(self, signum: int) -> None:
         """Send `signum` to every worker process (current, successors and retiring)."""
