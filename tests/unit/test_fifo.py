@@ -59,6 +59,6 @@ def test_the_command_table_has_uwsgis_letters() -> None:
     settings = load_settings(["--http-socket", ":0"], {}).settings
     pool = WorkerPool(settings, None, [], in_child=lambda: None)
     lifecycle = Lifecycle()
-    chain = ChainReload(pool, lifecycle)
+    chain = ChainReload(settings, pool, lifecycle)
     commands = Commands(settings, pool, lifecycle, chain, figures=lambda: None)
     assert sorted(commands.letters) == sorted("rRqQcwWs+-lL")

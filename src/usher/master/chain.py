@@ -18,13 +18,15 @@ from usher.logs import write_line
 from usher.master.lifecycle import Lifecycle
 from usher.master.pool import WorkerPool
 from usher.master.slots import WorkerSlot
+from usher.options import Settings
 from usher.supervise import systemd
 
 
 class ChainReload:
     """The chain in progress, if any: the worker ids still to replace and the one being replaced."""
 
-    def __init__(self, pool: WorkerPool, lifecycle: Lifecycle) -> None:
+    def __init__(self, settings: Settings, pool: WorkerPool, lifecycle: Lifecycle) -> None:
+        self.settings = settings
         self.pool = pool
         self.lifecycle = lifecycle
         self.queue: deque[int] = deque()
@@ -45,8 +47,7 @@ class ChainReload:
             slot.worker_id for slot in self.pool.serving_slots() if slot.current is not None
         )
         self.replaced = 0
-        lazy = self.pool.settings.lazy_apps
-        code = "" if lazy else " (without lazy-apps the code is not re-imported)"
+        code = "" if self.settings.lazy_apps else " (without lazy-apps the code is not re-imported)"
         write_line(f"usher: {why}: chain reload of {len(self.queue)} worker(s){code}")
         systemd.reloading("chain reload")
         self._next()

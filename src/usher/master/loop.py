@@ -85,7 +85,7 @@ class Master:
         self.lifecycle = Lifecycle()
         self.pool = WorkerPool(settings, app, listeners, in_child=self._drop_in_child)
         self.reactor = Reactor()
-        self.chain = ChainReload(self.pool, self.lifecycle)
+        self.chain = ChainReload(settings, self.pool, self.lifecycle)
         self.endpoints = StatsEndpoints(settings, self.pool, listeners, cwd, self.reactor)
         self.commands = Commands(
             settings, self.pool, self.lifecycle, self.chain, self.endpoints.figures
