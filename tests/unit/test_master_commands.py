@@ -12,6 +12,8 @@ from usher.master.chain import ChainReload
 from usher.master.commands import Commands
 from usher.master.lifecycle import Lifecycle, Phase
 from usher.master.pool import WorkerPool
+from usher.master.slots import WorkerProcess
+from usher.master.verdicts import Verdict
 from usher.options import load_settings
 
 
@@ -95,3 +97,25 @@ def test_worker_count_bounds(capfd: pytest.CaptureFixture[str]) -> None:
 def test_an_unknown_letter_is_logged(capfd: pytest.CaptureFixture[str]) -> None:
     make_commands().obey("x")
     assert "unknown command 'x' (known: rRqQcwWs+-lL)" in capfd.readouterr().err
+
+
+def test_no_worker_is_added_while_stopping(capfd: pytest.CaptureFixture[str]) -> None:
+    commands = make_commands("--processes", "2")
+    commands.pool.slots[2].cheap = True
+    commands.stop(graceful=True, why="SIGTERM")
+    commands.obey("+")
+    assert commands.pool.slots[2].cheap
+    assert "master FIFO '+': no worker started (the server is stopping)" in capfd.readouterr().err
+
+
+def test_a_recycle_verdict_while_winding_down_leaves_the_leaving_worker_alone() -> None:
+    commands = make_commands("--processes", "1")
+    # Past pid_max no process can exist: a retire would signal nobody, a spawn would show.
+    with open("/proc/sys/kernel/pid_max") as handle:
+        gone = int(handle.read()) + 1
+    proc = WorkerProcess(gone, 1, None, 0.0, 0.0)
+    commands.pool.procs[gone] = commands.pool.slots[1].current = proc
+    commands.reload("SIGHUP", brutal=False)
+    commands.carry_out(proc, Verdict("recycle", "rss 300 MB > reload-on-rss 200 MB"))
+    assert commands.pool.slots[1].current is proc
+    assert list(commands.pool.procs) == [gone] and not proc.retiring

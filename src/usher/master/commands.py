@@ -142,6 +142,13 @@ class Commands:
 
     def add_worker(self, why: str) -> None:
         """Start the worker of the first slot left empty by cheaper (up to processes)."""
+        if self.lifecycle.winding_down:
+            # A worker started now would not be told to leave, and would hold up the exit or
+            # the re-exec until the drain's deadline kills it.
+            write_line(
+                f"usher: {why}: no worker started (the server is {self.lifecycle.phase.value})"
+            )
+            return
         pool = self.pool
         slot = next((s for s in pool.slots.values() if s.cheap), None)
         if slot is None:
@@ -208,7 +215,8 @@ class Commands:
         elif verdict.action == "kill":
             write_line(f"usher: {where} killed (SIGKILL): {verdict.reason}; respawning")
             self.pool.end(proc, signal.SIGKILL, verdict.reason)
-        elif slot.current is proc:
+        elif slot.current is proc and not self.lifecycle.winding_down:
+            # Recycling is retire + respawn; while winding down the worker is leaving already.
             write_line(f"usher: {where} recycled gracefully: {verdict.reason}; respawning")
             self.pool.retire(proc)
             self.pool.spawn(slot)

@@ -2,14 +2,18 @@
 
 | phase | entered by | left by |
 | --- | --- | --- |
-| STARTING | the master's start | every worker ready -> SERVING; SIGHUP -> REEXECUTING; stop -> STOPPING |
-| SERVING | every worker ready | worker reload -> RELOADING; SIGHUP -> REEXECUTING; stop -> STOPPING |
-| RELOADING | a reload of every worker from this master (lazy-apps, FIFO `w`) | every worker ready -> SERVING; SIGHUP -> REEXECUTING; stop -> STOPPING |
-| REEXECUTING | a reload without lazy-apps: the workers leave, then the master execs itself | stop -> STOPPING (or the exec) |
-| STOPPING | SIGTERM, SIGINT, SIGQUIT, FIFO `q`/`Q`, an app that cannot load | only a forced stop again (it escalates); the master exits once its workers are gone |
+| STARTING | the master's start | every worker ready -> SERVING; re-exec -> REEXECUTING; stop -> STOPPING |
+| SERVING | every worker ready | worker reload -> RELOADING; re-exec -> REEXECUTING; stop -> STOPPING |
+| RELOADING | a worker reload: every worker replaced from this master | every worker ready -> SERVING; re-exec -> REEXECUTING; stop -> STOPPING |
+| REEXECUTING | a re-exec: the workers leave, then the master execs itself | stop -> STOPPING (or the exec) |
+| STOPPING | a stop | a forced stop again (it escalates); the master exits once its workers are gone |
+
+- a stop: SIGTERM, SIGINT, FIFO `q` (graceful); SIGQUIT, FIFO `Q`, an app that cannot load (forced);
+- a re-exec: SIGHUP, FIFO `r`/`R` or touch-reload, without lazy-apps;
+- a worker reload: the same with lazy-apps, or FIFO `w`/`W` (a chain reload changes no phase).
 
 In REEXECUTING and STOPPING the master is winding down: its workers leave and none is respawned,
-reloaded, added or recycled. A reload of the workers during STARTING stays STARTING: the readiness
+reloaded, added or recycled (a harakiri or an evil-reload-on-rss kill still applies). A reload of the workers during STARTING stays STARTING: the readiness
 it waits for is still the first one, and the log says "ready" (not "reload complete") when it comes.
 
 The lifecycle only decides; the commands act (signal the workers, log, notify systemd) once a
