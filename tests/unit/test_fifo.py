@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from usher.master.commands import Controls
+from usher.master.chain import ChainReload
+from usher.master.commands import Commands
+from usher.master.lifecycle import Lifecycle
+from usher.master.pool import WorkerPool
+from usher.options import load_settings
 from usher.supervise.fifo import FifoError, MasterFifo
 from usher.supervise.reactor import Reactor
 
@@ -52,5 +56,9 @@ def test_a_missing_directory_is_explained(tmp_path: Path) -> None:
 
 
 def test_the_command_table_has_uwsgis_letters() -> None:
-    controls = Controls(master=None)
-    assert sorted(controls.commands) == sorted("rRqQcwWs+-lL")
+    settings = load_settings(["--http-socket", ":0"], {}).settings
+    pool = WorkerPool(settings, None, [], in_child=lambda: None)
+    lifecycle = Lifecycle()
+    chain = ChainReload(settings, pool, lifecycle)
+    commands = Commands(settings, pool, lifecycle, chain, figures=lambda: None)
+    assert sorted(commands.letters) == sorted("rRqQcwWs+-lL")

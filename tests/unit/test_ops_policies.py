@@ -1,5 +1,6 @@
 """The pure decisions behind operations: the cheaper spare algorithm, the limits' verdicts,
-touched files, max-requests spreading, and which inherited socket each listener takes."""
+the respawn back-off, touched files, max-requests spreading, and which inherited socket each
+listener takes."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from usher.master.cheaper import Spare
-from usher.master.verdicts import judge, read_memory
+from usher.master.verdicts import judge
 from usher.options import load_settings
 from usher.scoreboard import CoreView, RowView
 from usher.sockets import listen_queue, match_activated, systemd_fds
+from usher.supervise.backoff import BOOT_WINDOW, MAX_RESPAWN_DELAY, boot_failures, respawn_delay
+from usher.supervise.procfs import kernel_view, read_memory
 from usher.supervise.touch import TouchWatch
 from usher.worker.process import request_limit
 
@@ -87,6 +90,23 @@ def test_read_memory_of_this_process_and_of_none() -> None:
     rss, vsz = read_memory(os.getpid())
     assert 0 < rss <= vsz
     assert read_memory(2**22 + 12345) == (0, 0)
+
+
+def test_kernel_view_of_this_process_and_of_none() -> None:
+    assert "wchan: " in kernel_view(os.getpid())
+    assert kernel_view(2**22 + 12345) == ""
+
+
+def test_boot_failures_double_the_respawn_delay_up_to_the_cap() -> None:
+    failures = 0
+    delays = []
+    for _ in range(8):
+        failures = boot_failures(failures, lived=BOOT_WINDOW / 2)
+        delays.append(respawn_delay(failures))
+    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, MAX_RESPAWN_DELAY, MAX_RESPAWN_DELAY]
+    # A child that lived past the boot window resets the count: the next start is immediate.
+    assert boot_failures(failures, lived=BOOT_WINDOW) == 0
+    assert respawn_delay(0) == 0.0
 
 
 def test_max_requests_delta_spreads_the_limit_by_worker_id() -> None:

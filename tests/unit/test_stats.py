@@ -1,4 +1,5 @@
-"""The figures and their three renderings: uWSGI's JSON, Prometheus' text format, `usher top`."""
+"""The figures and their renderings: uWSGI's JSON, Prometheus' text format, `usher top`, and the
+log lines of master FIFO `s`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from types import SimpleNamespace
 
 from usher.master.gather import collect
 from usher.master.slots import WorkerProcess, WorkerSlot
-from usher.ops import prometheus
+from usher.ops import loglines, prometheus
 from usher.ops.figures import ServerFigures, SocketFigures
 from usher.ops.stats import render_http, render_json
 from usher.ops.top import render
@@ -117,3 +118,14 @@ def test_top_renders_a_line_per_worker_with_the_busy_request() -> None:
     assert lines[3].split()[:5] == ["1", "4242", "busy", "4", "2"]
     assert "GET /slow from 192.0.2.1 for" in lines[3] and "50.0M" in lines[3]
     assert lines[4].split()[:3] == ["2", "0", "cheap"]
+
+
+def test_log_lines_for_fifo_s() -> None:
+    figures, _ = busy_server()
+    head, one, two = loglines.render(figures)
+    assert head == f"usher: stats: master pid {os.getpid()}, 4 requests, listen queue 3"
+    assert one == (
+        "usher: stats: worker 1 pid 4242 busy requests 4 exceptions 2 avg 0us rss 51200KiB "
+        "respawns 2 harakiri 1"
+    )
+    assert two.startswith("usher: stats: worker 2 pid 0 cheap requests 0")

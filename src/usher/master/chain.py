@@ -13,21 +13,22 @@ run the code it imported at startup (a chain reload then refreshes processes, no
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
 
 from usher.logs import write_line
+from usher.master.lifecycle import Lifecycle
+from usher.master.pool import WorkerPool
+from usher.master.slots import WorkerSlot
+from usher.options import Settings
 from usher.supervise import systemd
-
-if TYPE_CHECKING:
-    from usher.master.loop import Master
-    from usher.master.slots import WorkerSlot
 
 
 class ChainReload:
     """The chain in progress, if any: the worker ids still to replace and the one being replaced."""
 
-    def __init__(self, master: Master) -> None:
-        self.master = master
+    def __init__(self, settings: Settings, pool: WorkerPool, lifecycle: Lifecycle) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.lifecycle = lifecycle
         self.queue: deque[int] = deque()
         self.slot: WorkerSlot | None = None
         self.replaced = 0
@@ -37,34 +38,31 @@ class ChainReload:
         return self.slot is not None
 
     def start(self, why: str) -> None:
-        master = self.master
-        if self.active or master.exit_status is not None or master.reexec_pending:
+        """Begin replacing every serving worker, one at a time (not while a chain is running or
+        the master winds down)."""
+        if self.active or self.lifecycle.winding_down:
             write_line(f"usher: {why}: chain reload not started (a reload or stop is in progress)")
             return
         self.queue = deque(
-            slot.worker_id
-            for slot in master.slots.values()
-            if slot.current is not None and not slot.cheap
+            slot.worker_id for slot in self.pool.serving_slots() if slot.current is not None
         )
         self.replaced = 0
-        code = (
-            "" if master.settings.lazy_apps else " (without lazy-apps the code is not re-imported)"
-        )
+        code = "" if self.settings.lazy_apps else " (without lazy-apps the code is not re-imported)"
         write_line(f"usher: {why}: chain reload of {len(self.queue)} worker(s){code}")
         systemd.reloading("chain reload")
         self._next()
 
     def _next(self) -> None:
-        master = self.master
+        pool = self.pool
         while self.queue:
-            slot = master.slots[self.queue.popleft()]
+            slot = pool.slots[self.queue.popleft()]
             if slot.current is not None and not slot.cheap:
                 self.slot = slot
-                master.spawn_successor(slot)
+                pool.spawn_successor(slot)
                 return
         self.slot = None
         write_line(f"usher: chain reload complete: {self.replaced} worker(s) replaced")
-        systemd.ready(master.status_text())
+        systemd.ready(pool.status_text())
 
     def successor_ready(self, slot: WorkerSlot) -> None:
         """The successor reported ready: the old worker may leave, and the chain moves on."""
@@ -72,7 +70,7 @@ class ChainReload:
         assert new is not None
         slot.current, slot.successor = new, None
         if old is not None:
-            self.master.retire(old)
+            self.pool.retire(old)
         self.replaced += 1
         write_line(
             f"usher: chain reload: worker {slot.worker_id} replaced (pid {old.pid if old else 0} "
@@ -89,7 +87,7 @@ class ChainReload:
             f"usher: chain reload stopped: the new worker {slot.worker_id} {how} before it was "
             f"ready; {self.replaced} worker(s) were replaced, the others keep serving"
         )
-        systemd.ready(self.master.status_text())
+        systemd.ready(self.pool.status_text())
 
     def abort(self) -> None:
         """The server stops or reloads whole: forget the chain."""

@@ -1,5 +1,9 @@
-"""What an operator (or a limit) can ask of the master besides signals: reloads, worker count,
-log files, stats in the log, and the verdicts of the limits.
+"""What an operator, a signal or a limit can ask of the master: stop, reloads, the worker count,
+log files, stats in the log, and carrying out the limits' verdicts.
+
+Each command checks the lifecycle's phase, asks it for the transition (a stop, a re-exec, a reload
+of the workers), and only once the transition is accepted acts on the pool: the signal handlers
+of the master's loop and the FIFO letters below end up here alike.
 
 The master FIFO's letters follow uWSGI's:
 
@@ -22,36 +26,50 @@ The master FIFO's letters follow uWSGI's:
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from usher import logfile
 from usher.logs import write_line
-from usher.master.respawn import kill, stats_lines
-from usher.master.verdicts import Verdict, kernel_view
+from usher.master.chain import ChainReload
+from usher.master.lifecycle import Lifecycle
+from usher.master.pool import WorkerPool
+from usher.master.slots import WorkerProcess, WorkerSlot
+from usher.master.verdicts import Verdict
+from usher.options import Settings
 from usher.supervise import systemd
+from usher.supervise.procfs import kernel_view
 
 if TYPE_CHECKING:
-    from usher.master.loop import Master
-    from usher.master.slots import WorkerProcess, WorkerSlot
+    from usher.ops.figures import ServerFigures
 
 # After the harakiri signal the stack is in the log at once; this long lets the worker answer its
 # clients 504 and leave on its own before SIGKILL.
 HARAKIRI_GRACE = 1.0
 
 
-class Controls:
-    """The master's actions that are not supervision itself."""
+class Commands:
+    """The master's actions on its workers that are not supervision itself."""
 
-    def __init__(self, master: Master) -> None:
-        self.master = master
-        self.commands: dict[str, Callable[[], None]] = {
+    def __init__(
+        self,
+        settings: Settings,
+        pool: WorkerPool,
+        lifecycle: Lifecycle,
+        chain: ChainReload,
+        figures: Callable[[], ServerFigures],
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.lifecycle = lifecycle
+        self.chain = chain
+        self.figures = figures
+        self.letters: dict[str, Callable[[], None]] = {
             "r": lambda: self.reload("master FIFO 'r'", brutal=False),
             "R": lambda: self.reload("master FIFO 'R'", brutal=True),
-            "q": lambda: master.stop(graceful=True, why="master FIFO 'q'"),
-            "Q": lambda: master.stop(graceful=False, why="master FIFO 'Q'"),
-            "c": lambda: master.chain.start("master FIFO 'c'"),
+            "q": lambda: self.stop(graceful=True, why="master FIFO 'q'"),
+            "Q": lambda: self.stop(graceful=False, why="master FIFO 'Q'"),
+            "c": lambda: chain.start("master FIFO 'c'"),
             "w": lambda: self.reload_workers("master FIFO 'w'", brutal=False),
             "W": lambda: self.reload_workers("master FIFO 'W'", brutal=True),
             "s": self.log_stats,
@@ -63,83 +81,105 @@ class Controls:
 
     def obey(self, command: str) -> None:
         """Carry out one FIFO command; unknown letters are logged and ignored."""
-        action = self.commands.get(command)
+        action = self.letters.get(command)
         if action is None:
-            known = "".join(self.commands)
+            known = "".join(self.letters)
             write_line(f"usher: master FIFO: unknown command {command!r} (known: {known})")
             return
         action()
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    def stop(self, *, graceful: bool, why: str, status: int = 0) -> None:
+        """Stop the server: gracefully (in-flight requests get worker-reload-mercy) or now. A
+        second graceful stop changes nothing; a forced one cuts a graceful stop short."""
+        if not self.lifecycle.request_stop(status, graceful=graceful):
+            return
+        self.chain.abort()
+        systemd.stopping("stopping")
+        if graceful:
+            mercy = self.settings.worker_reload_mercy
+            write_line(f"usher: {why}: stopping gracefully (in-flight requests get {mercy}s)")
+            self.pool.drain(signal.SIGTERM)
+        else:
+            write_line(f"usher: {why}: stopping now")
+            self.pool.signal_all(signal.SIGKILL)
 
     # -- reloads -------------------------------------------------------------------------------
 
     def reload(self, why: str, *, brutal: bool) -> None:
         """Reload everything: re-exec the master (non-lazy) or replace every worker (lazy)."""
-        master = self.master
-        if master.exit_status is not None or master.reexec_pending:
+        if self.lifecycle.winding_down:
             return
-        if master.settings.log_reopen:
+        if self.settings.log_reopen:
             self.reopen_log(why, rotate=False)
-        if master.settings.lazy_apps:
+        if self.settings.lazy_apps:
             self.reload_workers(why, brutal=brutal)
             return
+        self.lifecycle.request_reexec()
         write_line(f"usher: {why}: reloading {'now' if brutal else 'gracefully'}")
         systemd.reloading("reloading")
-        master.chain.abort()
-        master.reexec_pending = True
-        master.signal_workers(signal.SIGKILL if brutal else signal.SIGTERM)
-        master.stop_deadline = time.monotonic() + master.settings.worker_reload_mercy
+        self.chain.abort()
+        # The master execs itself once every worker is gone; the drain bounds the wait.
+        self.pool.drain(signal.SIGKILL if brutal else signal.SIGTERM)
 
     def reload_workers(self, why: str, *, brutal: bool) -> None:
         """Replace every worker from this master (the master itself stays)."""
-        master = self.master
-        if master.exit_status is not None or master.reexec_pending:
+        if not self.lifecycle.begin_worker_reload():
             return
         write_line(f"usher: {why}: replacing every worker {'now' if brutal else 'gracefully'}")
         systemd.reloading("reloading workers")
-        master.chain.abort()
-        for slot in master.slots.values():
+        self.chain.abort()
+        pool = self.pool
+        for slot in pool.slots.values():
             if slot.successor is not None:
-                master.retire(slot.successor, brutal=True)
-                slot.successor = None
+                pool.retire(slot.successor, brutal=True)
             if slot.current is not None:
-                master.retire(slot.current, brutal=brutal)
-                master.spawn(slot)
-        master.awaiting_ready = True
+                pool.retire(slot.current, brutal=brutal)
+                pool.spawn(slot)
 
     # -- worker count --------------------------------------------------------------------------
 
     def add_worker(self, why: str) -> None:
-        master = self.master
-        slot = next((s for s in master.slots.values() if s.cheap), None)
+        """Start the worker of the first slot left empty by cheaper (up to processes)."""
+        if self.lifecycle.winding_down:
+            # A worker started now would not be told to leave, and would hold up the exit or
+            # the re-exec until the drain's deadline kills it.
+            write_line(
+                f"usher: {why}: no worker started (the server is {self.lifecycle.phase.value})"
+            )
+            return
+        pool = self.pool
+        slot = next((s for s in pool.slots.values() if s.cheap), None)
         if slot is None:
-            write_line(f"usher: {why}: all {len(master.slots)} workers already run (processes)")
+            write_line(f"usher: {why}: all {len(pool.slots)} workers already run (processes)")
             return
         slot.cheap = False
         write_line(f"usher: {why}: starting worker {slot.worker_id}")
-        master.spawn(slot)
-        systemd.status(master.status_text())
+        pool.spawn(slot)
+        systemd.status(pool.status_text())
 
     def remove_worker(self, why: str) -> None:
-        master = self.master
-        running = [s for s in master.slots.values() if not s.cheap and s.current is not None]
-        if len(running) <= max(1, master.settings.cheaper):
+        """Stop the last running worker gracefully (down to cheaper, at least one)."""
+        running = [s for s in self.pool.serving_slots() if s.current is not None]
+        if len(running) <= max(1, self.settings.cheaper):
             write_line(f"usher: {why}: {len(running)} worker(s) is the minimum; none stopped")
             return
         write_line(f"usher: {why}: stopping worker {running[-1].worker_id}")
         self.make_cheap(running[-1])
-        systemd.status(master.status_text())
+        systemd.status(self.pool.status_text())
 
     def make_cheap(self, slot: WorkerSlot) -> None:
         """Stop the slot's worker gracefully and leave the slot empty until it is needed."""
         slot.cheap = True
         if slot.current is not None:
-            self.master.retire(slot.current)
+            self.pool.retire(slot.current)
 
     # -- logs ----------------------------------------------------------------------------------
 
     def reopen_log(self, why: str, *, rotate: bool) -> None:
-        master = self.master
-        path = logfile.log_path(master.settings)
+        """Reopen (or rotate, then reopen) the log file, in the master and in every worker."""
+        path = logfile.log_path(self.settings)
         if path is None:
             write_line(f"usher: {why}: no log file to reopen (set logto or daemonize)")
             return
@@ -150,38 +190,43 @@ class Controls:
         except OSError as exc:
             write_line(f"usher: {why}: cannot reopen {path}: {exc.strerror}")
             return
-        master.signal_workers(signal.SIGUSR1)
+        self.pool.signal_all(signal.SIGUSR1)
         write_line(f"usher: {why}: log reopened{f' (previous log: {moved})' if moved else ''}")
-        systemd.status(f"{master.status_text()}; log reopened")
+        systemd.status(f"{self.pool.status_text()}; log reopened")
 
     def log_stats(self) -> None:
-        for line in stats_lines(self.master.monitor.figures()):
+        """Write the figures of every worker to the log."""
+        # Imported when first asked for, like the figures: master-only code that would otherwise
+        # stay resident in every worker.
+        from usher.ops import loglines
+
+        for line in loglines.render(self.figures()):
             write_line(line)
-        systemd.status(f"{self.master.status_text()}; stats written to the log")
+        systemd.status(f"{self.pool.status_text()}; stats written to the log")
 
     # -- limits --------------------------------------------------------------------------------
 
     def carry_out(self, proc: WorkerProcess, verdict: Verdict) -> None:
         """Apply a limit's verdict on a worker, with one log line saying why."""
-        master = self.master
-        slot = master.slots[proc.worker_id]
+        slot = self.pool.slots[proc.worker_id]
         where = f"worker {proc.worker_id} (pid {proc.pid})"
         if verdict.action == "harakiri":
-            settings = master.settings
-            verbose = f"; {kernel_view(proc.pid)}" if settings.harakiri_verbose else ""
-            write_line(
-                f"usher: harakiri: {where} on {verdict.reason} (harakiri = "
-                f"{settings.harakiri}s){verbose}; its stack follows, then it is killed"
-            )
-            slot.harakiris += 1
-            proc.ended_for = "harakiri"
-            proc.kill_at = time.monotonic() + HARAKIRI_GRACE
-            kill(proc.pid, signal.SIGUSR2)
+            self._harakiri(slot, proc, where, verdict.reason)
         elif verdict.action == "kill":
             write_line(f"usher: {where} killed (SIGKILL): {verdict.reason}; respawning")
-            proc.ended_for = verdict.reason
-            kill(proc.pid, signal.SIGKILL)
-        elif slot.current is proc:
+            self.pool.end(proc, signal.SIGKILL, verdict.reason)
+        elif slot.current is proc and not self.lifecycle.winding_down:
+            # Recycling is retire + respawn; while winding down the worker is leaving already.
             write_line(f"usher: {where} recycled gracefully: {verdict.reason}; respawning")
-            master.retire(proc)
-            master.spawn(slot)
+            self.pool.retire(proc)
+            self.pool.spawn(slot)
+
+    def _harakiri(self, slot: WorkerSlot, proc: WorkerProcess, where: str, reason: str) -> None:
+        settings = self.settings
+        verbose = f"; {kernel_view(proc.pid)}" if settings.harakiri_verbose else ""
+        write_line(
+            f"usher: harakiri: {where} on {reason} (harakiri = "
+            f"{settings.harakiri}s){verbose}; its stack follows, then it is killed"
+        )
+        slot.harakiris += 1
+        self.pool.end(proc, signal.SIGUSR2, "harakiri", grace=HARAKIRI_GRACE)

@@ -9,24 +9,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from usher.master.verdicts import read_memory
+from usher.master.pool import WorkerPool
+from usher.options import Settings
 from usher.sockets import Listener, listen_queue
+from usher.supervise.procfs import read_memory
 from usher.supervise.reactor import Reactor
 
 if TYPE_CHECKING:
-    from usher.master.loop import Master
     from usher.master.statsserver import StatsEndpoint
     from usher.ops.figures import ServerFigures, SocketFigures
 
 
-class Monitor:
-    """Stats endpoints and the figures they serve."""
+class StatsEndpoints:
+    """The stats endpoints (stats, stats-prometheus) and the figures they serve."""
 
-    def __init__(self, master: Master, reactor: Reactor) -> None:
-        self.master = master
+    def __init__(
+        self,
+        settings: Settings,
+        pool: WorkerPool,
+        listeners: list[Listener],
+        cwd: str,
+        reactor: Reactor,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.listeners = listeners
+        self.cwd = cwd
         self.endpoints: list[StatsEndpoint] = []
         self.queue_errors = 0
-        settings = master.settings
         if settings.stats or settings.stats_prometheus:
             self._add_endpoints(reactor)
 
@@ -36,7 +46,7 @@ class Monitor:
         # in every worker.
         from usher.master.statsserver import StatsEndpoint
 
-        settings = self.master.settings
+        settings = self.settings
         if settings.stats:
             from usher.ops.stats import render_json
 
@@ -67,23 +77,26 @@ class Monitor:
             endpoint.open()
 
     def describe(self) -> str:
+        """The endpoints' addresses as the startup line shows them."""
         return ", ".join(endpoint.display() for endpoint in self.endpoints)
 
     def tick(self, now: float) -> None:
+        """Drop stale clients; count the listen queues found full (listen_queue_errors)."""
         for endpoint in self.endpoints:
             endpoint.expire(now)
-        backlog = self.master.settings.listen
-        for listener in self.master.listeners:
+        backlog = self.settings.listen
+        for listener in self.listeners:
             queue, max_queue = _queue_of(listener, backlog)
             if queue >= max_queue:
                 self.queue_errors += 1
 
     def sockets(self) -> list[SocketFigures]:
+        """Every listener's accept queue, now."""
         from usher.ops.figures import SocketFigures
 
-        backlog = self.master.settings.listen
+        backlog = self.settings.listen
         figures = []
-        for listener in self.master.listeners:
+        for listener in self.listeners:
             queue, max_queue = _queue_of(listener, backlog)
             figures.append(
                 SocketFigures(
@@ -99,25 +112,27 @@ class Monitor:
         """Every figure of the server, gathered now (imported when first asked for)."""
         from usher.master.gather import collect
 
-        master = self.master
-        for proc in master.procs.values():
+        pool = self.pool
+        for proc in pool.procs.values():
             if proc.row is not None:
                 # Fresh memory figures for the reader, not the last tick's.
-                master.scoreboard.set_memory(proc.row, *read_memory(proc.pid))
+                pool.scoreboard.set_memory(proc.row, *read_memory(proc.pid))
         return collect(
-            master.slots.values(),
-            master.procs.values(),
-            master.scoreboard,
+            pool.slots.values(),
+            pool.procs.values(),
+            pool.scoreboard,
             self.sockets(),
             self.queue_errors,
-            master.cwd,
+            self.cwd,
         )
 
     def close(self, *, unlink: bool) -> None:
+        """Close every endpoint and its clients (unlink: remove unix socket files)."""
         for endpoint in self.endpoints:
             endpoint.close(unlink=unlink)
 
     def drop_in_child(self) -> None:
+        """In a forked worker: close the inherited descriptors."""
         for endpoint in self.endpoints:
             endpoint.drop_in_child()
 

@@ -1,34 +1,19 @@
-"""Small process helpers for the master: signalling, exit descriptions, the stats log table."""
+"""The respawn plan: when a worker that exited is replaced, and the one log line that says why.
+
+A decision, not an action: the master's loop forks the successor when the delay is over. The
+back-off itself is usher.supervise.backoff, which an emperor shares.
+"""
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from usher.exits import EXIT_HARAKIRI, EXIT_MAX_REQUESTS
 from usher.logs import write_line
 from usher.master.slots import WorkerProcess, WorkerSlot
-
-if TYPE_CHECKING:
-    from usher.ops.figures import ServerFigures
-
-# A worker that dies sooner than this after its start counts as a boot failure.
-BOOT_WINDOW = 5.0
-# Respawn delays for successive boot failures: doubling, capped so that recovery is still prompt.
-MAX_RESPAWN_DELAY = 30.0
-
-
-def kill(pid: int, signum: int) -> None:
-    """Send a signal to a worker that may already be gone."""
-    try:
-        os.kill(pid, signum)
-    except OSError as exc:
-        if exc.errno != errno.ESRCH:
-            raise
+from usher.supervise.backoff import boot_failures, respawn_delay
 
 
 def describe_status(status: int) -> str:
@@ -50,28 +35,10 @@ def plan_respawn(slot: WorkerSlot, proc: WorkerProcess, status: int, request_lim
         write_line(f"{where} recycled after {request_limit} requests (max-requests); respawning")
         return 0.0
     lived = time.monotonic() - proc.spawned_at
-    slot.boot_failures = slot.boot_failures + 1 if lived < BOOT_WINDOW else 0
-    delay = 0.0
-    if slot.boot_failures:
-        delay = min(MAX_RESPAWN_DELAY, 0.5 * 2 ** (slot.boot_failures - 1))
+    slot.boot_failures = boot_failures(slot.boot_failures, lived)
+    delay = respawn_delay(slot.boot_failures)
     write_line(
         f"{where} {describe_status(status)} after {lived:.1f}s; "
         f"respawning{f' in {delay:.1f}s' if delay else ''}"
     )
     return delay
-
-
-def stats_lines(figures: ServerFigures) -> Iterator[str]:
-    """The figures as a few log lines (master FIFO `s`)."""
-    total = sum(worker.requests for worker in figures.workers)
-    yield (
-        f"usher: stats: master pid {figures.pid}, {total} requests, "
-        f"listen queue {figures.listen_queue}"
-    )
-    for worker in figures.workers:
-        yield (
-            f"usher: stats: worker {worker.id} pid {worker.pid} {worker.status} "
-            f"requests {worker.requests} exceptions {worker.exceptions} "
-            f"avg {worker.avg_rt_us}us rss {worker.rss // 1024}KiB "
-            f"respawns {worker.respawn_count} harakiri {worker.harakiri_count}"
-        )

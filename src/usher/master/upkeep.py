@@ -1,4 +1,5 @@
-"""The master's once-a-second duties: memory, limits, average times, cheaper, touched files.
+"""The master's once-a-second duties: memory, the limits' verdicts, average times, cheaper,
+touched files.
 
 Each pass reads every live worker's row and /proc/PID/statm (a few microseconds per worker), so
 the cost does not depend on the request rate.
@@ -10,24 +11,40 @@ import time
 from typing import TYPE_CHECKING
 
 from usher.logs import write_line
-from usher.master.verdicts import judge, read_memory
+from usher.master.chain import ChainReload
+from usher.master.commands import Commands
+from usher.master.lifecycle import Lifecycle, Phase
+from usher.master.pool import WorkerPool
+from usher.master.slots import WorkerProcess, WorkerSlot
+from usher.master.verdicts import judge
+from usher.options import Settings
+from usher.scoreboard import Scoreboard
 from usher.supervise import systemd
+from usher.supervise.procfs import read_memory
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from usher.master.cheaper import Spare
-    from usher.master.loop import Master
-    from usher.master.slots import WorkerProcess, WorkerSlot
     from usher.supervise.touch import TouchWatch
 
 
 class Upkeep:
     """What the master checks on every tick."""
 
-    def __init__(self, master: Master) -> None:
-        self.master = master
-        settings = master.settings
+    def __init__(
+        self,
+        settings: Settings,
+        pool: WorkerPool,
+        lifecycle: Lifecycle,
+        commands: Commands,
+        chain: ChainReload,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.lifecycle = lifecycle
+        self.commands = commands
+        self.chain = chain
         # The cheaper algorithm and the file watches are imported only when their option is set:
         # what the master imports before forking stays resident in every worker.
         self.reload_files = _watch(settings.touch_reload)
@@ -44,59 +61,58 @@ class Upkeep:
             )
 
     def tick(self, now: float) -> None:
-        master = self.master
-        for proc in list(master.procs.values()):
+        """One pass: every worker's memory and verdict, average times, then (unless the master
+        winds down) touched files and the cheaper algorithm."""
+        pool = self.pool
+        for proc in list(pool.procs.values()):
             self._inspect(proc, now)
-        for slot in master.slots.values():
-            _sample_average(slot, master)
-        master.monitor.tick(now)
-        if master.exit_status is None and not master.reexec_pending:
+        for slot in pool.slots.values():
+            _sample_average(slot, pool.scoreboard)
+        if not self.lifecycle.winding_down:
             self._touched()
             self._cheaper()
 
     def _inspect(self, proc: WorkerProcess, now: float) -> None:
-        master = self.master
+        scoreboard = self.pool.scoreboard
         if proc.row is None or proc.ended_for is not None:
             return
         rss, vsz = read_memory(proc.pid)
-        master.scoreboard.set_memory(proc.row, rss, vsz)
-        if master.exit_status is not None and proc.retiring:
+        scoreboard.set_memory(proc.row, rss, vsz)
+        if self.lifecycle.phase is Phase.STOPPING and proc.retiring:
             return  # the stop's own deadline covers it
         verdict = judge(
-            master.settings,
-            master.scoreboard.read(proc.row),
-            now - proc.spawned_at,
-            time.monotonic_ns(),
+            self.settings, scoreboard.read(proc.row), now - proc.spawned_at, time.monotonic_ns()
         )
         if verdict is not None and not (proc.retiring and verdict.action == "recycle"):
-            master.controls.carry_out(proc, verdict)
+            self.commands.carry_out(proc, verdict)
 
     def _touched(self) -> None:
-        master = self.master
         for path in _touched_files(self.reload_files):
-            master.controls.reload(f"touch-reload {path}", brutal=False)
+            self.commands.reload(f"touch-reload {path}", brutal=False)
             return
         for path in _touched_files(self.chain_files):
-            master.chain.start(f"touch-chain-reload {path}")
+            self.chain.start(f"touch-chain-reload {path}")
             return
 
     def _cheaper(self) -> None:
-        master = self.master
-        if self.spare is None or master.chain.active or master.awaiting_ready:
+        # Not during a chain or a reload of every worker: their replacements are not ready yet,
+        # and counting them as missing would start workers that are not needed.
+        if self.spare is None or self.chain.active or self.lifecycle.phase is Phase.RELOADING:
             return
-        running = [slot for slot in master.slots.values() if _serving(slot)]
-        idle = [slot for slot in running if not master.slot_busy(slot)]
+        pool = self.pool
+        running = [slot for slot in pool.slots.values() if _serving(slot)]
+        idle = [slot for slot in running if not pool.slot_busy(slot)]
         change = self.spare.decide(len(running), len(idle))
         if change > 0:
             for _ in range(change):
-                master.controls.add_worker(f"cheaper: no idle worker for {self.spare.patience}s")
+                self.commands.add_worker(f"cheaper: no idle worker for {self.spare.patience}s")
         elif change < 0 and idle:
             write_line(
                 f"usher: cheaper: {len(idle)} idle workers for {self.spare.patience}s; "
                 f"stopping worker {idle[-1].worker_id}"
             )
-            master.controls.make_cheap(idle[-1])
-            systemd.status(master.status_text())
+            self.commands.make_cheap(idle[-1])
+            systemd.status(pool.status_text())
 
 
 def _watch(paths: Sequence[str]) -> TouchWatch | None:
@@ -115,13 +131,13 @@ def _serving(slot: WorkerSlot) -> bool:
     return slot.current is not None and slot.current.ready and not slot.cheap
 
 
-def _sample_average(slot: WorkerSlot, master: Master) -> None:
+def _sample_average(slot: WorkerSlot, scoreboard: Scoreboard) -> None:
     """avg_rt over the last second's requests (unchanged when there were none): recent enough to
     show a slowdown as it happens, as uwsgitop's AVG column is read."""
     proc = slot.current
     if proc is None or proc.row is None:
         return
-    row = master.scoreboard.read(proc.row)
+    row = scoreboard.read(proc.row)
     pid, timed, running = slot.last_sample
     if pid != proc.pid:
         timed, running = 0, 0  # a new process took the slot: its counters start from zero

@@ -1,19 +1,19 @@
-"""The master's once-a-second look at each worker: harakiri, reload-on-rss, evil-reload-on-rss.
+"""The limits' verdicts: the master's once-a-second judgement of each worker against harakiri,
+reload-on-rss and evil-reload-on-rss.
 
-Pure decisions from figures (a scoreboard row, memory read from /proc, the process's age); the
-master carries them out and logs one line for each.
+Pure decisions from figures (a scoreboard row with the memory read from /proc, the process's age);
+the master's commands carry them out and log one line for each. Not to be confused with
+`usher.protocols.Limits`, the codecs' bounds on what a client may send.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from usher.options import Settings
 from usher.scoreboard import RowView
 from usher.worker.board import FLUSH_INTERVAL
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 # A reporter thread late by this much is not yet a stuck worker: it runs once a second and may wait
 # for the interpreter while the app computes in Python.
 STALE_SLACK_NS = 2 * int(FLUSH_INTERVAL * 1e9)
@@ -26,16 +26,6 @@ class Verdict:
 
     action: str  # "harakiri", "kill" (SIGKILL now) or "recycle" (graceful, successor at once)
     reason: str
-
-
-def read_memory(pid: int) -> tuple[int, int]:
-    """(rss, vsz) of a process in bytes from /proc/PID/statm; zeros once it is gone."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as handle:
-            fields = handle.read().split()
-    except OSError:
-        return 0, 0
-    return int(fields[1]) * _PAGE, int(fields[0]) * _PAGE
 
 
 def judge(settings: Settings, row: RowView, age: float, now_ns: int) -> Verdict | None:
@@ -82,15 +72,3 @@ def _request_text(row: RowView, started: int, now_ns: int) -> str:
     if not core.method:
         return f"a request running for {elapsed:.1f}s (its details were not yet recorded)"
     return f"{core.method} {core.uri} from {core.client} running for {elapsed:.1f}s"
-
-
-def kernel_view(pid: int) -> str:
-    """What the kernel says the process waits on (harakiri-verbose)."""
-    parts = []
-    for name in ("wchan", "syscall"):
-        try:
-            with open(f"/proc/{pid}/{name}") as handle:
-                parts.append(f"{name}: {handle.read().strip() or '-'}")
-        except OSError:
-            continue
-    return "; ".join(parts)
