@@ -22,6 +22,7 @@ from asyncio import AbstractEventLoop
 from asyncio.events import _set_running_loop
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -102,7 +103,16 @@ class WsgiHandler:
 
     runs_coroutines = False  # the app is synchronous (usher.adapters.base.Handler)
 
-    __slots__ = ("app", "base_environ", "hide_per_call", "loop", "pool", "report", "spool_threshold")
+    __slots__ = (
+        "app",
+        "base_environ",
+        "begin",
+        "hide_per_call",
+        "loop",
+        "pool",
+        "report",
+        "spool_threshold",
+    )
 
     def __init__(
         self,
@@ -122,6 +132,10 @@ class WsgiHandler:
         self.pool = pool
         self.report = report
         self.hide_per_call = True
+        # Handler.begin: take a request whose head has been read. The exchange itself is made
+        # with no frame of Python in between: this runs once per request (one Python call is
+        # ~0.4% of the uwsgi path's instructions).
+        self.begin: Callable[[Request, Responder], WsgiExchange] = partial(WsgiExchange, self)
 
     def serving(self, loop_shared: bool) -> None:
         """The worker starts serving (usher.adapters.base.Handler).
@@ -136,9 +150,6 @@ class WsgiHandler:
         if not loop_shared:
             _set_running_loop(None)
 
-    def begin(self, request: Request, responder: Responder) -> WsgiExchange:
-        """Take a request whose head has been read (usher.adapters.base.Handler)."""
-        return WsgiExchange(self, request, responder)
 
 
 class WsgiExchange:
@@ -164,12 +175,13 @@ class WsgiExchange:
         self.out = out
         self.body = RequestBody(handler.spool_threshold) if request.has_body else _EMPTY
         self.failed_store: OSError | None = None
-        self.environ: dict[str, Any] | None = None  # built once the request is complete
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
         self.headers_sent = False
         self._result: Iterable[bytes] | None = None
         self._iterator: Iterator[bytes] | None = None
+        # `environ` is set once the request is complete (receive_end), before anything reads it.
+        self.environ: dict[str, Any]
 
     # -- the request ---------------------------------------------------------------------------
 
@@ -380,7 +392,9 @@ class WsgiExchange:
 
     def release(self) -> None:
         """The carrier is done with the request: the body's memory or file goes too."""
-        self.body.close()
+        body = self.body
+        if body is not _EMPTY:  # most requests have none: no call for them
+            body.close()
 
 
 def next_nonempty(iterator: Iterator[bytes]) -> bytes | None:
