@@ -317,7 +317,7 @@ def test_a_typical_django_config() -> None:
         f"{origin}:14: enable-threads is accepted and ignored: "
         "usher always lets the app start its own threads",
         f"{origin}:15: thunder-lock is accepted and ignored: "
-        "usher has no accept lock; each connection is accepted by one worker",
+        "usher has no accept lock or shared-memory locks; each connection is accepted by one worker",
         f"{origin}:16: plugins is accepted and ignored: "
         "usher has Python support built in and no plugins to load",
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from usher.options.catalog import Assignment
 from usher.options.cli_args import read_argv
 from usher.options.environ import read_environ
 from usher.options.errors import (
@@ -25,7 +26,7 @@ from usher.options.errors import (
     VersionRequested,
 )
 from usher.options.ini import read_ini_files
-from usher.options.resolve import resolve
+from usher.options.resolve import convert, resolve
 from usher.options.settings import Settings
 
 __all__ = [
@@ -50,14 +51,37 @@ class Loaded:
 
 
 def load_settings(argv: Sequence[str], environ: Mapping[str, str]) -> Loaded:
-    """Read every source and merge them; `argv` excludes the program name."""
+    """Read every source and merge them; `argv` excludes the program name.
+
+    With `strict` set, the first option that was dropped for being unknown or not supported
+    is a ConfigError instead of a note.
+    """
     command_line = read_argv(argv)
     environment = read_environ(environ)
-    ini = read_ini_files((*environment.ini_files, *command_line.ini_files), environ)
-    settings, ignored = resolve(
+    given = (*environment.assignments, *command_line.assignments)
+    ini = read_ini_files(
+        (*environment.ini_files, *command_line.ini_files),
+        environ,
+        allow_exec=_allows_exec(given),
+    )
+    settings, read_as = resolve(
         (*environment.assignments, *ini.assignments, *command_line.assignments), ini.files
     )
-    return Loaded(settings, (*environment.notes, *ini.notes, *ignored))
+    if settings.strict:
+        for refusal in (*environment.refusals, *ini.refusals, *command_line.refusals):
+            raise refusal.error()
+    notes = (*environment.notes, *ini.notes, *command_line.notes, *read_as)
+    return Loaded(settings, notes)
+
+
+def _allows_exec(assignments: Sequence[Assignment]) -> bool:
+    # The ini reader needs this before the files are read (they may say it themselves too).
+    allowed = False
+    for assignment in assignments:
+        if assignment.info.field == "allow_exec_placeholders":
+            value, _ = convert(assignment)
+            allowed = bool(value)
+    return allowed
 
 
 def help_text() -> str:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import usher
 from usher.options import catalog
-from usher.options.catalog import Assignment, IniRequest, OptionInfo
+from usher.options.catalog import Assignment, IniRequest, OptionInfo, Refusal
 from usher.options.errors import COMMAND_LINE, ConfigError, HelpRequested, VersionRequested
+from usher.options.uwsgi_names import SHORT_FLAGS, KnownName, lookup_known
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,12 @@ class CommandLine:
 
     assignments: tuple[Assignment, ...]
     ini_files: tuple[IniRequest, ...]
+    notes: tuple[str, ...] = ()  # uWSGI options usher knows only by name, dropped
+    refusals: tuple[Refusal, ...] = ()  # what `strict` turns into errors
+
+
+# Bare arguments that name a config file, as uWSGI takes them (`uwsgi app.ini`, `app.json`).
+CONFIG_SUFFIXES = (".ini", ".json", ".js", ".xml", ".yaml", ".yml")
 
 
 def read_argv(argv: Sequence[str]) -> CommandLine:
@@ -28,12 +35,17 @@ def read_argv(argv: Sequence[str]) -> CommandLine:
     VersionRequested."""
     reader = _ArgvReader(argv)
     reader.run()
-    return CommandLine(tuple(reader.assignments), tuple(reader.ini_files))
+    return CommandLine(
+        tuple(reader.assignments),
+        tuple(reader.ini_files),
+        tuple(reader.notes),
+        tuple(reader.refusals),
+    )
 
 
 def is_ini_argument(token: str) -> bool:
-    """A bare argument naming an ini file: `app.ini` or `app.ini:section`."""
-    return token.endswith(".ini") or token.rpartition(":")[0].endswith(".ini")
+    """A bare argument naming a config file: `app.ini`, `app.ini:section`, `app.json`..."""
+    return token.endswith(CONFIG_SUFFIXES) or token.rpartition(":")[0].endswith(CONFIG_SUFFIXES)
 
 
 class _ArgvReader:
@@ -42,6 +54,8 @@ class _ArgvReader:
         self.position = 0
         self.assignments: list[Assignment] = []
         self.ini_files: list[IniRequest] = []
+        self.notes: list[str] = []
+        self.refusals: list[Refusal] = []
 
     def run(self) -> None:
         while self.position < len(self.args):
@@ -67,15 +81,23 @@ class _ArgvReader:
 
     def long_flag(self, token: str) -> None:
         spelled, equals, inline = token[2:].partition("=")
-        if spelled == "help":
+        if spelled in ("help", "usage"):
             raise HelpRequested(_help_text())
         if spelled == "version":
             raise VersionRequested(f"usher {usher.__version__}")
         info = catalog.lookup(spelled)
         if info is None:
-            guess = catalog.suggest(spelled)
-            fix = f"did you mean --{guess}?" if guess else "run usher --help to list the options"
-            raise ConfigError(COMMAND_LINE, f"--{spelled}", "unknown option", fix)
+            known = lookup_known(spelled)
+            if known is None:
+                guess = catalog.suggest(spelled)
+                fix = (
+                    f"did you mean --{guess}?" if guess else "run usher --help to list the options"
+                )
+                raise ConfigError(COMMAND_LINE, f"--{spelled}", "unknown option", fix)
+            if not equals:
+                self.optional_value()
+            self.drop(known, f"--{spelled}")
+            return
         value = inline if equals else self.value_for(info, f"--{spelled}")
         self.assign(info, value, f"--{spelled}")
 
@@ -87,6 +109,11 @@ class _ArgvReader:
             if letter == "h":
                 raise HelpRequested(_help_text())
             info = catalog.lookup_short(letter)
+            if info is None and letter in SHORT_FLAGS:
+                if index == len(letters) - 1:
+                    self.optional_value()
+                self.drop(SHORT_FLAGS[letter], f"-{letter}")
+                return
             if info is None:
                 raise ConfigError(COMMAND_LINE, f"-{letter}", "unknown option", "run usher --help")
             if info.kind == "bool":
@@ -95,6 +122,20 @@ class _ArgvReader:
             rest = letters[index + 1 :]
             self.assign(info, rest or self.value_for(info, f"-{letter}"), f"-{letter}")
             return
+
+    def optional_value(self) -> None:
+        # usher does not know whether an option it only knows by name takes a value; the next
+        # argument is its value unless it is an option or a config file, which is what any
+        # other bare argument would be refused for anyway.
+        upcoming = self.peek()
+        if upcoming is not None and not upcoming.startswith("-") and not is_ini_argument(upcoming):
+            self.take()
+
+    def drop(self, known: KnownName, spelled: str) -> None:
+        self.notes.append(catalog.known_name_note(COMMAND_LINE, spelled, known))
+        refusal = catalog.known_name_refusal(COMMAND_LINE, spelled, known)
+        if refusal is not None:
+            self.refusals.append(refusal)
 
     def value_for(self, info: OptionInfo, flag: str) -> str | None:
         if info.kind == "bool":
@@ -114,7 +155,7 @@ class _ArgvReader:
         if info.name == "ini":
             if not raw:
                 raise ConfigError(COMMAND_LINE, spelled, "needs a file", f"write {spelled} app.ini")
-            self.ini_files.append(IniRequest(raw, COMMAND_LINE))
+            self.ini_files.append(IniRequest(raw, COMMAND_LINE, spelled.lstrip("-")))
         else:
             self.assignments.append(Assignment(info, raw, COMMAND_LINE, spelled))
 

@@ -90,6 +90,69 @@ socket = /run/%(project)/%n.sock
 processes = %k
 ```
 
+### Config logic
+
+uWSGI's config logic works in usher's ini files (and in JSON and XML ones):
+
+```ini
+[uwsgi]
+if-env = PORT
+http-socket = :%(_)
+endif
+if-not-env = PORT
+http-socket = :8000
+endif
+for = /srv/shared /srv/plugins
+pythonpath = %(_)
+endfor
+```
+
+- `if-env = VAR` holds when VAR is set and not empty (`%(_)` is its value); `if-env = VAR=value`
+  when it equals value. `if-opt = name` / `if-opt = name=value` test an option or key set
+  earlier in the config (`%(_)` is its value). `if-exists`, `if-file`, `if-dir` test a path;
+  `if-hostname`, `if-hostname-match` (a regular expression) the host name; `if-plugin` holds
+  for `python*`; `if-reload` never holds (usher reads its config afresh on a reload). Each has
+  an `if-not-` form. Blocks end with `endif`; they may nest.
+- `for = a b c`, `for-glob = PATTERN`, `for-readline = FILE` and `for-times = N` repeat the lines
+  up to `endfor` once per item, with `%(_)` set to the item.
+- `set-placeholder = name=value` defines a placeholder that is not an option;
+  `set = key=value` is the same as `key = value`.
+
+### More placeholders
+
+- `ini = :base` loads the `[base]` section of the same file; `ini = other.ini:prod` the
+  `[prod]` section of another file. `include`, `inherit` and `config` do the same as `ini`.
+- A placeholder may name a key defined later in the file, or in a file loaded later.
+- Arithmetic: `processes = %(%k * 2)`, `threads = %(base + 2)`. Operands are whole numbers,
+  keys holding whole numbers, or magic variables; `+ - * /` are applied left to right, with
+  spaces around each operator, as in uWSGI.
+- `@(path)` is replaced by the file's text and `@(exec://command)` by the command's output.
+  Both are refused unless `allow-exec-placeholders` is on (on the command line, in the
+  environment, or in the config itself): a config file should not run programs by surprise.
+
+### Values read as uWSGI reads them
+
+- A number written as a word: `threads = true` is 1 and `false` is 0, as in uWSGI, with a
+  note saying what the number means for that option.
+- `buffer-size` above 65535 is capped at 65535, with a note: the uwsgi protocol cannot carry a
+  larger request head.
+- App factories: `module = pkg.app:create_app()` or `callable = create_app()` call the factory
+  (with literal arguments only, such as `create_app("prod")`) and serve what it returns.
+
+### JSON, XML and YAML
+
+`--json app.json` (or a bare `app.json`, or `ini = app.json`) reads uWSGI's JSON layout,
+`{"uwsgi": {"processes": 4, "env": ["A=1", "B=2"], "master": true}}`: a list repeats the key.
+`--xml app.xml` reads `<uwsgi><processes>4</processes><master/></uwsgi>`; `app.xml:name` picks
+`<uwsgi id="name">`. Both use Python's standard library. YAML is refused with one line: usher
+does not depend on a YAML parser; convert the file to ini or JSON.
+
+## strict
+
+Options usher knows only by name (below) and keys that are not options are logged and skipped.
+With `strict` they stop startup with one line and exit status 2 instead, as in uWSGI; custom
+placeholder keys must then be declared with `set-placeholder`.
+
 ## Errors
 
 A bad value stops startup with one line naming the option, where it was set (`app.ini:12`,
@@ -97,4 +160,13 @@ A bad value stops startup with one line naming the option, where it was set (`ap
 Listener addresses are checked before anything is bound: `host:port`, `:port`, `[::]:port`,
 `[::1]:8000`, a unix socket path (containing `/` or ending in `.sock`) or `@name` for an
 abstract socket; ports go from 0 (any free port) to 65535.
+"""
+
+
+KNOWN_NAMES_INTRODUCTION = r"""
+## uWSGI options usher knows by name
+
+Every other option of uWSGI 2.0 is listed here. A config that sets one still starts (unless
+`strict` is on): usher logs one line saying why the option is ignored or what to use instead.
+A name that is in neither list is "not an usher option", with the closest name suggested.
 """
