@@ -79,7 +79,6 @@ class Expander:
         if value.text is None:
             return "true"  # a bare key used as a placeholder reads as a set flag
         text = _ENV_REFERENCE.sub(lambda match: self._env(match[1], value), value.text)
-        text = _AT_REFERENCE.sub(lambda match: self._external(match[1], value), text)
 
         def replace(match: re.Match[str]) -> str:
             name, letter = match[1], match[2]
@@ -90,7 +89,9 @@ class Expander:
             found = self._placeholder(name, value, literal_placeholders)
             return match[0] if found is None else found
 
-        return _PERCENT.sub(replace, text)
+        text = _PERCENT.sub(replace, text)
+        # After placeholders, so that `@(%dworkers.txt)` names a file next to the config.
+        return _AT_REFERENCE.sub(lambda match: self._external(match[1], value), text)
 
     def _env(self, name: str, value: RawValue) -> str:
         if name in self.environ:

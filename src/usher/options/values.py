@@ -121,7 +121,7 @@ def check_module(text: str) -> None:
     if text.endswith(".py"):
         return
     module, colon, attribute = text.partition(":")
-    if _dotted(module) and (not colon or _callable_or_factory(attribute)):
+    if _dotted(module) and (not colon or _dotted(split_factory(attribute)[0])):
         return
     raise InvalidValue(
         f"{text!r} is not an importable module",
@@ -131,7 +131,7 @@ def check_module(text: str) -> None:
 
 def check_identifier(text: str) -> None:
     """A Python name (possibly dotted), e.g. the WSGI callable, or a factory call `create_app()`."""
-    if not _callable_or_factory(text):
+    if not _dotted(split_factory(text)[0]):
         raise InvalidValue(
             f"{text!r} is not a Python name",
             "write a name such as application or app, or a factory call such as create_app()",
@@ -140,14 +140,6 @@ def check_identifier(text: str) -> None:
 
 def _dotted(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
-
-
-def _callable_or_factory(text: str) -> bool:
-    try:
-        name, _ = split_factory(text)
-    except InvalidValue:
-        return False
-    return _dotted(name)
 
 
 @dataclass(frozen=True, slots=True)
