@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from usher.options.catalog import OPTIONS, OptionInfo
 from usher.options.docs_text import INTRODUCTION, KNOWN_NAMES_INTRODUCTION
-from usher.options.uwsgi_names import KNOWN, USHER_ONLY, Status
+from usher.options.uwsgi_name_table import Status
+from usher.options.uwsgi_names import KNOWN, USHER_ONLY
 
 _HELP_WIDTH = 100
 _FLAG_COLUMN = 34

@@ -14,7 +14,9 @@ below can be given on the command line, in an ini file or in the environment.
 - **Command line**: `--name value`, `--name=value`, and for switches just `--name`
   (`--master`; `--master=false` turns one off). Some options have uWSGI's one-letter form:
   `-s :3031`, `-p4`, `-M`. A bare argument ending in `.ini` (`usher app.ini`) is the same as
-  `--ini app.ini`. An unknown flag is an error that suggests the closest option name.
+  `--ini app.ini` (`.json` and `.xml` files too). A uWSGI option that usher knows only by name
+  (listed at the end of this page) is logged and skipped, with its value if one follows; any
+  other unknown flag is an error that suggests the closest option name.
 - **ini files**: `--ini FILE` (repeatable) reads the `[uwsgi]` section of FILE, or `[usher]`
   if the file has no `[uwsgi]` section. `--ini FILE:SECTION` reads another section.
   An `ini = other.ini` line inside a file loads that file at that point.
@@ -46,9 +48,11 @@ wins.
   is an error.
 - Lines starting with `;` or `#` are comments. A key repeated for a repeatable option adds a
   value; repeated for any other option, the last line wins.
-- Keys that are not usher options are not errors: they can be used as variables (below). One
-  that is never used is logged, with the closest option name when there is one. Keys before the
-  first section header, or in other sections, are not read.
+- A uWSGI option that usher knows only by name (listed at the end of this page) is logged with
+  the reason it is ignored, or the alternative to use. Other keys are not errors either: they
+  can be used as variables (below). One that is never used is logged, with the closest option
+  name when there is one. Keys before the first section header, or in other sections, are not
+  read. Lines may be indented, end in CRLF, and the file may start with a byte-order mark.
 
 ### Inline comments
 
