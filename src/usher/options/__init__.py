@@ -28,10 +28,12 @@ from usher.options.errors import (
 from usher.options.ini import read_ini_files
 from usher.options.resolve import convert, resolve
 from usher.options.settings import Settings
+from usher.options.values import FactoryCall, split_factory
 
 __all__ = [
     "ConfigError",
     "ExitRequested",
+    "FactoryCall",
     "HelpRequested",
     "Loaded",
     "Settings",
@@ -39,6 +41,7 @@ __all__ = [
     "help_text",
     "load_settings",
     "option_reference_markdown",
+    "split_factory",
 ]
 
 
