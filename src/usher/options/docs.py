@@ -57,6 +57,8 @@ def help_text() -> str:
         "",
         "Options also come from ini files ([uwsgi] or [usher] section) and from USHER_<NAME> or",
         "UWSGI_<NAME> environment variables. Command-line values win where they are given.",
+        "Other uWSGI options are known by name: each is logged with why usher ignores it or what",
+        "to use instead (see docs/options.md), and refused under --strict.",
     ]
     for group, infos in _groups():
         out += ["", f"{group}:"]
@@ -148,13 +150,17 @@ def _known_by_note(status: Status) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
     for known in KNOWN:
         if known.status == status:
-            names = [f"`{known.name}`", *(f"`{alias}`" for alias in known.aliases)]
+            names = [f"`{known.name}`"]
+            names += [f"`-{alias}`" if len(alias) == 1 else f"`{alias}`" for alias in known.aliases]
             grouped.setdefault(known.note, []).append(" / ".join(names))
     return grouped
 
 
 def _known_row(note: str, names: list[str]) -> str:
-    cells = [", ".join(names), note[:1].upper() + note[1:] + "."]
+    sentence = (
+        note if note.startswith("usher") else note[:1].upper() + note[1:]
+    )  # usher: lower case
+    cells = [", ".join(names), sentence + "."]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
