@@ -25,7 +25,8 @@ from usher.options.errors import ConfigError, InvalidValue, Origin
 _ENV_REFERENCE = re.compile(r"\$\(([^)]*)\)")
 _AT_REFERENCE = re.compile(r"@\(([^)]*)\)")
 _PERCENT = re.compile(r"%(?:\(([^)]*)\)|(.))")
-_ARITHMETIC = re.compile(r"\S+(?: [-+*/] \S+)+")
+_ARITHMETIC = re.compile(r"\S+(?: [-+*/] \S+)+")  # spaces around operators, as uWSGI wants
+_WHOLE = re.compile(r"[+-]?[0-9]+")
 
 
 def magic_table(path: str) -> Mapping[str, str]:
@@ -170,9 +171,6 @@ class Expander:
     def _note(self, note: str) -> None:
         if note not in self.notes:
             self.notes.append(note)
-
-
-_WHOLE = re.compile(r"[+-]?[0-9]+")
 
 
 def _apply(operator: str, left: int, right: int) -> int:

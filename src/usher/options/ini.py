@@ -295,7 +295,6 @@ class _Loader:
             )
             assignments.append(Assignment(info, text, raw.origin, raw.key))
         for key, raw in self.unknown.items():
-            guess = catalog.suggest(key)
             if key in self.expander.used:
                 self.refusals.append(
                     Refusal(
@@ -306,6 +305,7 @@ class _Loader:
                     )
                 )
                 continue
+            guess = catalog.suggest(key)
             hint = f"; did you mean {guess}?" if guess else ""
             self.notes.append(f"{raw.origin}: {key} is not an usher option, ignored{hint}")
             self.refusals.append(catalog.unknown_refusal(raw.origin, key, guess))

@@ -224,7 +224,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "emperor-on-demand-extension|emperor-on-demand-ext "
         "emperor-on-demand-directory|emperor-on-demand-dir emperor-on-demand-exec "
         "emperor-extra-extension|emperor-extra-ext emperor-no-blacklist emperor-use-clone "
-        "emperor-graceful-shutdown vassals-inherit vassals-include vassals-inherit-before "
+        "emperor-graceful-shutdown emperor-cap|vassals-cap|vassal-cap vassals-inherit vassals-include vassals-inherit-before "
         "vassals-include-before vassals-start-hook vassals-stop-hook vassal-sos vassal-sos-backlog "
         "vassals-set|vassal-set heartbeat blacklist end-blacklist whitelist end-whitelist "
         "hook-emperor-start hook-emperor-stop hook-emperor-reload hook-emperor-lost hook-as-vassal "
@@ -404,8 +404,8 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     ),
     (
         "unsupported",
-        "usher sets uid and gid after binding; set supplementary groups in the service manager",
-        "add-gid immediate-uid immediate-gid no-initgroups master-as-root "
+        "usher sets uid and gid after binding; set groups and capabilities in the service manager",
+        "add-gid immediate-uid immediate-gid no-initgroups master-as-root cap "
         "drop-after-init drop-after-apps",
     ),
     (
