@@ -16,10 +16,11 @@ from usher.options import ConfigError, Loaded, load_settings, option_reference_m
 from usher.options.catalog import OPTIONS, lookup, lookup_short
 from usher.options.docs import status_counts
 from usher.options.ini_logic import LOGIC_KEYS
-from usher.options.uwsgi_names import KNOWN, SHORT_FLAGS, USHER_ONLY, lookup_known
+from usher.options.uwsgi_names import USHER_ONLY, known_names, lookup_known, lookup_known_short
 
 UWSGI_NAMES = (Path(__file__).parent / "data" / "uwsgi_option_names.txt").read_text().split()
 USHER_SPELLINGS = [spelling for info in OPTIONS for spelling in info.spellings]
+KNOWN = known_names()
 KNOWN_SPELLINGS = [s for known in KNOWN for s in known.spellings if len(s) > 1]
 
 
@@ -88,13 +89,16 @@ def test_statuses_and_notes(name: str, status: str, words: str) -> None:
 
 
 def test_aliases_resolve_to_one_entry() -> None:
-    assert lookup_known("spooler-freq") is lookup_known("spooler-frequency")
-    assert lookup_known("logger-req") is lookup_known("req-logger")
-    assert lookup_known("wait-iface") is lookup_known("wait-for-interface")
+    assert lookup_known("spooler-freq") == lookup_known("spooler-frequency") is not None
+    assert lookup_known("logger-req") == lookup_known("req-logger") is not None
+    assert lookup_known("wait-iface") == lookup_known("wait-for-interface") is not None
     assert lookup("logformat") is lookup("log-format")
     assert lookup("lazy") is lookup("lazy-apps")
     assert lookup("json") is lookup("ini") is lookup("xmlconfig")
-    assert SHORT_FLAGS["Q"].name == "spooler" and SHORT_FLAGS["A"].name == "sharedarea"
+    spooler, sharedarea = lookup_known_short("Q"), lookup_known_short("A")
+    assert spooler is not None and spooler.name == "spooler"
+    assert sharedarea is not None and sharedarea.name == "sharedarea"
+    assert lookup_known_short("Z") is None and lookup_known("Q") is None
     short = lookup_short("C")
     assert short is not None and short.name == "chmod-socket"
 

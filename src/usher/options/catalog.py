@@ -115,9 +115,10 @@ def suggest(spelling: str) -> str | None:
         return guess
     import difflib  # only on a mistake: not worth its memory in every worker
 
-    from usher.options.uwsgi_names import KNOWN
+    from usher.options.uwsgi_names import known_names
 
-    names = [*_BY_SPELLING, *(spelling for known in KNOWN for spelling in known.spellings)]
+    known = [spelling for name in known_names() for spelling in name.spellings if len(spelling) > 1]
+    names = [*_BY_SPELLING, *known]
     matches = difflib.get_close_matches(guess, names, n=1, cutoff=0.75)
     return matches[0] if matches else None
 

@@ -13,7 +13,7 @@ import usher
 from usher.options import catalog
 from usher.options.catalog import Assignment, IniRequest, OptionInfo, Refusal
 from usher.options.errors import COMMAND_LINE, ConfigError, HelpRequested, VersionRequested
-from usher.options.uwsgi_names import SHORT_FLAGS, KnownName, lookup_known
+from usher.options.uwsgi_names import KnownName, lookup_known, lookup_known_short
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +109,11 @@ class _ArgvReader:
             if letter == "h":
                 raise HelpRequested(_help_text())
             info = catalog.lookup_short(letter)
-            if info is None and letter in SHORT_FLAGS:
+            known = lookup_known_short(letter) if info is None else None
+            if known is not None:
                 if index == len(letters) - 1:
                     self.optional_value()
-                self.drop(SHORT_FLAGS[letter], f"-{letter}")
+                self.drop(known, f"-{letter}")
                 return
             if info is None:
                 raise ConfigError(COMMAND_LINE, f"-{letter}", "unknown option", "run usher --help")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from usher.options.catalog import OPTIONS, OptionInfo
 from usher.options.docs_text import INTRODUCTION, KNOWN_NAMES_INTRODUCTION
 from usher.options.uwsgi_name_table import Status
-from usher.options.uwsgi_names import KNOWN, USHER_ONLY
+from usher.options.uwsgi_names import USHER_ONLY, known_names
 
 _HELP_WIDTH = 100
 _FLAG_COLUMN = 34
@@ -119,7 +119,7 @@ def status_counts() -> dict[str, int]:
     for status in _STATUS_TITLES:
         counts[status] = sum(
             len(spelling) > 1  # one-letter flags (-Q) are another way to write a name
-            for known in KNOWN
+            for known in known_names()
             if known.status == status
             for spelling in known.spellings
         )
@@ -148,7 +148,7 @@ def _status_counts() -> list[str]:
 
 def _known_by_note(status: Status) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
-    for known in KNOWN:
+    for known in known_names():
         if known.status == status:
             names = [f"`{known.name}`"]
             names += [f"`-{alias}`" if len(alias) == 1 else f"`{alias}`" for alias in known.aliases]

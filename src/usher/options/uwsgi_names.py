@@ -16,8 +16,7 @@ The groups themselves are data, in `uwsgi_name_table`.
 
 from __future__ import annotations
 
-import types
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from usher.options.uwsgi_name_table import GROUPS, Status
@@ -41,25 +40,39 @@ class KnownName:
         return (self.name, *self.aliases)
 
 
-def _build() -> tuple[KnownName, ...]:
-    known = []
-    for status, note, names in GROUPS:
-        for token in names.split():
-            name, *aliases = token.split("|")
-            known.append(KnownName(name, tuple(aliases), status, note))
-    return tuple(known)
-
-
-KNOWN: tuple[KnownName, ...] = _build()
-_BY_SPELLING: Mapping[str, KnownName] = types.MappingProxyType(
-    {spelling: known for known in KNOWN for spelling in known.spellings if len(spelling) > 1}
-)
-# uWSGI's one-letter flags for options usher only knows by name (`-Q` is --spooler).
-SHORT_FLAGS: Mapping[str, KnownName] = types.MappingProxyType(
-    {spelling: known for known in KNOWN for spelling in known.aliases if len(spelling) == 1}
-)
+def known_names() -> tuple[KnownName, ...]:
+    """Every name in the table, built afresh (for the docs and the tests)."""
+    return tuple(_parse(token, status, note) for status, note, token in _tokens())
 
 
 def lookup_known(spelling: str) -> KnownName | None:
-    """The uWSGI option called `spelling`, when usher knows it only by name."""
-    return _BY_SPELLING.get(spelling)
+    """The uWSGI option called `spelling` (a long name), when usher knows it only by name."""
+    if len(spelling) < 2:
+        return None  # one letter is a short flag: lookup_known_short
+    return _find(lambda spellings: spelling in spellings)
+
+
+def lookup_known_short(letter: str) -> KnownName | None:
+    """The uWSGI option whose one-letter flag is `letter` (`-Q` is --spooler), if usher knows it
+    only by name."""
+    return _find(lambda spellings: letter in spellings[1:]) if len(letter) == 1 else None
+
+
+# The table stays text until a lookup needs it: a scan of a thousand names happens only for a
+# name that is not usher's own, at startup, while a built index would sit in every worker.
+def _find(matches: Callable[[list[str]], bool]) -> KnownName | None:
+    for status, note, token in _tokens():
+        if matches(token.split("|")):
+            return _parse(token, status, note)
+    return None
+
+
+def _tokens() -> Iterator[tuple[Status, str, str]]:
+    for status, note, names in GROUPS:
+        for token in names.split():
+            yield status, note, token
+
+
+def _parse(token: str, status: Status, note: str) -> KnownName:
+    name, *aliases = token.split("|")
+    return KnownName(name, tuple(aliases), status, note)
