@@ -60,7 +60,7 @@ def test_a_section_that_includes_itself_is_a_loop(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("env", "expected"),
-    [({"PORT": "9000"}, (":9000",)), ({"PORT": ""}, (":8000",)), ({}, (":8000",))],
+    [({"PORT": "9000"}, (":9000",)), ({}, (":8000",))],
 )
 def test_if_env(tmp_path: Path, env: dict[str, str], expected: tuple[str, ...]) -> None:
     text = (
@@ -68,6 +68,13 @@ def test_if_env(tmp_path: Path, env: dict[str, str], expected: tuple[str, ...]) 
         "if-not-env = PORT\nhttp-socket = :8000\nendif\n"
     )
     assert load(tmp_path, text, env=env).settings.http_socket == expected
+
+
+def test_if_env_holds_for_an_empty_variable_as_in_uwsgi(tmp_path: Path) -> None:
+    text = "[uwsgi]\nif-env = FLAG\nmaster = true\nenv = FLAG=[%(_)]\nendif\n"
+    settings = load(tmp_path, text, env={"FLAG": ""}).settings
+    assert settings.master and settings.env == ("FLAG=[]",)
+    assert not load(tmp_path, text).settings.master
 
 
 def test_if_env_with_a_value(tmp_path: Path) -> None:
@@ -96,15 +103,16 @@ def test_path_conditions(tmp_path: Path) -> None:
 
 def test_if_opt_sees_options_and_keys_set_earlier(tmp_path: Path) -> None:
     text = (
-        "[uwsgi]\nworkers = 4\nflavour = django\n"
-        "if-opt = processes\nthreads = %(_)\nendif\n"
-        "if-opt = flavour=django\nmodule = site.wsgi\nendif\n"
+        "[uwsgi]\nworkers = 4\nflavour = django\nflavour = flask\n"
+        "if-opt = workers\nthreads = %(_)\nendif\n"
+        "if-opt = processes\nlisten = 7\nendif\n"  # the exact key only, as uWSGI
+        "if-opt = flavour=django\nmodule = site.wsgi\nendif\n"  # its first value
         "if-not-opt = flavour=flask\nmaster = true\nendif\n"
         "if-opt = later\nchdir = /nope\nendif\nlater = 1\n"
     )
     settings = load(tmp_path, text).settings
     assert settings.threads == 4 and settings.module == "site.wsgi" and settings.master
-    assert settings.chdir is None
+    assert settings.chdir is None and settings.listen == 100
 
 
 def test_other_conditions(tmp_path: Path) -> None:

@@ -111,9 +111,10 @@ pythonpath = %(_)
 endfor
 ```
 
-- `if-env = VAR` holds when VAR is set and not empty (`%(_)` is its value); `if-env = VAR=value`
-  when it equals value. `if-opt = name` / `if-opt = name=value` test an option or key set
-  earlier in the config (`%(_)` is its value). `if-exists`, `if-file`, `if-dir` test a path;
+- `if-env = VAR` holds when VAR is set, even to an empty string, as in uWSGI (`%(_)` is its
+  value); `if-env = VAR=value` when it equals value. `if-opt = name` / `if-opt = name=value`
+  test a key of that exact name set earlier in the config (`%(_)` is its first value, as for
+  `%(name)`). `if-exists`, `if-file`, `if-dir` test a path;
   `if-hostname`, `if-hostname-match` (a regular expression) the host name; `if-plugin` holds
   for `python*`; `if-reload` never holds (usher reads its config afresh on a reload). Each has
   an `if-not-` form. Blocks end with `endif`; they may nest.

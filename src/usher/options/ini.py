@@ -127,9 +127,6 @@ class _Loader:
         self.expander = Expander(environ, allow_exec=allow_exec)
         self.options: list[tuple[RawValue, OptionInfo]] = []
         self.unknown: dict[str, RawValue] = {}
-        # The last value of each key with its position in the config, for if-opt.
-        self.latest: dict[str, tuple[int, RawValue]] = {}
-        self.taken = 0
         self.files: list[str] = []
         self.notes: list[str] = []
         self.refusals: list[Refusal] = []
@@ -212,12 +209,10 @@ class _Loader:
             index = len(lines) if end is None else end + 1
 
     def _option(self, name: str) -> str | None:
-        info = catalog.lookup(name)
-        spellings = info.spellings if info is not None else (name,)
-        given = [self.latest[spelling] for spelling in spellings if spelling in self.latest]
-        if not given:
-            return None
-        return self.expander.expand(max(given, key=lambda pair: pair[0])[1])
+        # uWSGI looks the key up among the keys read so far, by its exact spelling, and takes the
+        # first value: what `%(name)` gives.
+        raw = self.expander.variables.get(name)
+        return None if raw is None else self.expander.expand(raw)
 
     def _raw(
         self, line: IniLine, path: str, magic: Mapping[str, str], under: str | None
@@ -239,7 +234,6 @@ class _Loader:
             self._set(line, raw, path, magic, under)
             return
         self.expander.define(raw)
-        self._remember(raw)
         info = catalog.lookup(line.key)
         if info is None:
             self._not_an_option(raw)
@@ -251,10 +245,6 @@ class _Loader:
             if info.field == "allow_exec_placeholders":
                 self.expander.allow_exec = raw.text is None or parse_bool(self.expander.expand(raw))
             self.options.append((raw, info))
-
-    def _remember(self, raw: RawValue) -> None:
-        self.taken += 1
-        self.latest[raw.key] = (self.taken, raw)
 
     def _set(
         self, line: IniLine, raw: RawValue, path: str, magic: Mapping[str, str], under: str | None

@@ -7,9 +7,10 @@ Rules (as uWSGI reads them):
 - A condition that holds runs its body once, with `%(_)` set to what it tested (the
   environment variable's value for `if-env`, the option's value for `if-opt`, the path for
   `if-exists`...). A loop runs its body once per item, with `%(_)` set to the item.
-- `if-env = VAR` holds when VAR is set and not empty; `if-env = VAR=value` when it equals value.
-  `if-opt = name` holds when the option or key was set earlier in the config; `name=value`
-  when its last value equals value. The `if-not-*` forms hold when the test fails.
+- `if-env = VAR` holds when VAR is set, even to an empty string (uWSGI tests getenv() against
+  NULL); `if-env = VAR=value` when it equals value. `if-opt = name` holds when a key of that
+  exact name was set earlier in the config; `name=value` when its first value equals value (the
+  value a placeholder would give). The `if-not-*` forms hold when the test fails.
 - `for = a b c` loops over words, `for-glob = pattern` over matching paths (sorted),
   `for-readline = file` over the file's non-empty lines, `for-times = N` over 1..N.
 
@@ -65,7 +66,7 @@ MAX_FOR_TIMES = 4096
 # Every key this module reads; the option table lists them with the status "reader".
 LOGIC_KEYS = frozenset({*_CONDITIONS, *_LOOPS, *_ENDS})
 
-# What `if-opt` may look at: the last value given for a key so far, expanded.
+# What `if-opt` may look at: the first value given for a key so far, expanded.
 OptionLookup = Callable[[str], str | None]
 
 
@@ -139,8 +140,8 @@ def _test(
 ) -> tuple[bool, str]:
     name, equals, expected = argument.partition("=")
     if test == "env":
-        found = environ.get(name.strip(), "")
-        return bool(found) and (not equals or found == expected), found
+        found = environ.get(name.strip())
+        return found is not None and (not equals or found == expected), found or ""
     if test == "opt":
         value = option(name.strip())
         return value is not None and (not equals or value == expected), value or ""
