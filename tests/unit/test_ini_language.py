@@ -258,6 +258,20 @@ def test_plain_syntax(tmp_path: Path) -> None:
     assert settings.chdir == "/srv/100%" and settings.log_format == "%(uri) %(_)"
 
 
+def test_more_magic_variables(tmp_path: Path) -> None:
+    write(tmp_path, "[shared]\nenv = IN=%n:%x:%N:%X:%0\n", "conf/inner.ini")
+    path = write(tmp_path, "[web]\nini = %dconf/inner.ini:shared\nenv = OUT=%x %o\n")
+    settings = load_settings([f"{path}:web"], {}).settings
+    first_component = str(tmp_path).strip("/").split("/")[0]
+    assert settings.env == (f"IN=inner:shared:app:web:{first_component}", f"OUT=web {path}")
+    text = "[uwsgi]\nenv = U=%u/%g\nenv = T=%t\nchdir = %v\nlogto = [%e]\n"
+    bare = tmp_path / "noext"
+    bare.write_text(text)
+    loaded = load_settings([f"--ini={bare}"], {}).settings
+    assert loaded.env[0] == f"U={os.getuid()}/{os.getgid()}" and loaded.logto == "[]"
+    assert loaded.env[1].removeprefix("T=").isdigit() and loaded.chdir == os.getcwd()
+
+
 # -- values read as uWSGI reads them -------------------------------------------------------------
 
 

@@ -253,7 +253,7 @@ def test_magic_variables(tmp_path: Path) -> None:
         "daemonize = %e|%c\n"
         "home = %h\n"
         "env = CORES=%k\n"
-        "log-format = 100%% %x %\n"
+        "log-format = 100%% %q %\n"
     )
     path = write_ini(tmp_path, text, "conf/site.prod.ini")
     settings = load_settings([path], {}).settings
@@ -264,7 +264,7 @@ def test_magic_variables(tmp_path: Path) -> None:
     assert settings.daemonize == "ini|conf"
     assert settings.home == socket.gethostname()
     assert settings.env == (f"CORES={os.cpu_count()}",)
-    assert settings.log_format == "100% %x %"  # unknown letters and a trailing % stay
+    assert settings.log_format == "100% %q %"  # unknown letters and a trailing % stay
 
 
 def test_magic_paths_are_absolute_for_relative_files(

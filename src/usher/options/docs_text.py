@@ -81,7 +81,19 @@ Values are expanded in this order:
 | `%c` | name of the directory holding the file | `conf` |
 | `%h` | host name | `web1` |
 | `%k` | number of CPU cores | `8` |
+| `%x` | the section being read | `uwsgi` |
+| `%o` | the file's path as it was given | `conf/app.ini` |
+| `%i` | the file's inode number | `1234567` |
+| `%0` … `%9` | components of the file's directory | `%0` is `srv`, `%2` is `conf` |
+| `%v` | the working directory usher started in | `/srv/site` |
+| `%u`, `%U` | the user id and name usher runs as | `33`, `www-data` |
+| `%g`, `%G` | the group id and name | `33`, `www-data` |
+| `%t`, `%T` | the time in seconds and in microseconds | `1767225600` |
+| `%[` | the escape character, for coloured output | |
 | `%%` | a literal `%` | `%` |
+
+The upper-case `%D`, `%P`, `%S`, `%N`, `%E`, `%C`, `%X`, `%O` and `%I` describe the file given on
+the command line (or in the environment), also from inside the files it includes.
 
 Example:
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -29,24 +30,78 @@ _ARITHMETIC = re.compile(r"\S+(?: [-+*/] \S+)+")  # spaces around operators, as 
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 
 
-def magic_table(path: str) -> Mapping[str, str]:
-    """The magic variables of the ini file at `path`, keyed by their letter."""
+def magic_table(path: str, section: str, first: tuple[str, str] | None = None) -> Mapping[str, str]:
+    """The magic variables of `section` of the config file at `path`, keyed by their letter.
+
+    Upper-case letters describe `first`, the (path, section) of the file given on the command
+    line or in the environment that included this one, as uWSGI's do; lower-case ones the file
+    being read.
+    """
+    table = {**_file_letters(path, section), **_process_letters()}
+    first_path, first_section = first or (path, section)
+    for letter, value in _file_letters(first_path, first_section).items():
+        if letter in "dpsnecxoi":
+            table[letter.upper()] = value
+    table["%"] = "%"
+    return table
+
+
+def _file_letters(path: str, section: str) -> dict[str, str]:
     absolute = os.path.abspath(path)
     directory, filename = os.path.split(absolute)
     stem, dot, extension = filename.rpartition(".")
     if not dot:
         stem, extension = filename, ""
-    return {
+    try:
+        inode = str(os.stat(absolute).st_ino)
+    except OSError:
+        inode = ""
+    letters = {
         "d": directory.rstrip("/") + "/",  # with the slash, so "%dapp.py" reads naturally
         "p": absolute,
         "s": filename,
         "n": stem,
         "e": extension,
         "c": os.path.basename(directory),
+        "x": section,
+        "o": path,  # as it was given
+        "i": inode,
+    }
+    # %0 to %9: the components of the file's directory, from the root.
+    components = [part for part in directory.split("/") if part]
+    letters.update({str(index): part for index, part in enumerate(components[:10])})
+    return letters
+
+
+def _process_letters() -> dict[str, str]:
+    uid, gid = os.getuid(), os.getgid()
+    now = time.time()
+    return {
         "h": socket.gethostname(),
         "k": str(os.cpu_count() or 1),
-        "%": "%",
+        "v": os.getcwd(),
+        "u": str(uid),
+        "g": str(gid),
+        "t": str(int(now)),
+        "T": str(int(now * 1_000_000)),
+        "[": "\x1b",  # the escape character, for coloured log prefixes
     }
+
+
+def _account_letter(letter: str) -> str | None:
+    """%U and %G, the user and group names, looked up only when a config uses them: the master
+    would otherwise import pwd and grp for every worker to inherit."""
+    if letter not in "UG":
+        return None
+    import grp
+    import pwd
+
+    try:
+        if letter == "U":
+            return pwd.getpwuid(os.getuid()).pw_name
+        return grp.getgrgid(os.getgid()).gr_name
+    except KeyError:  # an id with no entry in /etc/passwd or /etc/group (common in containers)
+        return str(os.getuid() if letter == "U" else os.getgid())
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +139,9 @@ class Expander:
         def replace(match: re.Match[str]) -> str:
             name, letter = match[1], match[2]
             if name is None:
-                return value.magic.get(letter, match[0])  # unknown letters stay as written
+                found = value.magic.get(letter)
+                found = _account_letter(letter) if found is None else found
+                return match[0] if found is None else found  # unknown letters stay as written
             if _ARITHMETIC.fullmatch(name):
                 return str(self._arithmetic(name, value))
             found = self._placeholder(name, value, literal_placeholders)

@@ -131,6 +131,7 @@ class _Loader:
         self.notes: list[str] = []
         self.refusals: list[Refusal] = []
         self.reading: list[tuple[str, str]] = []  # (absolute path, section) being read
+        self.first: tuple[str, str] | None = None
 
     def load(self, request: IniRequest, current: str | None) -> None:
         path, wanted = split_spec(request.spec)
@@ -143,11 +144,14 @@ class _Loader:
         text = _parse(path, request)
         section = _choose_section(text, wanted, path, request.origin)
         self._enter(os.path.abspath(path), section, request)
+        if not self.reading[:-1]:
+            self.first = (path, section)  # what the upper-case magic variables describe
         if wanted is None and section == "uwsgi" and "usher" in text.sections:
             self.notes.append(f"{path}: its [usher] section was not read; load it as {path}:usher")
         self.files.append(request.spec)
         try:
-            self._run(self._section_lines(text, section, path), path, magic_table(path), None)
+            magic = magic_table(path, section, self.first)
+            self._run(self._section_lines(text, section, path), path, magic, None)
         finally:
             self.reading.pop()
 
