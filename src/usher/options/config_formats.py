@@ -8,14 +8,12 @@
 - YAML: refused with one line. uWSGI's YAML needs a YAML parser, and usher depends on none for
   a format its users rarely write; JSON says the same thing and is read by the standard library.
 
-Both formats are read with the standard library only. Keys keep their order; every line
-carries line number 0, so messages name the file alone.
+Both formats are read with the standard library only, imported when a file needs them (not
+in every worker). Keys keep their order; every line carries line number 0, so messages name the
+file alone.
 """
 
 from __future__ import annotations
-
-import json
-import xml.etree.ElementTree as ElementTree
 
 from usher.options.errors import InvalidValue
 from usher.options.ini_text import IniLine, IniText
@@ -36,6 +34,8 @@ def config_format(path: str, spelled: str) -> str:
 
 def parse_json(text: str) -> IniText:
     """uWSGI's JSON layout as key lines, one section per top-level object."""
+    import json
+
     try:
         document = json.loads(text)
     except ValueError as error:
@@ -63,6 +63,8 @@ def _json_text(key: str, value: object) -> str | None:
 
 def parse_xml(text: str) -> IniText:
     """uWSGI's XML layout as key lines, one section per `<uwsgi>` element."""
+    from xml.etree import ElementTree
+
     # ElementTree never fetches external entities, and the expat it ships with bounds entity
     # expansion; a config file is the administrator's own input besides.
     try:

@@ -19,7 +19,6 @@ Only `iterations` touches the file system (globs, existence tests, for-readline'
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import socket
@@ -119,6 +118,8 @@ def _loop_items(key: str, argument: str) -> list[str]:
     if key == "for":
         return argument.split()
     if key == "for-glob":
+        import glob  # only for configs that loop over files
+
         return sorted(glob.glob(argument))
     if key == "for-times":
         if not argument.strip().isdigit() or int(argument) > MAX_FOR_TIMES:

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from usher.options.uwsgi_name_table import GROUPS, Status
+if TYPE_CHECKING:
+    from usher.options.uwsgi_name_table import Status
 
 # Options of usher's own that uWSGI does not have.
 USHER_ONLY = ("stats-prometheus", "allow-exec-placeholders")
@@ -68,6 +70,9 @@ def _find(matches: Callable[[list[str]], bool]) -> KnownName | None:
 
 
 def _tokens() -> Iterator[tuple[Status, str, str]]:
+    # Imported on the first lookup: a config of usher's own options never loads the table.
+    from usher.options.uwsgi_name_table import GROUPS
+
     for status, note, names in GROUPS:
         for token in names.split():
             yield status, note, token
