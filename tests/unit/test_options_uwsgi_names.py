@@ -211,6 +211,25 @@ def test_environment_known_names() -> None:
         load_settings([], {**env, "UWSGI_STRICT": "1"})
 
 
+def test_a_value_can_make_an_option_accepted(tmp_path: Path) -> None:
+    hook = "hook-master-start = unix_signal:15   gracefully_kill_them_all\n"
+    loaded = load_ini(tmp_path, "[uwsgi]\nstrict = true\n" + hook)
+    assert loaded.notes == (
+        f"{tmp_path}/app.ini:3: hook-master-start is accepted and ignored: "
+        "usher's master already stops gracefully on SIGTERM",
+    )
+    other = "[uwsgi]\nstrict = true\nhook-master-start = exec:echo hi\n"
+    with pytest.raises(ConfigError, match="hook-master-start: is not supported by usher"):
+        load_ini(tmp_path, other)
+    argv = ["--strict", "--hook-master-start", "unix_signal:2 gracefully_kill_them_all"]
+    assert load_settings(argv, {}).notes[0].endswith("stops gracefully on SIGINT")
+    env = {"UWSGI_HOOK_MASTER_START": "unix_signal:15 gracefully_kill_them_all"}
+    assert load_settings(["--strict"], env).notes[0].endswith("stops gracefully on SIGTERM")
+    assert "`hook-master-start = unix_signal:15 gracefully_kill_them_all`" in (
+        option_reference_markdown()
+    )
+
+
 def test_the_config_language_on_the_command_line_is_a_note() -> None:
     loaded = load_settings(["--if-env", "HOME", "--master"], {})
     assert loaded.settings.master

@@ -13,7 +13,7 @@ import usher
 from usher.options import catalog
 from usher.options.catalog import Assignment, IniRequest, OptionInfo, Refusal
 from usher.options.errors import COMMAND_LINE, ConfigError, HelpRequested, VersionRequested
-from usher.options.uwsgi_names import KnownName, lookup_known, lookup_known_short
+from usher.options.uwsgi_names import KnownName, lookup_known, lookup_known_short, with_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +94,8 @@ class _ArgvReader:
                     f"did you mean --{guess}?" if guess else "run usher --help to list the options"
                 )
                 raise ConfigError(COMMAND_LINE, f"--{spelled}", "unknown option", fix)
-            if not equals:
-                self.optional_value()
-            self.drop(known, f"--{spelled}")
+            value = inline if equals else self.optional_value()
+            self.drop(with_value(known, value), f"--{spelled}")
             return
         value = inline if equals else self.value_for(info, f"--{spelled}")
         self.assign(info, value, f"--{spelled}")
@@ -111,9 +110,9 @@ class _ArgvReader:
             info = catalog.lookup_short(letter)
             known = lookup_known_short(letter) if info is None else None
             if known is not None:
-                if index == len(letters) - 1:
-                    self.optional_value()
-                self.drop(known, f"-{letter}")
+                rest = letters[index + 1 :]
+                value = rest or self.optional_value()
+                self.drop(with_value(known, value), f"-{letter}")
                 return
             if info is None:
                 raise ConfigError(COMMAND_LINE, f"-{letter}", "unknown option", "run usher --help")
@@ -124,13 +123,14 @@ class _ArgvReader:
             self.assign(info, rest or self.value_for(info, f"-{letter}"), f"-{letter}")
             return
 
-    def optional_value(self) -> None:
+    def optional_value(self) -> str | None:
         # usher does not know whether an option it only knows by name takes a value; the next
         # argument is its value unless it is an option or a config file, which is what any
         # other bare argument would be refused for anyway.
         upcoming = self.peek()
         if upcoming is not None and not upcoming.startswith("-") and not is_ini_argument(upcoming):
-            self.take()
+            return self.take()
+        return None
 
     def drop(self, known: KnownName, spelled: str) -> None:
         self.notes.append(catalog.known_name_note(COMMAND_LINE, spelled, known))

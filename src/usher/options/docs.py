@@ -101,6 +101,7 @@ def option_reference_markdown() -> str:
     for status, title in _STATUS_TITLES.items():
         out += [f"### {title}", "", "| Options | Why, or what to use instead |", "|---|---|"]
         out += [_known_row(note, names) for note, names in _known_by_note(status).items()]
+        out += _accepted_value_rows() if status == "accepted" else []
         out.append("")
     return "\n".join(out)
 
@@ -154,6 +155,14 @@ def _known_by_note(status: Status) -> dict[str, list[str]]:
             names += [f"`-{alias}`" if len(alias) == 1 else f"`{alias}`" for alias in known.aliases]
             grouped.setdefault(known.note, []).append(" / ".join(names))
     return grouped
+
+
+def _accepted_value_rows() -> list[str]:
+    from usher.options.uwsgi_name_table import ACCEPTED_VALUES
+
+    return [
+        _known_row(note, [f"`{name} = {value}`"]) for (name, value), note in ACCEPTED_VALUES.items()
+    ]
 
 
 def _known_row(note: str, names: list[str]) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from usher.options import catalog
 from usher.options.catalog import Assignment, IniRequest, OptionInfo, Refusal
 from usher.options.errors import Origin
-from usher.options.uwsgi_names import lookup_known
+from usher.options.uwsgi_names import lookup_known, with_value
 
 PREFIXES = ("UWSGI_", "USHER_")  # the later prefix wins
 # usher's own process plumbing (inherited sockets across a reload) and test-harness variables:
@@ -73,10 +73,11 @@ def _variables_with_prefix(
             continue
         spelling = variable[len(prefix) :].lower().replace("_", "-")
         info = catalog.lookup(spelling)
-        known = lookup_known(spelling)
+        known = lookup_known(spelling) if info is None else None
         if info is not None:
             found.setdefault(info.field, []).append((variable, info))
         elif known is not None:
+            known = with_value(known, environ[variable])
             origin = Origin("env", variable)
             notes.append(catalog.known_name_note(origin, spelling, known))
             refusal = catalog.known_name_refusal(origin, spelling, known)

@@ -24,7 +24,7 @@ from usher.options.catalog import Assignment, IniRequest, OptionInfo, Refusal
 from usher.options.errors import ConfigError, InvalidValue, Origin
 from usher.options.expand import Expander, RawValue, magic_table
 from usher.options.ini_text import IniLine, IniText, parse_ini
-from usher.options.uwsgi_names import lookup_known
+from usher.options.uwsgi_names import lookup_known, with_value
 from usher.options.values import parse_bool
 
 __all__ = ["IniOptions", "parse_ini", "read_ini_files", "split_spec"]
@@ -273,6 +273,7 @@ class _Loader:
         if known is None:
             self.unknown.setdefault(raw.key, raw)
             return
+        known = with_value(known, raw.text)
         self.notes.append(catalog.known_name_note(raw.origin, raw.key, known))
         refusal = catalog.known_name_refusal(raw.origin, raw.key, known)
         if refusal is not None:

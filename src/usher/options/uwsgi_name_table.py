@@ -8,9 +8,21 @@ notes are usher's own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 Status = Literal["reader", "accepted", "unsupported"]
+
+# Values with which an option usher does not support asks for what usher does anyway: with
+# them the option is accepted (so `strict` does not refuse the config), with any other value not.
+ACCEPTED_VALUES: Mapping[tuple[str, str], str] = {
+    ("hook-master-start", "unix_signal:15 gracefully_kill_them_all"): (
+        "usher's master already stops gracefully on SIGTERM"
+    ),
+    ("hook-master-start", "unix_signal:2 gracefully_kill_them_all"): (
+        "usher's master already stops gracefully on SIGINT"
+    ),
+}
 
 _PLUGINS = "usher has Python support built in and no plugins to load"
 _PROXY = "put nginx, HAProxy or a load balancer in front of usher"

@@ -16,6 +16,7 @@ The groups themselves are data, in `uwsgi_name_table`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -58,6 +59,15 @@ def lookup_known_short(letter: str) -> KnownName | None:
     """The uWSGI option whose one-letter flag is `letter` (`-Q` is --spooler), if usher knows it
     only by name."""
     return _find(lambda spellings: letter in spellings[1:]) if len(letter) == 1 else None
+
+
+def with_value(known: KnownName, value: str | None) -> KnownName:
+    """`known` as given this value: accepted when the value asks for what usher does anyway
+    (`hook-master-start = unix_signal:15 gracefully_kill_them_all`)."""
+    from usher.options.uwsgi_name_table import ACCEPTED_VALUES
+
+    note = ACCEPTED_VALUES.get((known.name, " ".join((value or "").split())))
+    return known if note is None else dataclasses.replace(known, status="accepted", note=note)
 
 
 # The table stays text until a lookup needs it: a scan of a thousand names happens only for a
