@@ -179,12 +179,8 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "imperial-monitor-list|imperial-monitors-list clock-list|clocks-list plugins-list|plugin-list",
     ),
     ("accepted", "usher has no gateway processes to force", "force-gateway"),
-    ("accepted", "usher does not replace stdin", "honour-stdin"),
-    (
-        "accepted",
-        "usher has no atexit phase of its own to skip",
-        "skip-atexit skip-atexit-teardown skip-zero",
-    ),
+    ("accepted", "usher leaves stdin as it found it unless it daemonizes", "honour-stdin"),
+    ("accepted", "usher does not inspect file descriptor 0", "skip-zero"),
     # -- not supported: what to use instead ---------------------------------------------------
     (
         "unsupported",
@@ -563,6 +559,11 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "unsupported",
         "usher keeps its own workers running; systemd's KillMode=control-group stops "
         "them with the unit",
-        "no-orphans no-threads-wait",
+        "no-orphans",
+    ),
+    (
+        "unsupported",
+        "usher lets the app's threads and atexit hooks run at exit; make them quick in the app",
+        "no-threads-wait skip-atexit skip-atexit-teardown",
     ),
 )
