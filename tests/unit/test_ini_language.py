@@ -353,6 +353,17 @@ def test_xml_configs(tmp_path: Path) -> None:
     assert load_settings([f"{path}:small"], {}).settings.processes == 1
 
 
+def test_uwsgi_short_flags_for_layouts(tmp_path: Path) -> None:
+    json_path = write(tmp_path, '{"uwsgi": {"processes": 5}}', "conf")
+    xml_path = write(tmp_path, "<uwsgi><threads>3</threads></uwsgi>", "conf2")
+    settings = load_settings(["-j", json_path, f"-x{xml_path}"], {}).settings
+    assert settings.processes == 5 and settings.threads == 3  # the flag picks the layout
+    with pytest.raises(ConfigError, match=r"command line: yaml: .* is YAML"):
+        load_settings(["--yaml", write(tmp_path, "uwsgi: {}", "conf3")], {})
+    with pytest.raises(ConfigError, match=r"command line: y: .* is YAML"):
+        load_settings(["-y", json_path], {})
+
+
 def test_yaml_is_refused_with_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "uwsgi:\n  master: true\n", "app.yaml")
     with pytest.raises(ConfigError) as caught:

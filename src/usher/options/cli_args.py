@@ -28,6 +28,8 @@ class CommandLine:
 
 # Bare arguments that name a config file, as uWSGI takes them (`uwsgi app.ini`, `app.json`).
 CONFIG_SUFFIXES = (".ini", ".json", ".js", ".xml", ".yaml", ".yml")
+# uWSGI's one-letter flags that load a config file in a given layout (the ini option takes none).
+CONFIG_SHORT_FLAGS = frozenset("jxy")
 
 
 def read_argv(argv: Sequence[str]) -> CommandLine:
@@ -107,6 +109,12 @@ class _ArgvReader:
         for index, letter in enumerate(letters):
             if letter == "h":
                 raise HelpRequested(_help_text())
+            if letter in CONFIG_SHORT_FLAGS:
+                rest = letters[index + 1 :]
+                ini = catalog.lookup("ini")
+                assert ini is not None  # a Settings field: the table cannot lose it
+                self.assign(ini, rest or self.value_for(ini, f"-{letter}"), f"-{letter}")
+                return
             info = catalog.lookup_short(letter)
             known = lookup_known_short(letter) if info is None else None
             if known is not None:

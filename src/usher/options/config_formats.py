@@ -18,7 +18,11 @@ from __future__ import annotations
 from usher.options.errors import InvalidValue
 from usher.options.ini_text import IniLine, IniText
 
-_FORMAT_BY_OPTION = {"json": "json", "js": "json", "xml": "xml", "xmlconfig": "xml"}
+_FORMAT_BY_OPTION = {
+    **{name: "json" for name in ("json", "js", "j")},
+    **{name: "xml" for name in ("xml", "xmlconfig", "x")},
+    **{name: "yaml" for name in ("yaml", "yml", "y")},
+}
 _FORMAT_BY_SUFFIX = {".json": "json", ".js": "json", ".xml": "xml", ".yaml": "yaml", ".yml": "yaml"}
 
 

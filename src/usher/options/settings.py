@@ -426,9 +426,10 @@ class Settings:
         group=CONFIG,
         repeatable=True,
         metavar="FILE[:SECTION]",
-        aliases=("include", "inherit", "config", "json", "js", "xmlconfig", "xml"),
+        aliases=("include", "inherit", "config", "json", "js", "xmlconfig", "xml", "yaml", "yml"),
         help="Load options from this config file: an ini file's [uwsgi] section (or [usher], "
-        "or the one named), or uWSGI's JSON (.json, --json) or XML (.xml, --xml) layout.",
+        "or the one named), or uWSGI's JSON (.json, --json, -j) or XML (.xml, --xml, -x) "
+        "layout. YAML (--yaml, -y) is refused with one line: convert it to ini or JSON.",
     )
     strict: bool = option(
         False,

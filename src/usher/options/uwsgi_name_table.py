@@ -541,7 +541,6 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "get declare-option declare-option2 resolve inject-before inject-after mode "
         "fallback-config",
     ),
-    ("unsupported", "usher reads ini and JSON configs; convert YAML with a script", "yaml|yml|y"),
     (
         "unsupported",
         "usher runs with the thread stack size Python picks; set threading.stack_size in the app",
