@@ -275,6 +275,11 @@ def test_more_magic_variables(tmp_path: Path) -> None:
 # -- values read as uWSGI reads them -------------------------------------------------------------
 
 
+def test_a_switch_with_an_empty_value_is_set(tmp_path: Path) -> None:
+    settings = load(tmp_path, "[uwsgi]\nmaster =\nvacuum = \n").settings
+    assert settings.master and settings.vacuum
+
+
 def test_numbers_written_as_words(tmp_path: Path) -> None:
     text = "[uwsgi]\npost-buffering = true\nthreads = yes\ncheaper = true\nlimit-post = false\n"
     loaded = load(tmp_path, text, "--processes", "4")

@@ -44,8 +44,8 @@ wins.
 
 - `key = value`, one per line. A key with no `=` means "set": true for switches, and for
   `chmod-socket` the mode 666.
-- Switches accept `true`/`false`, `on`/`off`, `yes`/`no`, `1`/`0` in any case; any other value
-  is an error.
+- Switches accept `true`/`false`, `on`/`off`, `yes`/`no`, `1`/`0` in any case, and an empty
+  value (`master =`) means set, as in uWSGI; any other value is an error.
 - Lines starting with `;` or `#` are comments. A key repeated for a repeatable option adds a
   value; repeated for any other option, the last line wins.
 - A uWSGI option that usher knows only by name (listed at the end of this page) is logged with

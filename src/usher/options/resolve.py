@@ -53,7 +53,8 @@ def convert(assignment: Assignment) -> tuple[bool | int | str, str]:
                 )
             raw = info.spec.flag_only_value
         if info.kind == "bool":
-            return parse_bool(raw), ""
+            # `master =` with nothing after it: uWSGI sets a switch given an empty value.
+            return (parse_bool(raw) if raw.strip() else True), ""
         if info.kind == "int":
             return _convert_int(info, raw)
         if info.spec.check is not None:
