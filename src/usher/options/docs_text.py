@@ -3,7 +3,8 @@
 INTRODUCTION = r"""
 # Options reference
 
-<!-- Generated from src/usher/options/settings.py by `python -m usher.options > docs/options.md`.
+<!-- Generated from src/usher/options/settings.py and uwsgi_name_table.py
+     by `python -m usher.options > docs/options.md`.
      Do not edit by hand: a test fails when this page and the option table disagree. -->
 
 usher takes the same options as uWSGI, under the same names, from the same places. Every option
@@ -22,8 +23,9 @@ below can be given on the command line, in an ini file or in the environment.
   An `ini = other.ini` line inside a file loads that file at that point.
 - **Environment**: `USHER_<NAME>` or `UWSGI_<NAME>`, the option name upper-cased with `_` for
   `-` (`UWSGI_HTTP_SOCKET=:8000`, `USHER_PROCESSES=4`; aliases work too). When an option is set
-  through any `USHER_` variable, its `UWSGI_` variables are ignored. Unknown `UWSGI_` variables
-  are ignored silently; unknown `USHER_` variables are logged with a suggestion.
+  through any `USHER_` variable, its `UWSGI_` variables are ignored. A variable naming a uWSGI
+  option that usher knows only by name is logged as in an ini file. Other unknown `UWSGI_`
+  variables are ignored silently; other unknown `USHER_` variables are logged with a suggestion.
   `UWSGI_INI` / `USHER_INI` name an ini file to load.
 
 ## Precedence
