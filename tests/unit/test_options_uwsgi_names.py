@@ -61,7 +61,9 @@ def test_every_known_name_has_a_one_line_note() -> None:
 
 
 def test_the_config_language_is_what_the_ini_reader_reads() -> None:
-    reader = {s for known in KNOWN if known.status == "reader" for s in known.spellings}
+    reader = {
+        s for known in KNOWN if known.status == "reader" for s in known.spellings if len(s) > 1
+    }
     assert reader == {*LOGIC_KEYS, "set", "set-placeholder", "set-ph"}
 
 
@@ -228,6 +230,17 @@ def test_a_value_can_make_an_option_accepted(tmp_path: Path) -> None:
     assert "`hook-master-start = unix_signal:15 gracefully_kill_them_all`" in (
         option_reference_markdown()
     )
+
+
+def test_uwsgi_short_flags_and_set_on_the_command_line() -> None:
+    loaded = load_settings(["-T", "-m", "-S", "processes=3", "--set", "master=true"], {})
+    assert loaded.settings.processes == 3 and loaded.settings.master
+    assert [note.split(": ")[1] for note in loaded.notes] == [
+        "-T is accepted and ignored",
+        "-m is accepted and ignored",
+    ]
+    with pytest.raises(ConfigError, match=r"-S processes: 'many' is not a whole number"):
+        load_settings(["-S", "processes=many"], {})
 
 
 def test_the_config_language_on_the_command_line_is_a_note() -> None:

@@ -97,7 +97,7 @@ class _ArgvReader:
                 )
                 raise ConfigError(COMMAND_LINE, f"--{spelled}", "unknown option", fix)
             value = inline if equals else self.optional_value()
-            self.drop(with_value(known, value), f"--{spelled}")
+            self.drop(known, value, f"--{spelled}")
             return
         value = inline if equals else self.value_for(info, f"--{spelled}")
         self.assign(info, value, f"--{spelled}")
@@ -120,7 +120,7 @@ class _ArgvReader:
             if known is not None:
                 rest = letters[index + 1 :]
                 value = rest or self.optional_value()
-                self.drop(with_value(known, value), f"-{letter}")
+                self.drop(known, value, f"-{letter}")
                 return
             if info is None:
                 raise ConfigError(COMMAND_LINE, f"-{letter}", "unknown option", "run usher --help")
@@ -140,11 +140,24 @@ class _ArgvReader:
             return self.take()
         return None
 
-    def drop(self, known: KnownName, spelled: str) -> None:
+    def drop(self, known: KnownName, value: str | None, spelled: str) -> None:
+        """Note (and, for strict, refuse) an option usher knows only by name."""
+        if known.name == "set" and self.set_option(value, spelled):
+            return
+        known = with_value(known, value)
         self.notes.append(catalog.known_name_note(COMMAND_LINE, spelled, known))
         refusal = catalog.known_name_refusal(COMMAND_LINE, spelled, known)
         if refusal is not None:
             self.refusals.append(refusal)
+
+    def set_option(self, value: str | None, spelled: str) -> bool:
+        """`--set key=value` (`-S`) is `--key value`, as in uWSGI; False when it is not."""
+        key, equals, text = (value or "").partition("=")
+        info = catalog.lookup(key.strip()) if equals else None
+        if info is None:
+            return False
+        self.assign(info, text.strip(), f"{spelled} {key.strip()}")
+        return True
 
     def value_for(self, info: OptionInfo, flag: str) -> str | None:
         if info.kind == "bool":

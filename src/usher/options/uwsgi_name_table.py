@@ -60,7 +60,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "reader",
         "config language: placeholders, read by usher's ini reader",
-        "set set-placeholder|set-ph",
+        "set|S set-placeholder|set-ph",
     ),
     ("accepted", "usher's command line prints its help or version", "help|usage version"),
     # -- accepted: usher already behaves so ---------------------------------------------------
@@ -69,9 +69,9 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         _PLUGINS,
         "plugins|plugin need-plugins|need-plugin plugins-dir|plugin-dir autoload dlopen",
     ),
-    ("accepted", "usher always lets the app start its own threads", "enable-threads"),
-    ("accepted", "each usher worker always runs exactly one interpreter", "single-interpreter"),
-    ("accepted", "usher always reports each worker's rss and vsz", "memory-report"),
+    ("accepted", "usher always lets the app start its own threads", "enable-threads|T"),
+    ("accepted", "each usher worker always runs exactly one interpreter", "single-interpreter|i"),
+    ("accepted", "usher always reports each worker's rss and vsz", "memory-report|m"),
     (
         "accepted",
         "usher has no accept lock or shared-memory locks; each connection is accepted by one worker",
@@ -114,7 +114,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "usher names its processes itself (usher master, usher worker N)",
         "auto-procname",
     ),
-    ("accepted", "usher's master always reaps its children", "reaper"),
+    ("accepted", "usher's master always reaps its children", "reaper|r"),
     ("accepted", "usher sets TCP_NODELAY on its TCP connections", "tcp-nodelay"),
     (
         "accepted",
@@ -143,7 +143,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "py-call-osafterfork",
     ),
     ("accepted", "usher serves one app per server", "max-apps"),
-    ("accepted", "usher bounds uwsgi vars by buffer-size, not by their count", "max-vars"),
+    ("accepted", "usher bounds uwsgi vars by buffer-size, not by their count", "max-vars|v"),
     (
         "accepted",
         "usher reads request bodies in its own chunks and spools them past post-buffering",
