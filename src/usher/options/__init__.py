@@ -1,5 +1,5 @@
-"""usher's options: one table (`Settings`), read from the command line, ini files and the
-environment.
+"""usher's options: one table (`Settings`, and by name only every other uWSGI option in
+`uwsgi_names`), read from the command line, config files (ini, JSON, XML) and the environment.
 
 `load_settings(argv, environ)` returns `Loaded` or raises:
 
@@ -9,6 +9,8 @@ environment.
   the CLI prints `.text` and exits with status 0.
 
 Precedence, weakest first: defaults, environment, ini files, command line (see docs/options.md).
+A uWSGI option usher does not implement, or a key that is no option at all, is a note in
+`Loaded.notes`, or with `strict` a ConfigError.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The option table seen from the readers: names, aliases, short flags and kinds, by lookup.
 
 Built once at import from `dataclasses.fields(Settings)` into immutable mappings, so every reader
-(command line, ini, environment) and the docs agree on what exists.
+(command line, ini, environment) and the docs agree on what exists. The uWSGI options usher knows
+only by name (`uwsgi_names`) get the same note and the same `strict` refusal from every reader,
+through `known_name_note` and `known_name_refusal`.
 """
 
 from __future__ import annotations
