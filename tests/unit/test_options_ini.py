@@ -253,7 +253,7 @@ def test_magic_variables(tmp_path: Path) -> None:
         "daemonize = %e|%c\n"
         "home = %h\n"
         "env = CORES=%k\n"
-        "log-format = 100%% %x %\n"
+        "log-format = 100%% %q %\n"
     )
     path = write_ini(tmp_path, text, "conf/site.prod.ini")
     settings = load_settings([path], {}).settings
@@ -264,7 +264,7 @@ def test_magic_variables(tmp_path: Path) -> None:
     assert settings.daemonize == "ini|conf"
     assert settings.home == socket.gethostname()
     assert settings.env == (f"CORES={os.cpu_count()}",)
-    assert settings.log_format == "100% %x %"  # unknown letters and a trailing % stay
+    assert settings.log_format == "100% %q %"  # unknown letters and a trailing % stay
 
 
 def test_magic_paths_are_absolute_for_relative_files(
@@ -317,7 +317,7 @@ def test_a_typical_django_config() -> None:
         f"{origin}:14: enable-threads is accepted and ignored: "
         "usher always lets the app start its own threads",
         f"{origin}:15: thunder-lock is accepted and ignored: "
-        "usher has no accept lock; each connection is accepted by one worker",
+        "usher has no accept lock or shared-memory locks; each connection is accepted by one worker",
         f"{origin}:16: plugins is accepted and ignored: "
         "usher has Python support built in and no plugins to load",
     )

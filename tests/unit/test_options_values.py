@@ -85,13 +85,24 @@ def test_parse_int_bounds() -> None:
 
 
 @pytest.mark.parametrize(
-    "good", ["app", "mysite.wsgi", "mysite.wsgi:application", "a.b:c.d", "app.py"]
+    "good",
+    [
+        "app",
+        "mysite.wsgi",
+        "mysite.wsgi:application",
+        "a.b:c.d",
+        "app.py",
+        "site.wsgi:app()",
+        "pkg.app:create_app('prod', debug=False)",
+    ],
 )
 def test_module_forms(good: str) -> None:
     check_module(good)
 
 
-@pytest.mark.parametrize("bad", ["", "my-site.wsgi", "site:", ":app", "site.wsgi:app()", "a..b"])
+@pytest.mark.parametrize(
+    "bad", ["", "my-site.wsgi", "site:", ":app", "a..b", "app:make(", "app:make(os.environ)"]
+)
 def test_bad_module_forms(bad: str) -> None:
     with pytest.raises(InvalidValue):
         check_module(bad)

@@ -1,7 +1,9 @@
 """The option table seen from the readers: names, aliases, short flags and kinds, by lookup.
 
 Built once at import from `dataclasses.fields(Settings)` into immutable mappings, so every reader
-(command line, ini, environment) and the docs agree on what exists.
+(command line, ini, environment) and the docs agree on what exists. The uWSGI options usher knows
+only by name (`uwsgi_names`) get the same note and the same `strict` refusal from every reader,
+through `known_name_note` and `known_name_refusal`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from usher.options.errors import Origin
+from usher.options.errors import ConfigError, Origin
 from usher.options.settings import OptionSpec, Settings
+from usher.options.uwsgi_names import KnownName, lookup_known
 
 Kind = Literal["bool", "int", "str", "list"]
 
@@ -85,6 +88,7 @@ class IniRequest:
 
     spec: str
     origin: Origin
+    spelled: str = "ini"  # the option that asked: "json" and "xml" pick the format
 
 
 OPTIONS: tuple[OptionInfo, ...] = _build()
@@ -107,11 +111,51 @@ def lookup_short(letter: str) -> OptionInfo | None:
 
 
 def suggest(spelling: str) -> str | None:
-    """The closest known option name or alias to a misspelled one, for 'did you mean'."""
+    """The closest option name or alias (usher's or uWSGI's) to a misspelled one."""
     guess = spelling.lower().replace("_", "-")
-    if guess in _BY_SPELLING and guess != spelling:
+    if guess != spelling and (guess in _BY_SPELLING or lookup_known(guess) is not None):
         return guess
     import difflib  # only on a mistake: not worth its memory in every worker
 
-    matches = difflib.get_close_matches(guess, list(_BY_SPELLING), n=1, cutoff=0.75)
+    from usher.options.uwsgi_names import known_names
+
+    known = [spelling for name in known_names() for spelling in name.spellings if len(spelling) > 1]
+    names = [*_BY_SPELLING, *known]
+    matches = difflib.get_close_matches(guess, names, n=1, cutoff=0.75)
     return matches[0] if matches else None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An option that was dropped with a note, and that `strict` turns into an error."""
+
+    origin: Origin
+    spelled: str
+    problem: str
+    fix: str
+
+    def error(self) -> ConfigError:
+        """The ConfigError that `strict` raises for it."""
+        return ConfigError(self.origin, self.spelled, self.problem, self.fix)
+
+
+def known_name_note(origin: Origin, spelled: str, known: KnownName) -> str:
+    """The startup note for a uWSGI option that usher knows only by name."""
+    if known.status == "accepted":
+        return f"{origin}: {spelled} is accepted and ignored: {known.note}"
+    if known.status == "reader":
+        return f"{origin}: {spelled} is read only in config files; ignored here"
+    return f"{origin}: {spelled} is not supported by usher, ignored: {known.note}"
+
+
+def known_name_refusal(origin: Origin, spelled: str, known: KnownName) -> Refusal | None:
+    """What `strict` says about a uWSGI option usher knows only by name (None: it is fine)."""
+    if known.status != "unsupported":
+        return None
+    return Refusal(origin, spelled, "is not supported by usher, and strict is on", known.note)
+
+
+def unknown_refusal(origin: Origin, spelled: str, guess: str | None) -> Refusal:
+    """What `strict` says about a name that is neither usher's nor uWSGI's."""
+    fix = f"did you mean {guess}?" if guess else "remove it, or turn strict off"
+    return Refusal(origin, spelled, "is not an usher or uWSGI option, and strict is on", fix)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import usher
 from usher.options import catalog
-from usher.options.catalog import Assignment, IniRequest, OptionInfo
+from usher.options.catalog import Assignment, IniRequest, OptionInfo, Refusal
 from usher.options.errors import COMMAND_LINE, ConfigError, HelpRequested, VersionRequested
+from usher.options.uwsgi_names import KnownName, lookup_known, lookup_known_short, with_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,14 @@ class CommandLine:
 
     assignments: tuple[Assignment, ...]
     ini_files: tuple[IniRequest, ...]
+    notes: tuple[str, ...] = ()  # uWSGI options usher knows only by name, dropped
+    refusals: tuple[Refusal, ...] = ()  # what `strict` turns into errors
+
+
+# Bare arguments that name a config file, as uWSGI takes them (`uwsgi app.ini`, `app.json`).
+CONFIG_SUFFIXES = (".ini", ".json", ".js", ".xml", ".yaml", ".yml")
+# uWSGI's one-letter flags that load a config file in a given layout (the ini option takes none).
+CONFIG_SHORT_FLAGS = frozenset("jxy")
 
 
 def read_argv(argv: Sequence[str]) -> CommandLine:
@@ -28,12 +37,17 @@ def read_argv(argv: Sequence[str]) -> CommandLine:
     VersionRequested."""
     reader = _ArgvReader(argv)
     reader.run()
-    return CommandLine(tuple(reader.assignments), tuple(reader.ini_files))
+    return CommandLine(
+        tuple(reader.assignments),
+        tuple(reader.ini_files),
+        tuple(reader.notes),
+        tuple(reader.refusals),
+    )
 
 
 def is_ini_argument(token: str) -> bool:
-    """A bare argument naming an ini file: `app.ini` or `app.ini:section`."""
-    return token.endswith(".ini") or token.rpartition(":")[0].endswith(".ini")
+    """A bare argument naming a config file: `app.ini`, `app.ini:section`, `app.json`..."""
+    return token.endswith(CONFIG_SUFFIXES) or token.rpartition(":")[0].endswith(CONFIG_SUFFIXES)
 
 
 class _ArgvReader:
@@ -42,6 +56,8 @@ class _ArgvReader:
         self.position = 0
         self.assignments: list[Assignment] = []
         self.ini_files: list[IniRequest] = []
+        self.notes: list[str] = []
+        self.refusals: list[Refusal] = []
 
     def run(self) -> None:
         while self.position < len(self.args):
@@ -67,15 +83,22 @@ class _ArgvReader:
 
     def long_flag(self, token: str) -> None:
         spelled, equals, inline = token[2:].partition("=")
-        if spelled == "help":
+        if spelled in ("help", "usage"):
             raise HelpRequested(_help_text())
         if spelled == "version":
             raise VersionRequested(f"usher {usher.__version__}")
         info = catalog.lookup(spelled)
         if info is None:
-            guess = catalog.suggest(spelled)
-            fix = f"did you mean --{guess}?" if guess else "run usher --help to list the options"
-            raise ConfigError(COMMAND_LINE, f"--{spelled}", "unknown option", fix)
+            known = lookup_known(spelled)
+            if known is None:
+                guess = catalog.suggest(spelled)
+                fix = (
+                    f"did you mean --{guess}?" if guess else "run usher --help to list the options"
+                )
+                raise ConfigError(COMMAND_LINE, f"--{spelled}", "unknown option", fix)
+            value = inline if equals else self.optional_value()
+            self.drop(known, value, f"--{spelled}")
+            return
         value = inline if equals else self.value_for(info, f"--{spelled}")
         self.assign(info, value, f"--{spelled}")
 
@@ -86,7 +109,19 @@ class _ArgvReader:
         for index, letter in enumerate(letters):
             if letter == "h":
                 raise HelpRequested(_help_text())
+            if letter in CONFIG_SHORT_FLAGS:
+                rest = letters[index + 1 :]
+                ini = catalog.lookup("ini")
+                assert ini is not None  # a Settings field: the table cannot lose it
+                self.assign(ini, rest or self.value_for(ini, f"-{letter}"), f"-{letter}")
+                return
             info = catalog.lookup_short(letter)
+            known = lookup_known_short(letter) if info is None else None
+            if known is not None:
+                rest = letters[index + 1 :]
+                value = rest or self.optional_value()
+                self.drop(known, value, f"-{letter}")
+                return
             if info is None:
                 raise ConfigError(COMMAND_LINE, f"-{letter}", "unknown option", "run usher --help")
             if info.kind == "bool":
@@ -95,6 +130,34 @@ class _ArgvReader:
             rest = letters[index + 1 :]
             self.assign(info, rest or self.value_for(info, f"-{letter}"), f"-{letter}")
             return
+
+    def optional_value(self) -> str | None:
+        # usher does not know whether an option it only knows by name takes a value; the next
+        # argument is its value unless it is an option or a config file, which is what any
+        # other bare argument would be refused for anyway.
+        upcoming = self.peek()
+        if upcoming is not None and not upcoming.startswith("-") and not is_ini_argument(upcoming):
+            return self.take()
+        return None
+
+    def drop(self, known: KnownName, value: str | None, spelled: str) -> None:
+        """Note (and, for strict, refuse) an option usher knows only by name."""
+        if known.name == "set" and self.set_option(value, spelled):
+            return
+        known = with_value(known, value)
+        self.notes.append(catalog.known_name_note(COMMAND_LINE, spelled, known))
+        refusal = catalog.known_name_refusal(COMMAND_LINE, spelled, known)
+        if refusal is not None:
+            self.refusals.append(refusal)
+
+    def set_option(self, value: str | None, spelled: str) -> bool:
+        """`--set key=value` (`-S`) is `--key value`, as in uWSGI; False when it is not."""
+        key, equals, text = (value or "").partition("=")
+        info = catalog.lookup(key.strip()) if equals else None
+        if info is None:
+            return False
+        self.assign(info, text.strip(), f"{spelled} {key.strip()}")
+        return True
 
     def value_for(self, info: OptionInfo, flag: str) -> str | None:
         if info.kind == "bool":
@@ -114,7 +177,7 @@ class _ArgvReader:
         if info.name == "ini":
             if not raw:
                 raise ConfigError(COMMAND_LINE, spelled, "needs a file", f"write {spelled} app.ini")
-            self.ini_files.append(IniRequest(raw, COMMAND_LINE))
+            self.ini_files.append(IniRequest(raw, COMMAND_LINE, spelled.lstrip("-")))
         else:
             self.assignments.append(Assignment(info, raw, COMMAND_LINE, spelled))
 

@@ -6,7 +6,9 @@ import textwrap
 from collections.abc import Iterator
 
 from usher.options.catalog import OPTIONS, OptionInfo
-from usher.options.docs_text import INTRODUCTION
+from usher.options.docs_text import INTRODUCTION, KNOWN_NAMES_INTRODUCTION
+from usher.options.uwsgi_name_table import Status
+from usher.options.uwsgi_names import USHER_ONLY, known_names
 
 _HELP_WIDTH = 100
 _FLAG_COLUMN = 34
@@ -24,8 +26,8 @@ def _describe(info: OptionInfo) -> str:
     text = info.spec.help
     if info.spec.flag_only_value is not None:
         text += f" Given without a value: {info.spec.flag_only_value}."
-    if info.spec.ignored:
-        text += f" Ignored: {info.spec.ignored_because}."
+    if info.spec.cap is not None:
+        text += f" Values above {info.spec.cap} are capped at {info.spec.cap}, with a note."
     return text
 
 
@@ -55,6 +57,8 @@ def help_text() -> str:
         "",
         "Options also come from ini files ([uwsgi] or [usher] section) and from USHER_<NAME> or",
         "UWSGI_<NAME> environment variables. Command-line values win where they are given.",
+        "Other uWSGI options are known by name: each is logged with why usher ignores it or what",
+        "to use instead (see docs/options.md), and refused under --strict.",
     ]
     for group, infos in _groups():
         out += ["", f"{group}:"]
@@ -86,14 +90,87 @@ def _help_entry(flags: str, text: str) -> list[str]:
 
 def option_reference_markdown() -> str:
     """The text of docs/options.md."""
-    out = [INTRODUCTION.strip(), ""]
+    out = [INTRODUCTION.strip(), "", *_status_counts(), ""]
     for group, infos in _groups():
         out += [f"## {group}", ""]
         out += ["| Option | Aliases | Type | Default | Repeatable | Description |"]
         out += ["|---|---|---|---|---|---|"]
         out += [_reference_row(info) for info in infos]
         out.append("")
+    out += [KNOWN_NAMES_INTRODUCTION.strip(), ""]
+    for status, title in _STATUS_TITLES.items():
+        out += [f"### {title}", "", "| Options | Why, or what to use instead |", "|---|---|"]
+        out += [_known_row(note, names) for note, names in _known_by_note(status).items()]
+        out += _accepted_value_rows() if status == "accepted" else []
+        out.append("")
     return "\n".join(out)
+
+
+_STATUS_TITLES: dict[Status, str] = {
+    "reader": "Config language (read by the ini reader)",
+    "accepted": "Accepted: usher already behaves so, or the option has no meaning here",
+    "unsupported": "Not supported: what to use instead",
+}
+
+
+def status_counts() -> dict[str, int]:
+    """How many uWSGI option names (aliases included) usher has by status."""
+    implemented = sum(len(info.spellings) for info in OPTIONS) - len(USHER_ONLY)
+    counts = {"implemented": implemented}
+    for status in _STATUS_TITLES:
+        counts[status] = sum(
+            len(spelling) > 1  # one-letter flags (-Q) are another way to write a name
+            for known in known_names()
+            if known.status == status
+            for spelling in known.spellings
+        )
+    return counts
+
+
+def _status_counts() -> list[str]:
+    counts = status_counts()
+    total = sum(counts.values())
+    return [
+        "## Every uWSGI option, by status",
+        "",
+        f"usher knows all {total} option names of uWSGI 2.0 (aliases counted, the core, the "
+        "python plugin and the plugins of the standard build):",
+        "",
+        "| Status | Names |",
+        "|---|---|",
+        f"| Implemented: a setting below | {counts['implemented']} |",
+        f"| Config language: read by the ini reader | {counts['reader']} |",
+        f"| Accepted: no effect needed in usher | {counts['accepted']} |",
+        f"| Not supported: a note names the alternative | {counts['unsupported']} |",
+        "",
+        f"usher's own options, not in uWSGI: {', '.join(f'`{name}`' for name in USHER_ONLY)}.",
+    ]
+
+
+def _known_by_note(status: Status) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for known in known_names():
+        if known.status == status:
+            names = [f"`{known.name}`"]
+            names += [f"`-{alias}`" if len(alias) == 1 else f"`{alias}`" for alias in known.aliases]
+            grouped.setdefault(known.note, []).append(" / ".join(names))
+    return grouped
+
+
+def _accepted_value_rows() -> list[str]:
+    from usher.options.uwsgi_name_table import ACCEPTED_VALUES
+
+    return [
+        _known_row(note, [f"`{name} = {value}`"]) for (name, value), note in ACCEPTED_VALUES.items()
+    ]
+
+
+def _known_row(note: str, names: list[str]) -> str:
+    sentence = (
+        note if note.startswith("usher") else note[:1].upper() + note[1:]
+    )  # usher: lower case
+    cells = [", ".join(names), sentence + "."]
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
 
 def _reference_row(info: OptionInfo) -> str:

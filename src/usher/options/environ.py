@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from usher.options import catalog
-from usher.options.catalog import Assignment, IniRequest, OptionInfo
+from usher.options.catalog import Assignment, IniRequest, OptionInfo, Refusal
 from usher.options.errors import Origin
+from usher.options.uwsgi_names import lookup_known, with_value
 
 PREFIXES = ("UWSGI_", "USHER_")  # the later prefix wins
 # usher's own process plumbing (inherited sockets across a reload) and test-harness variables:
@@ -28,6 +29,7 @@ class EnvironmentOptions:
     assignments: tuple[Assignment, ...]
     ini_files: tuple[IniRequest, ...]
     notes: tuple[str, ...]
+    refusals: tuple[Refusal, ...] = ()  # what `strict` turns into errors
 
 
 def env_name(prefix: str, spelling: str) -> str:
@@ -40,8 +42,9 @@ def read_environ(environ: Mapping[str, str]) -> EnvironmentOptions:
     """Collect every option set through the environment, in a stable order."""
     chosen: dict[str, list[tuple[str, OptionInfo]]] = {}
     notes: list[str] = []
+    refusals: list[Refusal] = []
     for prefix in PREFIXES:
-        found = _variables_with_prefix(prefix, environ, notes)
+        found = _variables_with_prefix(prefix, environ, notes, refusals)
         for field, variables in found.items():
             chosen[field] = variables  # a later prefix replaces an earlier one per option
     assignments: list[Assignment] = []
@@ -50,14 +53,19 @@ def read_environ(environ: Mapping[str, str]) -> EnvironmentOptions:
         for variable, _ in chosen.get(info.field, ()):
             origin = Origin("env", variable)
             if info.name == "ini":
-                ini_files.append(IniRequest(environ[variable], origin))
+                ini_files.append(IniRequest(environ[variable], origin, variable_option(variable)))
             else:
                 assignments.append(Assignment(info, environ[variable], origin, info.name))
-    return EnvironmentOptions(tuple(assignments), tuple(ini_files), tuple(notes))
+    return EnvironmentOptions(tuple(assignments), tuple(ini_files), tuple(notes), tuple(refusals))
+
+
+def variable_option(variable: str) -> str:
+    """The option spelling a variable names: "UWSGI_HTTP_SOCKET" -> "http-socket"."""
+    return variable.partition("_")[2].lower().replace("_", "-")
 
 
 def _variables_with_prefix(
-    prefix: str, environ: Mapping[str, str], notes: list[str]
+    prefix: str, environ: Mapping[str, str], notes: list[str], refusals: list[Refusal]
 ) -> dict[str, list[tuple[str, OptionInfo]]]:
     found: dict[str, list[tuple[str, OptionInfo]]] = {}
     for variable in sorted(environ):
@@ -65,12 +73,20 @@ def _variables_with_prefix(
             continue
         spelling = variable[len(prefix) :].lower().replace("_", "-")
         info = catalog.lookup(spelling)
+        known = lookup_known(spelling) if info is None else None
         if info is not None:
             found.setdefault(info.field, []).append((variable, info))
+        elif known is not None:
+            known = with_value(known, environ[variable])
+            origin = Origin("env", variable)
+            notes.append(catalog.known_name_note(origin, spelling, known))
+            refusal = catalog.known_name_refusal(origin, spelling, known)
+            refusals.extend([refusal] if refusal else [])
         elif prefix == "USHER_":
             guess = catalog.suggest(spelling)
             hint = f"; did you mean {env_name(prefix, guess)}?" if guess else ""
             notes.append(f"env {variable}: not an usher option, ignored{hint}")
+            refusals.append(catalog.unknown_refusal(Origin("env", variable), variable, guess))
     for variables in found.values():
         # Aliases first, the option's own name last, so that for a single-valued option
         # UWSGI_PROCESSES beats UWSGI_WORKERS whatever the environment's order.

@@ -11,56 +11,79 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from usher.options.catalog import Assignment
+from usher.options.catalog import Assignment, OptionInfo
 from usher.options.errors import ConfigError, InvalidValue
 from usher.options.settings import Settings
-from usher.options.values import parse_bool, parse_int
+from usher.options.values import FALSE_WORDS, TRUE_WORDS, parse_bool, parse_int
 
 
 def resolve(
     assignments: Sequence[Assignment], ini_files: Sequence[str]
 ) -> tuple[Settings, tuple[str, ...]]:
-    """Build the Settings and the notes about ignored options; raise ConfigError on bad values."""
+    """Build the Settings and the notes about values read as uWSGI reads them; raise
+    ConfigError on bad values."""
     # Any: the table pairs each field with its converter, which mypy cannot follow through
     # the loop; the Settings constructor is the only place these values meet a type.
     chosen: dict[str, Any] = {}
     notes: list[str] = []
     for assignment in assignments:
         info = assignment.info
-        value = convert(assignment)
+        value, note = convert(assignment)
+        if note:
+            notes.append(f"{assignment.origin}: {assignment.spelled} {note}")
         if info.kind == "list":
             chosen[info.field] = (*chosen.get(info.field, ()), value)
         else:
             chosen[info.field] = value
-        if info.spec.ignored:
-            notes.append(
-                f"{assignment.origin}: {assignment.spelled} is accepted and ignored: "
-                f"{info.spec.ignored_because}"
-            )
     chosen["ini"] = tuple(ini_files)
     return Settings(**chosen), tuple(notes)
 
 
-def convert(assignment: Assignment) -> bool | int | str:
-    """One assignment's text as the option's type, or ConfigError naming option and source."""
+def convert(assignment: Assignment) -> tuple[bool | int | str, str]:
+    """One assignment's text as the option's type, plus a note when the value was read the
+    way uWSGI reads it (a word as a number, a capped size); ConfigError names option and source."""
     info, raw = assignment.info, assignment.raw
     try:
         if raw is None:
             if info.kind == "bool":
-                return True
+                return True, ""
             if info.spec.flag_only_value is None:
                 raise InvalidValue(
                     "needs a value", f"write {assignment.spelled} = {info.spec.metavar}"
                 )
             raw = info.spec.flag_only_value
         if info.kind == "bool":
-            return parse_bool(raw)
+            # `master =` with nothing after it: uWSGI sets a switch given an empty value.
+            return (parse_bool(raw) if raw.strip() else True), ""
         if info.kind == "int":
-            return parse_int(raw, info.spec.minimum, info.spec.maximum)
+            return _convert_int(info, raw)
         if info.spec.check is not None:
             info.spec.check(raw)
-        return raw
+        return raw, ""
     except InvalidValue as invalid:
         raise ConfigError(
             assignment.origin, assignment.spelled, invalid.problem, invalid.fix
         ) from None
+
+
+def _convert_int(info: OptionInfo, raw: str) -> tuple[int, str]:
+    note = ""
+    word = raw.strip().lower()
+    # uWSGI configs write `threads = true` or `cheaper = true`; uWSGI reads the word as 1 (and
+    # false as 0), so usher does too, and says what the number means.
+    if word in TRUE_WORDS - {"1"} or word in FALSE_WORDS - {"0"}:
+        number = "1" if word in TRUE_WORDS else "0"
+        note = f"= {raw} is read as {number}, as uWSGI reads it ({_meaning(info)})"
+        raw = number
+    spec = info.spec
+    value = parse_int(raw, spec.minimum, spec.maximum)
+    if spec.cap is not None and value > spec.cap:
+        note = f"= {value} is capped at {spec.cap} ({_meaning(info)})"
+        value = spec.cap
+    return value, note
+
+
+def _meaning(info: OptionInfo) -> str:
+    """The first sentence of the option's help, lower-cased, to say what a number means."""
+    sentence = info.spec.help.split(". ")[0].split("; ")[0].rstrip(".")
+    return f"{info.name}: {sentence[:1].lower()}{sentence[1:]}"

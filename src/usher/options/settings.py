@@ -28,7 +28,6 @@ CONFIG = "Configuration"
 RECYCLING = "Worker limits and recycling"
 CONTROL = "Reloads and control"
 STATS = "Stats and monitoring"
-IGNORED = "Accepted and ignored"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,6 +37,7 @@ class Settings:
     # -- listeners --------------------------------------------------------------------------
     http: tuple[str, ...] = option(
         (),
+        aliases=("httprouter",),
         group=LISTENERS,
         repeatable=True,
         check=values.check_listener,
@@ -47,6 +47,7 @@ class Settings:
     )
     http_socket: tuple[str, ...] = option(
         (),
+        aliases=("http11-socket",),
         group=LISTENERS,
         repeatable=True,
         check=values.check_listener,
@@ -66,6 +67,8 @@ class Settings:
     )
     chmod_socket: str | None = option(
         None,
+        aliases=("chmod",),
+        short="C",
         group=LISTENERS,
         flag_only_value="666",
         check=values.check_octal_mode,
@@ -74,6 +77,7 @@ class Settings:
     )
     listen: int = option(
         100,
+        short="l",
         group=LISTENERS,
         minimum=1,
         metavar="N",
@@ -159,14 +163,9 @@ class Settings:
         metavar="N",
         help="App threads per worker; 1 calls the app inline on the event loop's thread.",
     )
-    enable_threads: bool = option(
-        False,
-        group=PROCESSES,
-        ignored_because="usher always lets the app start its own threads",
-        help="Let the app start threads.",
-    )
     lazy_apps: bool = option(
         False,
+        aliases=("lazy",),
         group=PROCESSES,
         help="Load the app in each worker after fork, not once in the master.",
     )
@@ -213,6 +212,7 @@ class Settings:
     )
     log_format: str | None = option(
         None,
+        aliases=("logformat",),
         group=FILES,
         literal_placeholders=True,
         metavar="FORMAT",
@@ -222,15 +222,16 @@ class Settings:
     # -- limits -----------------------------------------------------------------------------
     # The uwsgi protocol stores the size of its variable block in 16 bits, so a request head
     # can never exceed 65535 bytes there; the same cap keeps one HTTP head from pinning memory.
+    # uWSGI accepts larger values (configs say 65536 or more), so they are capped, not refused.
     buffer_size: int = option(
         4096,
         short="b",
         group=LIMITS,
         minimum=1024,
-        maximum=65535,
+        cap=65535,
         metavar="BYTES",
-        help="Largest request head (request line and headers, or uwsgi vars) accepted; at most "
-        "65535, the uwsgi protocol's 16-bit size field.",
+        help="Largest request head (request line and headers, or uwsgi vars) accepted; larger "
+        "values are capped at 65535, the uwsgi protocol's 16-bit size field.",
     )
     # Bodies are read whole before the app runs, so a slow client never holds an app thread;
     # past this size they go to a temp file so that large uploads cannot exhaust memory.
@@ -425,44 +426,22 @@ class Settings:
         group=CONFIG,
         repeatable=True,
         metavar="FILE[:SECTION]",
-        help="Load options from this ini file's [uwsgi] section (or [usher], or the one named).",
+        aliases=("include", "inherit", "config", "json", "js", "xmlconfig", "xml", "yaml", "yml"),
+        help="Load options from this config file: an ini file's [uwsgi] section (or [usher], "
+        "or the one named), or uWSGI's JSON (.json, --json, -j) or XML (.xml, --xml, -x) "
+        "layout. YAML (--yaml, -y) is refused with one line: convert it to ini or JSON.",
     )
-
-    # -- accepted and ignored ---------------------------------------------------------------
-    plugins: tuple[str, ...] = option(
-        (),
-        aliases=("plugin",),
-        group=IGNORED,
-        repeatable=True,
-        metavar="NAMES",
-        ignored_because="usher has Python support built in and no plugins to load",
-        help="uWSGI plugins to load.",
-    )
-    thunder_lock: bool = option(
+    strict: bool = option(
         False,
-        group=IGNORED,
-        ignored_because="usher has no accept lock; each connection is accepted by one worker",
-        help="Serialize accept() across workers.",
+        group=CONFIG,
+        help="Refuse to start on an option usher does not support or does not know (and on ini "
+        "keys that are not options), instead of logging a note.",
     )
-    cheaper_algo: str | None = option(
-        None,
-        group=IGNORED,
-        metavar="NAME",
-        ignored_because="usher's cheaper mode always uses uWSGI's spare algorithm",
-        help="The cheaper algorithm (spare, backlog, busyness, ...).",
-    )
-    memory_report: bool = option(
+    allow_exec_placeholders: bool = option(
         False,
-        short="m",
-        group=IGNORED,
-        ignored_because="usher always reports each worker's rss and vsz",
-        help="Report worker memory in the stats.",
-    )
-    single_interpreter: bool = option(
-        False,
-        group=IGNORED,
-        ignored_because="each usher worker always runs exactly one interpreter",
-        help="Run one Python interpreter per worker.",
+        group=CONFIG,
+        help="Let ini values read files and run commands with @(path) and @(exec://command). "
+        "Off by default: a config file should not run programs unless asked to.",
     )
 
     @property

@@ -22,8 +22,7 @@ class OptionSpec:
     minimum: int | None = None
     maximum: int | None = None
     check: Callable[[str], None] | None = None  # raises values.InvalidValue
-    ignored: bool = False  # accepted for uWSGI compatibility; setting it only logs a note
-    ignored_because: str = ""
+    cap: int | None = None  # larger values are lowered to this, with a note (uWSGI took them)
     literal_placeholders: bool = False  # %(name) is the option's own syntax (log-format)
     metavar: str = "VALUE"
 
@@ -40,7 +39,7 @@ def option(
     minimum: int | None = None,
     maximum: int | None = None,
     check: Callable[[str], None] | None = None,
-    ignored_because: str = "",
+    cap: int | None = None,
     literal_placeholders: bool = False,
     metavar: str = "VALUE",
 ) -> T:
@@ -55,8 +54,7 @@ def option(
         minimum=minimum,
         maximum=maximum,
         check=check,
-        ignored=bool(ignored_because),
-        ignored_because=ignored_because,
+        cap=cap,
         literal_placeholders=literal_placeholders,
         metavar=metavar,
     )

@@ -6,8 +6,11 @@ They know nothing of options or sources; the resolver names both when it turns a
 
 from __future__ import annotations
 
+import ast
 import ipaddress
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from usher.options.errors import InvalidValue
 
@@ -113,27 +116,70 @@ def check_octal_mode(text: str) -> None:
 
 
 def check_module(text: str) -> None:
-    """`pkg.mod` or `pkg.mod:callable`; a path ending in .py is accepted as uWSGI does."""
+    """`pkg.mod`, `pkg.mod:callable` or `pkg.mod:factory()`; a path ending in .py is accepted
+    as uWSGI does."""
     if text.endswith(".py"):
         return
     module, colon, attribute = text.partition(":")
-    if _dotted(module) and (not colon or _dotted(attribute)):
+    if _dotted(module) and (not colon or _dotted(split_factory(attribute)[0])):
         return
     raise InvalidValue(
-        f"{text!r} is not an importable module", "write package.module or package.module:app"
+        f"{text!r} is not an importable module",
+        "write package.module, package.module:app or package.module:create_app()",
     )
 
 
 def check_identifier(text: str) -> None:
-    """A Python name (possibly dotted), e.g. the WSGI callable inside the module."""
-    if not _dotted(text):
+    """A Python name (possibly dotted), e.g. the WSGI callable, or a factory call `create_app()`."""
+    if not _dotted(split_factory(text)[0]):
         raise InvalidValue(
-            f"{text!r} is not a Python name", "write a name such as application or app"
+            f"{text!r} is not a Python name",
+            "write a name such as application or app, or a factory call such as create_app()",
         )
 
 
 def _dotted(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+@dataclass(frozen=True, slots=True)
+class FactoryCall:
+    """The call in `create_app("prod", debug=False)`: literal arguments only, as gunicorn allows."""
+
+    args: tuple[object, ...]
+    kwargs: tuple[tuple[str, object], ...]
+
+    def invoke(self, factory: Callable[..., object]) -> object:
+        """Call `factory` with these arguments; the result is the WSGI app."""
+        return factory(*self.args, **dict(self.kwargs))
+
+
+def split_factory(text: str) -> tuple[str, FactoryCall | None]:
+    """`create_app()` -> ("create_app", FactoryCall()); `app` -> ("app", None).
+
+    Arguments must be Python literals: a config file names an app, it does not run code.
+    """
+    name, paren, rest = text.partition("(")
+    if not paren:
+        return text, None
+    if not rest.endswith(")"):
+        raise InvalidValue(
+            f"{text!r} has an unclosed call", "write create_app() or create_app('x')"
+        )
+    try:
+        call = ast.parse(f"f({rest}", mode="eval").body
+        if not isinstance(call, ast.Call):
+            raise ValueError(text)
+        args = tuple(ast.literal_eval(arg) for arg in call.args)
+        kwargs = tuple((kw.arg or "", ast.literal_eval(kw.value)) for kw in call.keywords)
+    except (SyntaxError, ValueError):
+        raise InvalidValue(
+            f"{text!r} calls the factory with something other than literals",
+            "pass only strings, numbers, True/False/None, lists or dicts",
+        ) from None
+    if any(not key for key, _ in kwargs):
+        raise InvalidValue(f"{text!r} unpacks **arguments", "pass keyword arguments one by one")
+    return name.strip(), FactoryCall(args, kwargs)
 
 
 def check_env_pair(text: str) -> None:
