@@ -65,3 +65,23 @@ def test_version_and_help_exit_0() -> None:
     assert version.returncode == 0 and "usher" in version.stdout
     helptext = run_cli("--help")
     assert helptext.returncode == 0 and "--http-socket" in helptext.stdout
+
+
+def test_an_app_factory_is_called(serve: Serve) -> None:
+    port = free_port()
+    args = ["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", str(WSGI_APPS)]
+    serve([*args, "--callable", 'make_app("from a factory")'])
+    assert get(("127.0.0.1", port), "/").body == b"from a factory"
+
+
+def test_a_failing_app_factory_is_one_line_naming_it(tmp_path: Path) -> None:
+    result = run_cli(
+        "--http-socket",
+        "127.0.0.1:0",
+        "--wsgi-file",
+        str(WSGI_APPS),
+        "--callable",
+        "make_app(1, 2, 3)",
+    )
+    assert result.returncode != 0
+    assert "make_app()" in result.stderr

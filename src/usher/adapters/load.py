@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from usher.logs import write_line
-from usher.options import Settings
+from usher.options import Settings, split_factory
 
 WsgiApp = Callable[..., Any]
 
@@ -97,6 +97,7 @@ def _load_callable(settings: Settings) -> WsgiApp:
             "no app configured: give --module pkg.wsgi (or module = pkg.wsgi in the ini) "
             "or --wsgi-file app.py"
         )
+    name, factory = split_factory(name)  # "create_app()": call what the module names
     app = getattr(module, name, None)
     if app is None:
         found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
@@ -104,6 +105,13 @@ def _load_callable(settings: Settings) -> WsgiApp:
         raise AppLoadError(
             f"{target} has no callable {name!r}{hint}: set --callable NAME or module = {target}:NAME"
         )
+    if factory is not None:
+        try:
+            app = factory.invoke(app)
+        except Exception as exc:
+            raise AppLoadError(
+                _raised(f"{target}:{name}()", exc), traceback.format_exc()
+            ) from exc
     if not callable(app):
         raise AppLoadError(f"{target}:{name} is a {type(app).__name__}, not a WSGI callable")
     return app  # type: ignore[no-any-return]  # user code: callability checked just above
