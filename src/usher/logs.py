@@ -34,7 +34,7 @@ class Carrier(Protocol):
 
 class Answer(Protocol):
     """What an access line reads of the request and its response
-    (usher.worker.connection.Responder)."""
+    (usher.worker.responder.Responder)."""
 
     @property
     def request(self) -> Request | None: ...

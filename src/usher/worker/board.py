@@ -44,7 +44,7 @@ FLUSH_INTERVAL = 1.0
 
 
 class Sent(Protocol):
-    """What the board and the access log read of a response (usher.worker.connection.Responder)."""
+    """What the board and the access log read of a response (usher.worker.responder.Responder)."""
 
     @property
     def request(self) -> Request | None: ...

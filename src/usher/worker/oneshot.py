@@ -38,8 +38,9 @@ from usher.adapters.base import Exchange
 from usher.logs import write_line
 from usher.protocols.events import CodecState, Request
 from usher.protocols.uwsgi import new_request, read_whole
-from usher.worker.connection import ANSWERED, Connection, Responder
+from usher.worker.connection import ANSWERED, Connection
 from usher.worker.harakiri import shut_sending
+from usher.worker.responder import Responder
 from usher.worker.transport import DONTWAIT, READ_SIZE, SocketTransport
 
 if TYPE_CHECKING:
