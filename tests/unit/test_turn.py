@@ -1,7 +1,7 @@
 """The worker's turn of the loop, driven in process: when responses are held for the turn's end,
 when they go out early, and that holding never reorders or loses bytes.
 
-A Connection runs on a WorkerState whose loop is not running; the end of a turn is played by
+A Connection runs on a WorkerContext whose loop is not running; the end of a turn is played by
 calling the callback the worker queued for it.
 """
 
@@ -13,82 +13,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import uvloop
 
-from usher.options import load_settings
-from usher.protocols.uwsgi import VarsDecoder
+from tests.support.turn import Turn
 from usher.worker import context as worker_module
-from usher.worker.connection import Connection
-from usher.worker.context import WorkerContext
-from usher.worker.process import listener_context
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
 def get(path: bytes) -> bytes:
     return b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path
-
-
-class RecordingTransport:
-    """Records what the connection writes and whether it closed."""
-
-    def __init__(self) -> None:
-        self.writes: list[bytes] = []
-        self.closed = False
-        self.aborted = False
-
-    def write(self, data: bytes) -> None:
-        assert not self.closed, "write after close"
-        self.writes.append(data)
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name == "peername" else default
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.aborted = self.closed = True
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-
-class Turn:
-    """A worker with a loop that never runs: queued callbacks are kept and run on demand."""
-
-    def __init__(self, app: Callable[..., Any]) -> None:
-        settings = load_settings(["--http-socket", ":0", "--disable-logging"], {}).settings
-        self.loop = uvloop.new_event_loop()
-        self.state = WorkerContext(settings, 1, self.loop)
-        self.queued: list[Callable[[], None]] = []
-        self.state.loop.call_soon = self._queue  # type: ignore[method-assign]
-        self.context = listener_context(
-            settings, self.state, app, "http", "t", "80", VarsDecoder()
-        )
-
-    def _queue(self, callback: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-        self.queued.append(lambda: callback(*args))
-
-    def connect(self) -> tuple[Connection, RecordingTransport]:
-        conn = Connection(self.state, self.context)
-        transport = RecordingTransport()
-        conn.connection_made(transport)  # type: ignore[arg-type]
-        return conn, transport
-
-    def end(self) -> None:
-        queued, self.queued = self.queued, []
-        for callback in queued:
-            callback()
-
-    def close(self) -> None:
-        self.loop.close()
 
 
 def hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

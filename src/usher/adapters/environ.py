@@ -77,5 +77,3 @@ def uwsgi_environ(base: dict[str, Any], variables: dict[str, str], body: Any) ->
     if variables.get("CONTENT_LENGTH") == "":
         del environ["CONTENT_LENGTH"]
     return environ
-
-

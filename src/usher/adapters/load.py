@@ -109,9 +109,7 @@ def _load_callable(settings: Settings) -> WsgiApp:
         try:
             app = factory.invoke(app)
         except Exception as exc:
-            raise AppLoadError(
-                _raised(f"{target}:{name}()", exc), traceback.format_exc()
-            ) from exc
+            raise AppLoadError(_raised(f"{target}:{name}()", exc), traceback.format_exc()) from exc
     if not callable(app):
         raise AppLoadError(f"{target}:{name} is a {type(app).__name__}, not a WSGI callable")
     return app  # type: ignore[no-any-return]  # user code: callability checked just above

@@ -105,7 +105,9 @@ def listener_contexts(
     contexts = []
     for listener in listeners:
         name, port = listener.server_name_port()
-        contexts.append(listener_context(settings, ctx, app, listener.protocol, name, port, decoder))
+        contexts.append(
+            listener_context(settings, ctx, app, listener.protocol, name, port, decoder)
+        )
     return contexts
 
 
@@ -205,7 +207,9 @@ def run_worker(
     os._exit(worker.exit_status)
 
 
-async def _start_serving(worker: Worker, settings: Settings, reporter: Reporter, seat: Seat) -> None:
+async def _start_serving(
+    worker: Worker, settings: Settings, reporter: Reporter, seat: Seat
+) -> None:
     ctx = worker.ctx
     try:
         _install_signals(worker, settings)

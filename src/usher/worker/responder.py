@@ -248,9 +248,7 @@ class Sendfile:
 
     __slots__ = ("conn", "count", "done", "fd", "offset", "out_fd")
 
-    def __init__(
-        self, conn: Carrying, fd: int, offset: int, count: int, done: Any = None
-    ) -> None:
+    def __init__(self, conn: Carrying, fd: int, offset: int, count: int, done: Any = None) -> None:
         self.conn = conn
         self.fd = fd
         self.offset = offset
