@@ -53,7 +53,7 @@ def finish(board: Any, conn: Any, status: str = "200 OK", head: int = 100, body:
 
 
 class Worker:
-    """The counters and connections a reporter reads from WorkerState."""
+    """The counters and connections a reporter reads from WorkerContext."""
 
     def __init__(self, *conns: Any, requests: int = 0) -> None:
         self.requests = requests

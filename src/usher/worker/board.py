@@ -170,7 +170,7 @@ def in_flight(
     connections: Iterable[Running], limit: int, inline: Running | None = None
 ) -> list[tuple[int, Running]]:
     """The oldest `limit` requests in progress as (start, carrier); `inline` is the one-shot
-    request the loop is running, if any (WorkerState.inline)."""
+    request the loop is running, if any (WorkerContext.inline)."""
     busy = [(conn.started_ns, conn) for conn in list(connections) if conn.busy]
     if inline is not None:
         busy.append((inline.started_ns, inline))

@@ -318,7 +318,7 @@ class Connection(asyncio.Protocol):
         requests' Python work, every response costs the client a wake-up (an inter-processor
         interrupt when it sleeps on another core). Written back to back, the first wakes it and
         it finds the rest ready. Only quick responses are held, and not for long (see
-        WorkerState.after_inline_request).
+        WorkerContext.after_inline_request).
         """
         if self.pending:
             self.pending += data
