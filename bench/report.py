@@ -61,6 +61,17 @@ TARGETS = (
 )  # fmt: skip
 
 
+def median(rounds: list[Row]) -> Row:
+    """The row of the median requests/s among one server's rounds (the lower one of an even
+    count); rounds that failed are left out, and the row fails only when every round did."""
+    measured = sorted((row for row in rounds if row.result is not None), key=_rps)
+    return measured[(len(measured) - 1) // 2] if measured else rounds[0]
+
+
+def _rps(row: Row) -> float:
+    return row.result.rps if row.result is not None else 0.0
+
+
 def _find(rows: list[Row], app: str, name: str) -> Row | None:
     for row in rows:
         if row.app == app and row.server.name == name and row.result is not None:

@@ -48,7 +48,18 @@ from processes import (
     wait_for_notify,
     wait_for_port,
 )
-from servers import APPS, DJANGO, DJANGO_DIR, NGINX, REPO_DIR, App, Launch, Server, select
+from servers import (
+    APPS,
+    DJANGO,
+    DJANGO_DIR,
+    NGINX,
+    REPO_DIR,
+    App,
+    Launch,
+    Server,
+    baseline_servers,
+    select,
+)
 from servers import server_environ as environ_for
 
 SERVER_CPU = 0
@@ -128,7 +139,7 @@ def _launch(
 ) -> tuple[ServerProcess, ServerProcess | None, int]:
     """Start the server (and nginx in front of it) and wait until the app answers correctly."""
     port = free_port()
-    environ = environ_for(app, extra)
+    environ = environ_for(app, extra, server.source)
     notify = None
     if server.notify:
         notify = _notify_socket(stack, workdir / "notify.sock")
@@ -191,6 +202,8 @@ class Args(argparse.Namespace):
     only: str | None
     apps: str
     retry_noisy: int
+    rounds: int
+    baseline: Path | None
     write_docs: bool
 
 
@@ -210,6 +223,20 @@ def parse_args(argv: list[str]) -> Args:
         help="measure a row again up to this many times while other programs skew it [1]",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every row this many times, the servers alternating, and keep each row's "
+        "median by requests/s [1]",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout of usher (e.g. a git worktree of an earlier commit) whose usher rows "
+        "are measured too, beside this one's",
+    )
+    parser.add_argument(
         "--write-docs", action="store_true", help="also write the results to docs/benchmarks.md"
     )
     args = parser.parse_args(argv, namespace=Args())
@@ -220,6 +247,8 @@ def parse_args(argv: list[str]) -> Args:
         args.warmup = max(1, args.duration // 5)
     if args.duration < 1 or args.warmup < 1:
         parser.error("--duration and --warmup must be at least 1 second")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     return args
 
 
@@ -267,18 +296,24 @@ def measure_row(
 
 
 def run_all(servers: list[Server], apps: list[App], args: Args) -> list[report.Row]:
-    """Measure every server on every app it serves, in order."""
+    """Measure every server on every app it serves, --rounds times, the servers alternating (in
+    reverse order every other round, so no server always follows the same one), and keep each
+    row's median by requests/s: a slow spell of the host then skews one round, not a row."""
     rows: list[report.Row] = []
     with tempfile.TemporaryDirectory(prefix="usher-bench-") as tmp:
         for app in apps:
             extra = prepare_django(Path(tmp)) if app is DJANGO else {}
             if extra is None:
                 continue
-            rows.extend(
-                measure_row(server, app, extra, Path(tmp), args)
-                for server in servers
-                if app.name in server.apps
-            )
+            serving = [server for server in servers if app.name in server.apps]
+            rounds: dict[str, list[report.Row]] = {server.name: [] for server in serving}
+            for number in range(args.rounds):
+                order = serving if number % 2 == 0 else serving[::-1]
+                for server in order:
+                    where = Path(tmp) / f"round{number}"
+                    where.mkdir(exist_ok=True)
+                    rounds[server.name].append(measure_row(server, app, extra, where, args))
+            rows.extend(report.median(rounds[server.name]) for server in serving)
     return rows
 
 
@@ -292,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         servers = select(args.only)
+        if args.baseline is not None:
+            servers += baseline_servers(args.baseline)
         apps = select_apps(args.apps)
     except ValueError as exc:
         log(f"error: {exc}")

@@ -6,6 +6,7 @@ note) and no access log, so the rows compare the cost of serving, not of configu
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -144,6 +145,7 @@ class Server:
     note: str
     notify: bool = False  # says READY=1 on $NOTIFY_SOCKET; otherwise wait for its port
     apps: frozenset[str] = field(default_factory=lambda: frozenset(APPS))
+    source: Path | None = None  # another checkout's src/, first on PYTHONPATH (--baseline)
 
 
 SERVERS = (
@@ -201,6 +203,26 @@ SERVERS = (
 USHER_ROW = {HTTP: "usher", NGINX: "nginx-usher"}
 
 
+def baseline_servers(checkout: Path) -> list[Server]:
+    """usher's own rows again, run from another checkout (`--baseline`): the same run then says
+    what a change did to usher, beside the peers, on the same noisy host."""
+    source = checkout.resolve() / "src"
+    if not (source / "usher" / "__init__.py").is_file():
+        raise ValueError(f"{checkout} is not a checkout of usher (no src/usher in it)")
+    return [
+        dataclasses.replace(
+            server,
+            name=f"{server.name}-baseline",
+            family="baseline",
+            label=server.label.replace("usher", "usher (baseline)", 1),
+            note=f"{server.note}; usher from {checkout}",
+            source=source,
+        )
+        for server in SERVERS
+        if server.name in USHER_ROW.values()
+    ]
+
+
 def select(only: str | None) -> list[Server]:
     """The servers named in `only` (names or families, comma-separated); all when None."""
     if only is None:
@@ -215,10 +237,11 @@ def select(only: str | None) -> list[Server]:
     return [s for s in SERVERS if s.name in wanted or s.family in wanted]
 
 
-def server_environ(app: App, extra: dict[str, str]) -> dict[str, str]:
-    """The environment every server starts with: the app's directory importable, plus `extra`."""
+def server_environ(app: App, extra: dict[str, str], source: Path | None = None) -> dict[str, str]:
+    """The environment every server starts with: the app's directory importable (after
+    `source`, a checkout's src/ to run usher from), plus `extra`."""
     environ = dict(os.environ)
-    paths = [str(app.directory), environ.get("PYTHONPATH", "")]
+    paths = [str(source or ""), str(app.directory), environ.get("PYTHONPATH", "")]
     environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     environ.pop("NOTIFY_SOCKET", None)  # only the servers that speak it get one, and their own
     environ.update(extra)
