@@ -118,7 +118,7 @@ def test_a_one_shot_request_goes_through_the_same_handler(
     server_side, client = socket.socketpair()
     variables = {"REQUEST_METHOD": "PUT", "REQUEST_URI": "/one", "CONTENT_LENGTH": "4"}
     shot = OneShot(turn.state, uwsgi, server_side, ("127.0.0.1", 1))
-    shot.run(new_request(variables), b"body")
+    shot.run(new_request(variables, 4), b"body")
     turn.end()  # the held response goes out at the turn's end
     assert handler.log == ["begin PUT /one has_body=True", "data body", "end", "release"]
     response = client.recv(65536)

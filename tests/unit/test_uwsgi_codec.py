@@ -142,13 +142,16 @@ def test_has_body_follows_content_length(content_length: str | None, has_body: b
         del variables["CONTENT_LENGTH"]
     else:
         variables["CONTENT_LENGTH"] = content_length
-    assert new_request(variables).has_body is has_body
     request = UwsgiCodec(LIMITS).receive_data(encode_uwsgi_request(variables, b"x" * 7))[0]
     assert isinstance(request, Request) and request.has_body is has_body
 
 
-def test_new_request_takes_the_variables_only() -> None:
-    request = new_request(dict(GET))
+def test_new_request_takes_the_variables_and_the_body_length() -> None:
+    assert not new_request(dict(GET), 0).has_body
+    assert new_request({**GET, "CONTENT_LENGTH": "3"}, 3).has_body
+    odd = new_request({**GET, "SERVER_PROTOCOL": "HTTP/0.9"}, 0)
+    assert odd.http_version == "0.9"  # as http_version() reads it
+    request = new_request(dict(GET), 0)
     assert (request.method, request.path, request.query) == ("GET", b"/a%20b/c", b"x=1")
     assert request.vars == GET and request.headers == [] and not request.keep_alive
 

@@ -92,12 +92,6 @@ NO_START = "the app returned a body before calling start_response"
 _EMPTY = RequestBody.EMPTY
 
 
-def check_status(status: object) -> None:
-    """Refuse a status that is not a WSGI status line ("200 OK")."""
-    if type(status) is not str or len(status) < 4 or not status[:3].isdigit():
-        raise ValueError(f"invalid WSGI status {status!r}: expected e.g. '200 OK'")
-
-
 class WsgiHandler:
     """A listener's WSGI app: the base environ it shares, where the app runs, who hears of
     its errors."""
@@ -256,7 +250,8 @@ class WsgiExchange:
                 exc_info = None
         elif self.status is not None:
             raise AssertionError(SECOND_START)
-        check_status(status)
+        if type(status) is not str or len(status) < 4 or not status[:3].isdigit():
+            raise ValueError(f"invalid WSGI status {status!r}: expected e.g. '200 OK'")
         self.status = status
         self.headers = headers
         return self.write

@@ -105,7 +105,7 @@ class UwsgiCodec:
             self._refuse(head)
             return True
         variables, length, end = head
-        self._events.append(new_request(variables))
+        self._events.append(new_request(variables, length))
         if not length:
             # Bytes after a bodiless request have no meaning: one request per connection.
             self._complete()
@@ -200,9 +200,13 @@ def http_version(variables: dict[str, str]) -> str:
     return protocol[5:] if protocol.startswith("HTTP/") else "1.0"
 
 
-def new_request(variables: dict[str, str]) -> Request:
-    """The Request of a packet's variables: method, path and protocol as the codecs give them,
-    and ``has_body`` when CONTENT_LENGTH is a number above 0."""
+# SERVER_PROTOCOL as a front server sends it, to the version: one lookup for the usual ones.
+_VERSIONS = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0"}
+
+
+def new_request(variables: dict[str, str], length: int) -> Request:
+    """The Request of a packet's variables and its body's length (CONTENT_LENGTH, as read_head
+    read it): method, path and protocol as the codecs give them."""
     # Once per request behind nginx: string work first, one encode each, no helper calls.
     get = variables.get
     uri = get("REQUEST_URI")
@@ -211,18 +215,17 @@ def new_request(variables: dict[str, str]) -> Request:
     else:
         mark = uri.find("?")
         path = (uri if mark < 0 else uri[:mark]).encode("latin-1")
-    protocol = get("SERVER_PROTOCOL", "HTTP/1.0")
-    length = get("CONTENT_LENGTH")
+    version = _VERSIONS.get(get("SERVER_PROTOCOL", "HTTP/1.0")) or http_version(variables)
     return Request(
         get("REQUEST_METHOD", "GET"),  # method
         path,
         get("QUERY_STRING", "").encode("latin-1"),  # query
-        protocol[5:] if protocol.startswith("HTTP/") else "1.0",  # http_version
+        version,
         [],  # headers: the HTTP_* variables already are the headers
         False,  # keep_alive: one request per connection
         variables,  # vars
         False,  # chunked
-        bool(length and length.isdigit() and length.isascii() and length.strip("0")),  # has_body
+        length > 0,  # has_body
     )
 
 

@@ -127,11 +127,13 @@ class OneShotAcceptor:
                 # The usual case behind nginx: the whole request is in, answer it now.
                 variables, body = whole
                 if worker.pool is None:
-                    OneShot(worker, context, sock, peer).run(new_request(variables), body)
+                    OneShot(worker, context, sock, peer).run(
+                        new_request(variables, len(body)), body
+                    )
                 else:
                     conn = Connection(worker, context, ANSWERED)
                     conn.connection_made(SocketTransport(loop, sock, peer, conn))
-                    conn.begin(new_request(variables))
+                    conn.begin(new_request(variables, len(body)))
                     if body:
                         conn.exchange.receive_data(body)  # type: ignore[union-attr]
                     conn.run()
