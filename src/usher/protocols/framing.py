@@ -50,6 +50,17 @@ class ResponsePlan:
         self.keep_alive = keep_alive
         self.header_count = header_count
 
+    def fit(self, body: bytes) -> bytes:
+        """A whole body as this plan sends it: nothing where the status or the method allows no
+        body, and never more than the length the head announces (the surplus would be read as
+        the next response). A shorter one is sent as it is: only closing tells the client."""
+        if not self.body_allowed:
+            return b""
+        remaining = self.remaining
+        if remaining is not None and len(body) > remaining:
+            return body[:remaining]
+        return body
+
 
 def plan_response(
     status: str,

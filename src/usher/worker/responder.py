@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from usher.adapters.base import Exchange
 from usher.protocols.events import Request
+from usher.protocols.framing import ResponsePlan
 from usher.protocols.response import LAST_CHUNK, encode_chunk
 
 if TYPE_CHECKING:
@@ -125,6 +126,11 @@ class Responder:
                 raise ConnectionAbortedError("client went away")
 
     def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
+        self._plan_head(status, headers, length)
+
+    def _plan_head(
+        self, status: str, headers: list[tuple[str, str]], length: int | None
+    ) -> ResponsePlan:
         request = self.request
         assert request is not None
         worker = self.conn.worker
@@ -145,6 +151,7 @@ class Responder:
         self.head = head = plan.template.render(worker.date)
         self.head_bytes = len(head)
         self.header_count = plan.header_count
+        return plan
 
     def send_body(self, data: bytes) -> None:
         if not self.body_allowed:
@@ -167,16 +174,13 @@ class Responder:
         self.emit(data)
 
     def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.send_head(status, headers, len(body))
+        plan = self._plan_head(status, headers, len(body))
         data = self.head
         self.head = b""
         if self.body_allowed:
-            declared = self.remaining
-            if declared is not None and len(body) != declared:
-                if len(body) > declared:
-                    body = body[:declared]  # never more than the app's Content-Length
-                else:
-                    self.keep_alive = False  # fewer bytes than declared: only closing tells
+            body = plan.fit(body)
+            if self.remaining is not None and len(body) < self.remaining:
+                self.keep_alive = False  # fewer bytes than declared: only closing tells
             self.remaining = 0
             self.body_bytes = len(body)
             data += body
