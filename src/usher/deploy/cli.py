@@ -1,0 +1,58 @@
+"""`usher deploy [rollback [RELEASE]] [options]`: the command line of the deploy tool."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from usher.deploy.config import find_config, load_config
+from usher.deploy.errors import DeployError
+from usher.deploy.progress import Progress
+from usher.deploy.runs import Request, run, select_hosts
+from usher.options import ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="usher deploy",
+        description="Deploy the local HEAD commit to the hosts of the [deploy] section (see docs/deploy.md).",
+    )
+    parser.add_argument("action", nargs="?", choices=("rollback",), help="go back to the previous release (or RELEASE)")
+    parser.add_argument("release", nargs="?", help="with rollback: the release folder name to go back to")
+    parser.add_argument("--config", metavar="FILE", help="the ini file with [deploy] (default: deploy.ini, else usher.ini)")
+    parser.add_argument("--hosts", metavar="HOST[,HOST]", default="", help="only these hosts of the config")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan; change nothing on any host")
+    parser.add_argument("--scripts", action="store_true", help="with --dry-run: print each step's shell script too")
+    parser.add_argument("--accept-new-host-keys", action="store_true", help="record the key of a host known_hosts lacks (never a changed one)")
+    parser.add_argument("--force-unlock", action="store_true", help="remove a lock left by a deploy that died")
+    parser.add_argument("--json", action="store_true", help="print one JSON document (for CI) instead of progress lines")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point of `usher deploy`; returns the exit status (0, 1 for a failed deploy, 2 for a config error)."""
+    args = _parser().parse_args(list(argv))
+    progress = Progress(print, as_json=args.json)
+    request = Request(
+        action=args.action or "deploy",
+        dry_run=args.dry_run,
+        show_scripts=args.scripts,
+        accept_new_host_keys=args.accept_new_host_keys,
+        force_unlock=args.force_unlock,
+        target=args.release,
+    )
+    try:
+        config = load_config(find_config(args.config, Path.cwd()))
+        config = select_hosts(config, [name for name in args.hosts.split(",") if name])
+        asyncio.run(run(config, request, progress))
+    except (ConfigError, DeployError) as error:
+        if not request.dry_run:
+            progress.finish("failed", str(error))
+        print(f"usher deploy: {error}", file=sys.stderr)
+        return error.exit_status
+    if not request.dry_run:
+        progress.finish(f"{request.action} done")
+    return 0
