@@ -4,6 +4,7 @@ with a bare "origin" the host clones from, and a deploy.ini pointing at both."""
 from __future__ import annotations
 
 import os
+import re
 import select
 import shutil
 import signal
@@ -63,7 +64,7 @@ class Project:
     def set_version(self, version: str) -> None:
         """Change what the page says, so a test can tell releases apart."""
         urls = self.work / "mysite" / "urls.py"
-        urls.write_text(urls.read_text().replace('VERSION = "1"', f'VERSION = "{version}"'))
+        urls.write_text(re.sub(r'VERSION = "[^"]*"', f'VERSION = "{version}"', urls.read_text()))
 
 
 @pytest.fixture

@@ -4,14 +4,15 @@ usher started for real on the host (process_manager = none), checked over HTTP."
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import stat
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from tests.deploy.conftest import Project, Site
+from tests.deploy.sshd import Sshd
 from usher.deploy.cli import main
 
 Deploy = Callable[..., tuple[int, str, str]]
@@ -84,3 +85,120 @@ def test_first_deploy_second_deploy_and_rollback(write_site: Callable[..., Site]
     assert status == 0, out + err
     assert current_release(site) == first
     assert get_page(site).startswith("mysite version=1 ")
+
+
+def test_third_deploy_keeps_the_newest_releases(write_site: Callable[..., Site], project: Project, deploy: Deploy) -> None:
+    site = write_site(keep_releases="2")
+    for version in ("1", "2", "3"):
+        if version != "1":
+            project.set_version(version)
+            project.commit(f"version {version}")
+        status, out, err = deploy(site)
+        assert status == 0, out + err
+    releases = sorted(path.name for path in (site.root / "releases").iterdir())
+    assert len(releases) == 2
+    assert current_release(site) == f"releases/{releases[-1]}"
+    assert get_page(site).startswith("mysite version=3 ")
+
+
+def test_a_held_lock_refuses_the_deploy(write_site: Callable[..., Site], deploy: Deploy) -> None:
+    site = write_site()
+    lock = site.root / ".deploy-lock"
+    lock.mkdir(parents=True)
+    (lock / "holder").write_text("alice@laptop (pid 42) since 2026-12-03T08:00:00Z\n")
+    status, _, err = deploy(site)
+    assert status == 1
+    assert "is locked by alice@laptop (pid 42) since 2026-12-03T08:00:00Z" in err
+    assert "--force-unlock" in err and len(err.strip().splitlines()) == 1
+    assert not (site.root / "releases").exists()
+    assert (lock / "holder").read_text().startswith("alice@")
+
+
+def test_force_unlock_takes_a_stale_lock_and_releases_it(write_site: Callable[..., Site], deploy: Deploy) -> None:
+    site = write_site()
+    (site.root / ".deploy-lock").mkdir(parents=True)
+    status, out, err = deploy(site, "--force-unlock")
+    assert status == 0, out + err
+    assert not (site.root / ".deploy-lock").exists()
+
+
+def test_an_unpushed_commit_is_refused(write_site: Callable[..., Site], project: Project, deploy: Deploy) -> None:
+    site = write_site()
+    project.set_version("local")
+    commit = project.commit("not pushed", push=False)
+    status, _, err = deploy(site)
+    assert status == 1
+    assert f"commit {commit[:12]} is not on {project.origin}: push it first (git push origin main)" in err
+    assert not (site.root / "current").exists()
+    assert not (site.root / ".deploy-lock").exists()
+
+
+def test_an_unknown_host_key_is_refused_with_the_way_to_add_it(write_site: Callable[..., Site], deploy: Deploy) -> None:
+    site = write_site(trust_host=False)
+    status, _, err = deploy(site)
+    assert status == 1
+    assert "host key unknown" in err and "ssh-keyscan -p" in err and "--accept-new-host-keys" in err
+    assert site.known_hosts.read_text() == ""
+    assert not site.root.exists()
+
+
+def test_accept_new_host_keys_records_the_key_then_verifies_it(write_site: Callable[..., Site], sshd: Sshd, deploy: Deploy) -> None:
+    site = write_site(trust_host=False)
+    status, out, err = deploy(site, "--dry-run", "--accept-new-host-keys")
+    assert status == 0, out + err
+    assert site.known_hosts.read_text() == sshd.known_hosts_line()
+    status, out, err = deploy(site, "--dry-run")
+    assert status == 0, out + err
+
+
+def test_a_changed_host_key_is_refused_even_with_accept_new(write_site: Callable[..., Site], sshd: Sshd, deploy: Deploy) -> None:
+    site = write_site()
+    other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    site.known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {other}\n")
+    status, _, err = deploy(site, "--accept-new-host-keys")
+    assert status == 1
+    assert "host key does not match" in err and "ssh-keygen -R" in err
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(write_site: Callable[..., Site], project: Project, deploy: Deploy) -> None:
+    site = write_site()
+    status, out, err = deploy(site, "--dry-run", "--scripts")
+    assert status == 0, out + err
+    assert f"plan for deploy of {project.head()[:12]}" in out
+    for step in ("folders", "source", "venv", "settings", "check", "static", "migrate", "health", "switch", "service", "live", "prune"):
+        assert f" {step} " in out
+    assert "<stdin: a secret>" in out and "SECRET_KEY=" not in out
+    assert not site.root.exists()
+
+
+def test_check_deploy_gate_stops_before_the_switch_with_its_report(write_site: Callable[..., Site], deploy: Deploy) -> None:
+    site = write_site(silence="")
+    status, out, err = deploy(site)
+    assert status == 1
+    assert "security.W008" in out and "SECURE_SSL_REDIRECT" in out
+    assert "check failed" in err and "silence = ..." in err
+    assert not (site.root / "current").exists()
+
+
+def test_a_failing_health_check_leaves_the_site_on_its_release(write_site: Callable[..., Site], project: Project, deploy: Deploy) -> None:
+    site = write_site()
+    status, out, err = deploy(site)
+    assert status == 0, out + err
+    before = current_release(site)
+    urls = project.work / "mysite" / "urls.py"
+    urls.write_text(urls.read_text().replace("return HttpResponse(f", "return HttpResponse(status=500, content=f"))
+    project.commit("a broken page")
+    status, out, err = deploy(site)
+    assert status == 1
+    assert "health failed" in err and "answered 500" in err
+    assert current_release(site) == before
+    assert get_page(site).startswith("mysite version=1 ")
+
+
+def test_json_output_for_ci(write_site: Callable[..., Site], deploy: Deploy) -> None:
+    site = write_site(silence="")
+    status, out, _ = deploy(site, "--json")
+    assert status == 1
+    document = json.loads(out)
+    assert document["outcome"] == "failed" and "check failed" in document["error"]
+    assert [step["step"] for step in document["steps"]][-1] == "check"

@@ -11,8 +11,16 @@ from pathlib import Path
 from usher.deploy.config import find_config, load_config
 from usher.deploy.errors import DeployError
 from usher.deploy.progress import Progress
-from usher.deploy.runs import Request, run, select_hosts
 from usher.options import ConfigError
+
+try:
+    from usher.deploy.runs import Request, run, select_hosts
+except ModuleNotFoundError as missing:  # asyncssh is an optional dependency: the deploy extra
+    if missing.name != "asyncssh":
+        raise
+    MISSING_SSH: str | None = "usher deploy needs asyncssh: pip install 'usher[deploy]'"
+else:
+    MISSING_SSH = None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     """Entry point of `usher deploy`; returns the exit status (0, 1 for a failed deploy, 2 for a config error)."""
     args = _parser().parse_args(list(argv))
+    if MISSING_SSH:
+        print(f"usher deploy: {MISSING_SSH}", file=sys.stderr)
+        return 1
     progress = Progress(print, as_json=args.json)
     request = Request(
         action=args.action or "deploy",
