@@ -18,7 +18,7 @@ import pytest
 
 from tests.deploy.sshd import Sshd, free_port, start_sshd
 
-FIXTURE_PROJECT = Path(__file__).parent / "fixtures" / "djangosite"
+FIXTURES = Path(__file__).parent / "fixtures"
 SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"
 # Checks this fixture project cannot pass over plain HTTP on loopback, accepted by the tests' config.
 HTTP_ONLY_CHECKS = "security.W004 security.W008 security.W012 security.W016"
@@ -67,12 +67,12 @@ class Project:
         urls.write_text(re.sub(r'VERSION = "[^"]*"', f'VERSION = "{version}"', urls.read_text()))
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    """The fixture Django project committed and pushed to a bare origin on the local disk."""
+@pytest.fixture(params=["djangosite"])
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> Project:
+    """A fixture project (Django unless a test parametrizes it) pushed to a bare origin on disk."""
     origin, work = tmp_path / "origin.git", tmp_path / "work"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
-    shutil.copytree(FIXTURE_PROJECT, work)
+    shutil.copytree(FIXTURES / request.param, work)
     git(work, "init", "-q", "-b", "main")
     git(work, "remote", "add", "origin", str(origin))
     found = Project(work, origin)

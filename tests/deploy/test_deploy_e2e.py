@@ -8,6 +8,7 @@ import json
 import os
 import stat
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +203,15 @@ def test_json_output_for_ci(write_site: Callable[..., Site], deploy: Deploy) -> 
     document = json.loads(out)
     assert document["outcome"] == "failed" and "check failed" in document["error"]
     assert [step["step"] for step in document["steps"]][-1] == "check"
+
+
+@pytest.mark.parametrize("project", ["flaskapp"], indirect=True)
+def test_a_flask_app_deploys_as_a_plain_wsgi_app(write_site: Callable[..., Site], project: Project, deploy: Deploy, tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("GREETING=hello\n")
+    site = write_site(framework="wsgi", module="app:app", settings_module="", silence="", env_file=str(secrets))
+    status, out, err = deploy(site)
+    assert status == 0, out + err
+    assert " check " not in out and " migrate " not in out
+    assert get_page(site) == "flaskapp debug=False key=50 greeting=hello\n"
+    assert "GREETING=hello" in (site.root / "shared" / "env" / "app.env").read_text()
