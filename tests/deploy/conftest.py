@@ -121,11 +121,11 @@ def write_site(tmp_path: Path, sshd: Sshd, project: Project) -> Iterator[Callabl
 
     yield write
     for site in sites:
-        _stop_usher(site.pidfile())
+        stop_process(site.pidfile())
 
 
-def _stop_usher(pidfile: Path) -> None:
-    """Stop a site's usher started by a deploy and wait for it to exit (pidfd, no polling)."""
+def stop_process(pidfile: Path) -> None:
+    """Stop the process of a pidfile (a site's usher, an nginx) and wait for it (pidfd, no polling)."""
     if not pidfile.exists():
         return
     try:

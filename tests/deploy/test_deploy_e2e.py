@@ -6,14 +6,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import stat
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import Project, Site
-from tests.deploy.sshd import Sshd
+from tests.deploy.conftest import Project, Site, stop_process
+from tests.deploy.sshd import Sshd, free_port
 from usher.deploy.cli import main
 
 Deploy = Callable[..., tuple[int, str, str]]
@@ -215,3 +217,75 @@ def test_a_flask_app_deploys_as_a_plain_wsgi_app(write_site: Callable[..., Site]
     assert " check " not in out and " migrate " not in out
     assert get_page(site) == "flaskapp debug=False key=50 greeting=hello\n"
     assert "GREETING=hello" in (site.root / "shared" / "env" / "app.env").read_text()
+
+
+@pytest.fixture
+def private_nginx(tmp_path: Path) -> Iterator[tuple[str, Path, int]]:
+    """An nginx configuration of this test's own (its sites folder, port and pid), for a front."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.skip("nginx is not installed; CI installs it")
+    folder, port = tmp_path / "nginx", free_port()
+    (folder / "sites").mkdir(parents=True)
+    shutil.copy("/etc/nginx/uwsgi_params", folder / "uwsgi_params")
+    # user root: the site root lives under pytest's private tmp folder.
+    (folder / "nginx.conf").write_text(
+        f"user root;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log;\nevents {{}}\n"
+        f"http {{\n  access_log off;\n  include {folder}/sites/*.conf;\n}}\n"
+    )
+    yield f"{nginx} -c {folder}/nginx.conf -p {folder}", folder, port
+    pidfile = folder / "nginx.pid"
+    if pidfile.exists():
+        stop_process(pidfile)
+
+
+def test_a_front_serves_through_nginx_and_a_redeploy_fails_no_request(
+    write_site: Callable[..., Site], project: Project, deploy: Deploy, sshd: Sshd, private_nginx: tuple[str, Path, int]
+) -> None:
+    command, folder, port = private_nginx
+    site = write_site(
+        host=f"127.0.0.1:{sshd.port} app front", nginx="true", nginx_sites=str(folder / "sites"),
+        nginx_command=command, nginx_listen=f"127.0.0.1:{port}", processes="2",
+    )
+    status, out, err = deploy(site)
+    assert status == 0, out + err
+    assert f"unix:{site.root}/run/usher.sock" in (folder / "sites" / f"{site.root.name}.conf").read_text()
+    assert fetch(port, "/").startswith("mysite version=1 ")
+    assert fetch(port, "/static/site.css") == "body { color: #333; }\n"
+
+    failures: list[str] = []
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def client() -> None:
+        while not done.is_set():
+            try:
+                seen.add(fetch(port, "/").split()[1])
+            except (OSError, AssertionError) as error:
+                failures.append(repr(error))
+
+    project.set_version("2")
+    project.commit("version 2")
+    worker = threading.Thread(target=client)
+    worker.start()
+    try:
+        status, out, err = deploy(site)
+    finally:
+        done.set()
+        worker.join()
+    assert status == 0, out + err
+    assert fetch(port, "/").startswith("mysite version=2 ")
+    assert failures == [] and "version=1" in seen
+
+
+def fetch(port: int, path: str) -> str:
+    """GET `path` from nginx on loopback; any status but 200 fails."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": "localhost"})
+        response = connection.getresponse()
+        body = response.read().decode()
+        assert response.status == 200, (response.status, body[:200])
+        return body
+    finally:
+        connection.close()

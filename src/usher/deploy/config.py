@@ -82,6 +82,8 @@ class DeployConfig:
     process_manager: ProcessManager
     nginx: bool
     nginx_sites: str
+    nginx_command: str
+    nginx_listen: str
     server_name: str
     service_user: str
 
@@ -129,6 +131,8 @@ _KEYS: Mapping[str, str] = {
     "process_manager": "auto",
     "nginx": "false",
     "nginx_sites": "/etc/nginx/sites-enabled",
+    "nginx_command": "nginx",
+    "nginx_listen": "80",
     "server_name": "",
     "service_user": "",
 }
@@ -246,6 +250,8 @@ def _build(values: _Values, base: Path) -> DeployConfig:
         process_manager=_choice(values, "process_manager", _MANAGERS),
         nginx=_bool(values, "nginx"),
         nginx_sites=values.get("nginx_sites"),
+        nginx_command=values.get("nginx_command"),
+        nginx_listen=values.get("nginx_listen"),
         server_name=values.get("server_name") or " ".join(values.words("allowed_hosts")) or "_",
         service_user=values.get("service_user") or user,
     )

@@ -123,9 +123,13 @@ done"""
 def front(config: DeployConfig, layout: Layout, upstreams: list[str], manager: Manager) -> Step:
     """The nginx site balancing the app hosts, checked with `nginx -t` before the reload."""
     site = f"{config.nginx_sites}/{config.name}.conf"
-    reload = "systemctl reload-or-restart nginx" if manager == "systemd" else "nginx -s reload 2>/dev/null || nginx"
+    nginx = config.nginx_command
+    # A running nginx reloads (old workers finish their requests); a stopped one starts.
+    reload = f"{nginx} -s reload 2>/dev/null || {nginx}"
+    if manager == "systemd" and nginx == "nginx":
+        reload = "systemctl reload-or-restart nginx"
     commands = (
         write_file(site, nginx_site(config, layout, upstreams), "644"),
-        Command(f"set -eu\nnginx -t -q\n{reload}"),
+        Command(f"set -eu\n{nginx} -t -q\n{reload}"),
     )
     return Step("nginx", f"write {site} ({len(upstreams)} upstream(s)), nginx -t, reload", commands, hint="fix the nginx configuration on this host")

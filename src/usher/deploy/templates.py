@@ -97,7 +97,7 @@ upstream {config.name}_usher {{
 }}
 
 server {{
-    listen 80;
+    listen {config.nginx_listen};
     server_name {config.server_name};
     client_max_body_size 20m;
 
