@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,12 @@ def test_required_keys(tmp_path: Path) -> None:
         load_config(write(tmp_path, MINIMAL.replace("repo =", "; repo =")))
     with pytest.raises(ConfigError, match="site_root: must be absolute"):
         load_config(write(tmp_path, MINIMAL.replace("/srv/mysite/", "srv")))
+
+
+def test_docs_list_every_config_key() -> None:
+    """docs/deploy.md's key table and the config's keys agree (the docs do not drift)."""
+    from usher.deploy.config import KEYS
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", docs, re.MULTILINE))
+    assert documented == set(KEYS)

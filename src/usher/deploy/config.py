@@ -1,7 +1,7 @@
 """Read the `[deploy]` section of an ini file into a frozen `DeployConfig`.
 
 The file is usher's ini style (usher.options' parser: `key = value`, `;`/`#` comments, repeated
-keys repeat). Only the `[deploy]` section is read; every key is listed in `_KEYS` so a typo is an
+keys repeat). Only the `[deploy]` section is read; every key is listed in `KEYS` so a typo is an
 error with a suggestion instead of a silently ignored line. Hosts are written one per line:
 
     host = [user@]address[:port] [role ...]      ; roles: app (default), front
@@ -98,7 +98,7 @@ class DeployConfig:
 
 # Every key of [deploy] and its default ("" for none). Kept as data so that unknown keys get a
 # suggestion and docs/deploy.md's table can be checked against it.
-_KEYS: Mapping[str, str] = {
+KEYS: Mapping[str, str] = {
     "name": "",
     "repo": "",
     "branch": "main",
@@ -148,7 +148,7 @@ class _Values:
     many: Mapping[str, tuple[tuple[str, int], ...]]
 
     def get(self, key: str) -> str:
-        return self.single.get(key, (_KEYS[key], 0))[0]
+        return self.single.get(key, (KEYS[key], 0))[0]
 
     def origin(self, key: str) -> Origin:
         line = self.single.get(key, ("", 0))[1] or next(iter(self.many.get(key, ())), ("", 0))[1]
@@ -194,8 +194,8 @@ def _collect(text: str, path: str) -> _Values:
         if line.section != SECTION:
             continue
         key = line.key.replace("-", "_")
-        if key not in _KEYS:
-            close = difflib.get_close_matches(key, list(_KEYS), n=1)
+        if key not in KEYS:
+            close = difflib.get_close_matches(key, list(KEYS), n=1)
             fix = f"did you mean {close[0]}?" if close else "see docs/deploy.md for the keys"
             raise ConfigError(Origin("ini", path, line.number), key, "unknown deploy key", fix)
         value = "true" if line.value is None else line.value
