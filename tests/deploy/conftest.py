@@ -23,8 +23,10 @@ SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"
 # Checks this fixture project cannot pass over plain HTTP on loopback, accepted by the tests' config.
 HTTP_ONLY_CHECKS = "security.W004 security.W008 security.W012 security.W016"
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "usher tests", "GIT_AUTHOR_EMAIL": "tests@usher.invalid",
-    "GIT_COMMITTER_NAME": "usher tests", "GIT_COMMITTER_EMAIL": "tests@usher.invalid",
+    "GIT_AUTHOR_NAME": "usher tests",
+    "GIT_AUTHOR_EMAIL": "tests@usher.invalid",
+    "GIT_COMMITTER_NAME": "usher tests",
+    "GIT_COMMITTER_EMAIL": "tests@usher.invalid",
 }
 
 
@@ -39,7 +41,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
 def git(repo: Path, *args: str) -> str:
     """Run git in `repo`; return its output."""
     env = {**os.environ, **GIT_ENV}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
 
 
 @dataclass
@@ -103,13 +107,25 @@ def write_site(tmp_path: Path, sshd: Sshd, project: Project) -> Iterator[Callabl
         known.write_text(sshd.known_hosts_line() if trust_host else "")
         http_port = free_port()
         keys = {
-            "repo": str(project.origin), "branch": "main", "source": str(project.work),
-            "host": f"127.0.0.1:{sshd.port}", "user": "root", "identity": str(sshd.client_key),
-            "known_hosts": str(known), "site_root": str(root), "python": sys.executable,
-            "venv_system_site_packages": "true", "settings_module": "mysite.settings",
-            "allowed_hosts": "localhost", "silence": HTTP_ONLY_CHECKS,
-            "http": f"127.0.0.1:{http_port}", "health_http": f"127.0.0.1:{free_port()}",
-            "health_timeout": "20", "keep_releases": "2", "process_manager": "none", "processes": "1",
+            "repo": str(project.origin),
+            "branch": "main",
+            "source": str(project.work),
+            "host": f"127.0.0.1:{sshd.port}",
+            "user": "root",
+            "identity": str(sshd.client_key),
+            "known_hosts": str(known),
+            "site_root": str(root),
+            "python": sys.executable,
+            "venv_system_site_packages": "true",
+            "settings_module": "mysite.settings",
+            "allowed_hosts": "localhost",
+            "silence": HTTP_ONLY_CHECKS,
+            "http": f"127.0.0.1:{http_port}",
+            "health_http": f"127.0.0.1:{free_port()}",
+            "health_timeout": "20",
+            "keep_releases": "2",
+            "process_manager": "none",
+            "processes": "1",
         }
         keys.update(extra)
         lines = [f"{key} = {value}" for key, value in keys.items() if value]

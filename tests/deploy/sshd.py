@@ -55,7 +55,9 @@ def keygen(path: Path) -> None:
 def start_sshd(folder: Path, pythonpath: str) -> Sshd:
     """Start sshd on a free port, serving `folder`'s keys; fails (never skips) without OpenSSH."""
     if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
-        raise RuntimeError(f"{SSHD} or ssh-keygen is missing: install openssh-server and openssh-client (scripts/setup does)")
+        raise RuntimeError(
+            f"{SSHD} or ssh-keygen is missing: install openssh-server and openssh-client (scripts/setup does)"
+        )
     keygen(folder / "host_key")
     keygen(folder / "client_key")
     (folder / "authorized_keys").write_text((folder / "client_key.pub").read_text())
@@ -64,7 +66,9 @@ def start_sshd(folder: Path, pythonpath: str) -> Sshd:
     config.write_text(_config(folder, port, pythonpath))
     # sshd's privilege separation needs this directory; Debian's init scripts normally make it.
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, text=True
+    )
     log, reader = _wait_listening(process)
     public = (folder / "host_key.pub").read_text().split()
     return Sshd(port, folder / "client_key", " ".join(public[:2]), process, log, reader)

@@ -33,11 +33,22 @@ def test_defaults_and_hosts(tmp_path: Path) -> None:
     assert config.name == "mysite" and config.site_root == "/srv/mysite"
     assert config.module == "mysite.wsgi:application" and config.branch == "main"
     first, second = config.hosts
-    assert (first.user, first.address, first.port, first.roles) == ("deploy", "203.0.113.10", 22, frozenset({"app", "front"}))
-    assert (second.user, second.label, second.roles) == ("root", "203.0.113.11:2222", frozenset({"app"}))
+    assert (first.user, first.address, first.port, first.roles) == (
+        "deploy",
+        "203.0.113.10",
+        22,
+        frozenset({"app", "front"}),
+    )
+    assert (second.user, second.label, second.roles) == (
+        "root",
+        "203.0.113.11:2222",
+        frozenset({"app"}),
+    )
     assert config.allowed_hosts == ("203.0.113.10", "203.0.113.11")
     assert config.keep_releases == 5 and config.process_manager == "auto" and not config.nginx
-    assert config.source == tmp_path and config.known_hosts == Path("~/.ssh/known_hosts").expanduser()
+    assert (
+        config.source == tmp_path and config.known_hosts == Path("~/.ssh/known_hosts").expanduser()
+    )
 
 
 def test_usher_ini_is_found_when_it_has_a_deploy_section(tmp_path: Path) -> None:
@@ -53,13 +64,18 @@ def test_usher_ini_is_found_when_it_has_a_deploy_section(tmp_path: Path) -> None
     [
         ("keep_release = 3", "keep_release: unknown deploy key; did you mean keep_releases?"),
         ("keep_releases = 1", "keep_releases: not a number >= 2"),
-        ("process_manager = supervisord", "unknown value 'supervisord'; use one of auto, systemd, none"),
+        (
+            "process_manager = supervisord",
+            "unknown value 'supervisord'; use one of auto, systemd, none",
+        ),
         ("host = 203.0.113.12 worker", "unknown role in '203.0.113.12 worker'"),
         ("env = NOEQUALS", "env: not KEY=VALUE"),
         ("https = maybe", "https: not a boolean"),
     ],
 )
-def test_mistakes_are_one_line_errors_with_the_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+def test_mistakes_are_one_line_errors_with_the_file_and_line(
+    tmp_path: Path, line: str, message: str
+) -> None:
     path = write(tmp_path, MINIMAL + line + "\n")
     with pytest.raises(ConfigError) as caught:
         load_config(path)

@@ -55,7 +55,9 @@ def secret_key(site: Site) -> str:
     return env.read_text().strip().partition("=")[2]
 
 
-def test_first_deploy_second_deploy_and_rollback(write_site: Callable[..., Site], project: Project, deploy: Deploy) -> None:
+def test_first_deploy_second_deploy_and_rollback(
+    write_site: Callable[..., Site], project: Project, deploy: Deploy
+) -> None:
     site = write_site()
     status, out, err = deploy(site)
     assert status == 0, out + err
@@ -90,7 +92,9 @@ def test_first_deploy_second_deploy_and_rollback(write_site: Callable[..., Site]
     assert get_page(site).startswith("mysite version=1 ")
 
 
-def test_third_deploy_keeps_the_newest_releases(write_site: Callable[..., Site], project: Project, deploy: Deploy) -> None:
+def test_third_deploy_keeps_the_newest_releases(
+    write_site: Callable[..., Site], project: Project, deploy: Deploy
+) -> None:
     site = write_site(keep_releases="2")
     for version in ("1", "2", "3"):
         if version != "1":
@@ -117,7 +121,9 @@ def test_a_held_lock_refuses_the_deploy(write_site: Callable[..., Site], deploy:
     assert (lock / "holder").read_text().startswith("alice@")
 
 
-def test_force_unlock_takes_a_stale_lock_and_releases_it(write_site: Callable[..., Site], deploy: Deploy) -> None:
+def test_force_unlock_takes_a_stale_lock_and_releases_it(
+    write_site: Callable[..., Site], deploy: Deploy
+) -> None:
     site = write_site()
     (site.root / ".deploy-lock").mkdir(parents=True)
     status, out, err = deploy(site, "--force-unlock")
@@ -125,18 +131,25 @@ def test_force_unlock_takes_a_stale_lock_and_releases_it(write_site: Callable[..
     assert not (site.root / ".deploy-lock").exists()
 
 
-def test_an_unpushed_commit_is_refused(write_site: Callable[..., Site], project: Project, deploy: Deploy) -> None:
+def test_an_unpushed_commit_is_refused(
+    write_site: Callable[..., Site], project: Project, deploy: Deploy
+) -> None:
     site = write_site()
     project.set_version("local")
     commit = project.commit("not pushed", push=False)
     status, _, err = deploy(site)
     assert status == 1
-    assert f"commit {commit[:12]} is not on {project.origin}: push it first (git push origin main)" in err
+    assert (
+        f"commit {commit[:12]} is not on {project.origin}: push it first (git push origin main)"
+        in err
+    )
     assert not (site.root / "current").exists()
     assert not (site.root / ".deploy-lock").exists()
 
 
-def test_an_unknown_host_key_is_refused_with_the_way_to_add_it(write_site: Callable[..., Site], deploy: Deploy) -> None:
+def test_an_unknown_host_key_is_refused_with_the_way_to_add_it(
+    write_site: Callable[..., Site], deploy: Deploy
+) -> None:
     site = write_site(trust_host=False)
     status, _, err = deploy(site)
     assert status == 1
@@ -145,7 +158,9 @@ def test_an_unknown_host_key_is_refused_with_the_way_to_add_it(write_site: Calla
     assert not site.root.exists()
 
 
-def test_accept_new_host_keys_records_the_key_then_verifies_it(write_site: Callable[..., Site], sshd: Sshd, deploy: Deploy) -> None:
+def test_accept_new_host_keys_records_the_key_then_verifies_it(
+    write_site: Callable[..., Site], sshd: Sshd, deploy: Deploy
+) -> None:
     site = write_site(trust_host=False)
     status, out, err = deploy(site, "--dry-run", "--accept-new-host-keys")
     assert status == 0, out + err
@@ -154,7 +169,9 @@ def test_accept_new_host_keys_records_the_key_then_verifies_it(write_site: Calla
     assert status == 0, out + err
 
 
-def test_a_changed_host_key_is_refused_even_with_accept_new(write_site: Callable[..., Site], sshd: Sshd, deploy: Deploy) -> None:
+def test_a_changed_host_key_is_refused_even_with_accept_new(
+    write_site: Callable[..., Site], sshd: Sshd, deploy: Deploy
+) -> None:
     site = write_site()
     other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
     site.known_hosts.write_text(f"[127.0.0.1]:{sshd.port} {other}\n")
@@ -163,18 +180,35 @@ def test_a_changed_host_key_is_refused_even_with_accept_new(write_site: Callable
     assert "host key does not match" in err and "ssh-keygen -R" in err
 
 
-def test_dry_run_prints_the_plan_and_changes_nothing(write_site: Callable[..., Site], project: Project, deploy: Deploy) -> None:
+def test_dry_run_prints_the_plan_and_changes_nothing(
+    write_site: Callable[..., Site], project: Project, deploy: Deploy
+) -> None:
     site = write_site()
     status, out, err = deploy(site, "--dry-run", "--scripts")
     assert status == 0, out + err
     assert f"plan for deploy of {project.head()[:12]}" in out
-    for step in ("folders", "source", "venv", "settings", "check", "static", "migrate", "health", "switch", "service", "live", "prune"):
+    for step in (
+        "folders",
+        "source",
+        "venv",
+        "settings",
+        "check",
+        "static",
+        "migrate",
+        "health",
+        "switch",
+        "service",
+        "live",
+        "prune",
+    ):
         assert f" {step} " in out
     assert "<stdin: a secret>" in out and "SECRET_KEY=" not in out
     assert not site.root.exists()
 
 
-def test_check_deploy_gate_stops_before_the_switch_with_its_report(write_site: Callable[..., Site], deploy: Deploy) -> None:
+def test_check_deploy_gate_stops_before_the_switch_with_its_report(
+    write_site: Callable[..., Site], deploy: Deploy
+) -> None:
     site = write_site(silence="")
     status, out, err = deploy(site)
     assert status == 1
@@ -183,13 +217,15 @@ def test_check_deploy_gate_stops_before_the_switch_with_its_report(write_site: C
     assert not (site.root / "current").exists()
 
 
-def test_a_failing_health_check_leaves_the_site_on_its_release(write_site: Callable[..., Site], project: Project, deploy: Deploy) -> None:
+def test_a_failing_health_check_leaves_the_site_on_its_release(
+    write_site: Callable[..., Site], project: Project, deploy: Deploy
+) -> None:
     site = write_site()
     status, out, err = deploy(site)
     assert status == 0, out + err
     before = current_release(site)
     urls = project.work / "mysite" / "urls.py"
-    urls.write_text(urls.read_text().replace("return HttpResponse(f", "return HttpResponse(status=500, content=f"))
+    urls.write_text(urls.read_text().replace("STATUS = 200", "STATUS = 500"))
     project.commit("a broken page")
     status, out, err = deploy(site)
     assert status == 1
@@ -208,10 +244,14 @@ def test_json_output_for_ci(write_site: Callable[..., Site], deploy: Deploy) -> 
 
 
 @pytest.mark.parametrize("project", ["flaskapp"], indirect=True)
-def test_a_flask_app_deploys_as_a_plain_wsgi_app(write_site: Callable[..., Site], project: Project, deploy: Deploy, tmp_path: Path) -> None:
+def test_a_flask_app_deploys_as_a_plain_wsgi_app(
+    write_site: Callable[..., Site], project: Project, deploy: Deploy, tmp_path: Path
+) -> None:
     secrets = tmp_path / "secrets.env"
     secrets.write_text("GREETING=hello\n")
-    site = write_site(framework="wsgi", module="app:app", settings_module="", silence="", env_file=str(secrets))
+    site = write_site(
+        framework="wsgi", module="app:app", settings_module="", silence="", env_file=str(secrets)
+    )
     status, out, err = deploy(site)
     assert status == 0, out + err
     assert " check " not in out and " migrate " not in out
@@ -240,16 +280,27 @@ def private_nginx(tmp_path: Path) -> Iterator[tuple[str, Path, int]]:
 
 
 def test_a_front_serves_through_nginx_and_a_redeploy_fails_no_request(
-    write_site: Callable[..., Site], project: Project, deploy: Deploy, sshd: Sshd, private_nginx: tuple[str, Path, int]
+    write_site: Callable[..., Site],
+    project: Project,
+    deploy: Deploy,
+    sshd: Sshd,
+    private_nginx: tuple[str, Path, int],
 ) -> None:
     command, folder, port = private_nginx
     site = write_site(
-        host=f"127.0.0.1:{sshd.port} app front", nginx="true", nginx_sites=str(folder / "sites"),
-        nginx_command=command, nginx_listen=f"127.0.0.1:{port}", processes="2",
+        host=f"127.0.0.1:{sshd.port} app front",
+        nginx="true",
+        nginx_sites=str(folder / "sites"),
+        nginx_command=command,
+        nginx_listen=f"127.0.0.1:{port}",
+        processes="2",
     )
     status, out, err = deploy(site)
     assert status == 0, out + err
-    assert f"unix:{site.root}/run/usher.sock" in (folder / "sites" / f"{site.root.name}.conf").read_text()
+    assert (
+        f"unix:{site.root}/run/usher.sock"
+        in (folder / "sites" / f"{site.root.name}.conf").read_text()
+    )
     assert fetch(port, "/").startswith("mysite version=1 ")
     assert fetch(port, "/static/site.css") == "body { color: #333; }\n"
 
@@ -289,3 +340,17 @@ def fetch(port: int, path: str) -> str:
         return body
     finally:
         connection.close()
+
+
+def test_hosts_selects_from_the_config_and_json_dry_run_is_one_document(
+    write_site: Callable[..., Site], sshd: Sshd, deploy: Deploy
+) -> None:
+    site = write_site()
+    status, _, err = deploy(site, "--dry-run", "--hosts", "203.0.113.9")
+    assert status == 1 and "--hosts names 203.0.113.9, which [deploy] does not list" in err
+    status, out, err = deploy(site, "--dry-run", "--json", "--hosts", f"127.0.0.1:{sshd.port}")
+    assert status == 0, out + err
+    document = json.loads(out)
+    assert document["outcome"] == "dry run, nothing changed"
+    assert any(" health " in line for line in document["notes"])
+    assert not site.root.exists()

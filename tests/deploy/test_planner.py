@@ -31,7 +31,11 @@ settings_module = mysite.settings
 nginx = true
 socket = 0.0.0.0:3031
 """
-INPUTS = DeployInputs(commit="0123456789abcdef" * 2 + "01234567", release="20261203T080000Z-0123456789ab", secret_key="k" * 50)
+INPUTS = DeployInputs(
+    commit="0123456789abcdef" * 2 + "01234567",
+    release="20261203T080000Z-0123456789ab",
+    secret_key="k" * 50,
+)
 NO_SYSTEMD = HostFacts(systemd=False, current=None, releases=())
 
 
@@ -46,10 +50,27 @@ def test_a_front_balances_across_the_app_hosts(tmp_path: Path) -> None:
     plan = deploy_plan(config, {h.label: NO_SYSTEMD for h in config.hosts}, INPUTS)
     front, app, _ = plan.hosts
     assert front.prepare == () and [s.name for s in front.front] == ["nginx"]
-    assert [s.name for s in app.prepare] == ["folders", "source", "venv", "packages", "settings", "check", "static", "migrate", "config", "health"]
-    assert [s.name for s in app.switch] == ["switch", "service", "live"] and [s.name for s in app.undo] == ["stop"]
+    assert [s.name for s in app.prepare] == [
+        "folders",
+        "source",
+        "venv",
+        "packages",
+        "settings",
+        "check",
+        "static",
+        "migrate",
+        "config",
+        "health",
+    ]
+    assert [s.name for s in app.switch] == ["switch", "service", "live"] and [
+        s.name for s in app.undo
+    ] == ["stop"]
     site = front.front[0].commands[0].stdin
-    assert "server 10.0.0.2:3031" in site and "server 10.0.0.3:3031" in site and "uwsgi_pass mysite_usher;" in site
+    assert (
+        "server 10.0.0.2:3031" in site
+        and "server 10.0.0.3:3031" in site
+        and "uwsgi_pass mysite_usher;" in site
+    )
 
 
 def test_a_unix_socket_cannot_be_balanced_across_hosts(tmp_path: Path) -> None:
@@ -59,12 +80,22 @@ def test_a_unix_socket_cannot_be_balanced_across_hosts(tmp_path: Path) -> None:
 
 
 def test_systemd_hosts_get_the_unit_and_a_runtime_directory_socket(tmp_path: Path) -> None:
-    config = config_from(tmp_path, THREE_HOSTS.replace("socket = 0.0.0.0:3031\n", "").replace("host = 10.0.0.3 app\n", "").replace("10.0.0.2 app", "10.0.0.2 app front").replace("host = 10.0.0.1 front\n", ""))
-    plan = deploy_plan(config, {"10.0.0.2": HostFacts(systemd=True, current="a", releases=("a",))}, INPUTS)
+    config = config_from(
+        tmp_path,
+        THREE_HOSTS.replace("socket = 0.0.0.0:3031\n", "")
+        .replace("host = 10.0.0.3 app\n", "")
+        .replace("10.0.0.2 app", "10.0.0.2 app front")
+        .replace("host = 10.0.0.1 front\n", ""),
+    )
+    plan = deploy_plan(
+        config, {"10.0.0.2": HostFacts(systemd=True, current="a", releases=("a",))}, INPUTS
+    )
     (only,) = plan.hosts
     generated = {c.script: c.stdin for s in only.prepare if s.name == "config" for c in s.commands}
     assert any("mysite.service" in key for key in generated)
-    assert "socket = /run/mysite/usher.sock" in next(text for key, text in generated.items() if "usher.ini" in key)
+    assert "socket = /run/mysite/usher.sock" in next(
+        text for key, text in generated.items() if "usher.ini" in key
+    )
     assert "unix:/run/mysite/usher.sock" in only.front[0].commands[0].stdin
     assert [s.name for s in only.undo] == ["switch", "service"]
 
@@ -72,7 +103,9 @@ def test_systemd_hosts_get_the_unit_and_a_runtime_directory_socket(tmp_path: Pat
 def test_secrets_never_reach_a_command_line(tmp_path: Path) -> None:
     config = config_from(tmp_path, THREE_HOSTS)
     plan = deploy_plan(config, {h.label: NO_SYSTEMD for h in config.hosts}, INPUTS)
-    scripts = [c.script for hp in plan.hosts for _, steps in hp.phases() for s in steps for c in s.commands]
+    scripts = [
+        c.script for hp in plan.hosts for _, steps in hp.phases() for s in steps for c in s.commands
+    ]
     assert not any(INPUTS.secret_key in script for script in scripts)
     assert any(INPUTS.secret_key in line for line in plan.describe(scripts=False)) is False
 
@@ -94,7 +127,11 @@ class Recorder:
 
     async def run(self, script: str, stdin: str = "") -> Result:
         self.log.append(f"{self.name}: {script.splitlines()[-1][:40]}")
-        return Result(1 if self.fail and self.fail in script else 0, "", "it broke" if self.fail in script else "")
+        return Result(
+            1 if self.fail and self.fail in script else 0,
+            "",
+            "it broke" if self.fail in script else "",
+        )
 
 
 def test_a_failed_switch_undoes_the_hosts_already_switched(tmp_path: Path) -> None:
@@ -102,33 +139,57 @@ def test_a_failed_switch_undoes_the_hosts_already_switched(tmp_path: Path) -> No
     facts = HostFacts(systemd=False, current="old", releases=("old",))
     plan = deploy_plan(config, {h.label: facts for h in config.hosts}, INPUTS)
     log: list[str] = []
-    runners = {"10.0.0.1": Recorder("front", log), "10.0.0.2": Recorder("a", log), "10.0.0.3": Recorder("b", log, fail=" - wait ")}
+    runners = {
+        "10.0.0.1": Recorder("front", log),
+        "10.0.0.2": Recorder("a", log),
+        "10.0.0.3": Recorder("b", log, fail=" - wait "),
+    }
     lines: list[str] = []
     with pytest.raises(DeployError, match=re.escape("10.0.0.3: live failed: it broke")):
         asyncio.run(execute(plan, runners, Progress(lines.append)))
     undo_lines = [line for line in lines if " undo " in line]
-    assert [line.split()[0] for line in undo_lines] == ["10.0.0.3", "10.0.0.3", "10.0.0.2", "10.0.0.2"]
+    assert [line.split()[0] for line in undo_lines] == [
+        "10.0.0.3",
+        "10.0.0.3",
+        "10.0.0.2",
+        "10.0.0.2",
+    ]
     assert not any(" finish " in line for line in lines)
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(), reason="nginx is not installed")
+@pytest.mark.skipif(
+    shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+    reason="nginx is not installed",
+)
 def test_the_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
     config = config_from(tmp_path, THREE_HOSTS)
     site = tmp_path / "site.conf"
-    site.write_text(nginx_site(config, Layout(str(tmp_path), ""), ["10.0.0.2:3031", "unix:/run/mysite/usher.sock"]))
+    site.write_text(
+        nginx_site(
+            config, Layout(str(tmp_path), ""), ["10.0.0.2:3031", "unix:/run/mysite/usher.sock"]
+        )
+    )
     params = Path("/etc/nginx/uwsgi_params")
     if not params.exists():
         pytest.skip("no /etc/nginx/uwsgi_params")
     # The site includes uwsgi_params relative to nginx's configuration folder, here tmp_path.
     shutil.copy(params, tmp_path / "uwsgi_params")
     main = tmp_path / "nginx.conf"
-    main.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n include {site};\n}}\n")
+    main.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\nhttp {{\n include {site};\n}}\n"
+    )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    done = subprocess.run([nginx, "-t", "-q", "-c", str(main), "-p", str(tmp_path), "-g", "daemon off;"], capture_output=True, text=True)
+    done = subprocess.run(
+        [nginx, "-t", "-q", "-c", str(main), "-p", str(tmp_path), "-g", "daemon off;"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
+)
 def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     config = config_from(tmp_path, THREE_HOSTS.replace("/srv/mysite", str(tmp_path / "mysite")))
     layout = Layout(config.site_root, "r")
@@ -137,7 +198,13 @@ def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     python.symlink_to(shutil.which("python3") or "/usr/bin/python3")
     unit = tmp_path / "mysite.service"
     unit.write_text(systemd_unit(config, layout))
-    for line in ("Type=notify", "RuntimeDirectory=mysite", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict"):
+    for line in (
+        "Type=notify",
+        "RuntimeDirectory=mysite",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+    ):
         assert line in unit.read_text()
     done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -28,15 +28,42 @@ def _parser() -> argparse.ArgumentParser:
         prog="usher deploy",
         description="Deploy the local HEAD commit to the hosts of the [deploy] section (see docs/deploy.md).",
     )
-    parser.add_argument("action", nargs="?", choices=("rollback",), help="go back to the previous release (or RELEASE)")
-    parser.add_argument("release", nargs="?", help="with rollback: the release folder name to go back to")
-    parser.add_argument("--config", metavar="FILE", help="the ini file with [deploy] (default: deploy.ini, else usher.ini)")
-    parser.add_argument("--hosts", metavar="HOST[,HOST]", default="", help="only these hosts of the config")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan; change nothing on any host")
-    parser.add_argument("--scripts", action="store_true", help="with --dry-run: print each step's shell script too")
-    parser.add_argument("--accept-new-host-keys", action="store_true", help="record the key of a host known_hosts lacks (never a changed one)")
-    parser.add_argument("--force-unlock", action="store_true", help="remove a lock left by a deploy that died")
-    parser.add_argument("--json", action="store_true", help="print one JSON document (for CI) instead of progress lines")
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("rollback",),
+        help="go back to the previous release (or RELEASE)",
+    )
+    parser.add_argument(
+        "release", nargs="?", help="with rollback: the release folder name to go back to"
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the ini file with [deploy] (default: deploy.ini, else usher.ini)",
+    )
+    parser.add_argument(
+        "--hosts", metavar="HOST[,HOST]", default="", help="only these hosts of the config"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan; change nothing on any host"
+    )
+    parser.add_argument(
+        "--scripts", action="store_true", help="with --dry-run: print each step's shell script too"
+    )
+    parser.add_argument(
+        "--accept-new-host-keys",
+        action="store_true",
+        help="record the key of a host known_hosts lacks (never a changed one)",
+    )
+    parser.add_argument(
+        "--force-unlock", action="store_true", help="remove a lock left by a deploy that died"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document (for CI) instead of progress lines",
+    )
     return parser
 
 
@@ -60,10 +87,15 @@ def main(argv: Sequence[str]) -> int:
         config = select_hosts(config, [name for name in args.hosts.split(",") if name])
         asyncio.run(run(config, request, progress))
     except (ConfigError, DeployError) as error:
-        if not request.dry_run:
-            progress.finish("failed", str(error))
+        _summary(progress, request, "failed", str(error))
         print(f"usher deploy: {error}", file=sys.stderr)
         return error.exit_status
-    if not request.dry_run:
-        progress.finish(f"{request.action} done")
+    done = "dry run, nothing changed" if request.dry_run else f"{request.action} done"
+    _summary(progress, request, done)
     return 0
+
+
+def _summary(progress: Progress, request: Request, outcome: str, error: str = "") -> None:
+    # A dry run's text output is the plan itself; with --json it is one document like any run's.
+    if not request.dry_run or progress.as_json:
+        progress.finish(outcome, error)

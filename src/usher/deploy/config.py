@@ -167,7 +167,9 @@ def find_config(explicit: str | None, cwd: Path) -> Path:
         if candidate.is_file() and f"[{SECTION}]" in candidate.read_text(encoding="utf-8"):
             return candidate
     raise ConfigError(
-        str(cwd), "[deploy]", "no deploy.ini or usher.ini with a [deploy] section here",
+        str(cwd),
+        "[deploy]",
+        "no deploy.ini or usher.ini with a [deploy] section here",
         "write one (see docs/deploy.md) or pass --config FILE",
     )
 
@@ -209,13 +211,17 @@ def _collect(text: str, path: str) -> _Values:
 def _build(values: _Values, base: Path) -> DeployConfig:
     site_root = _required(values, "site_root")
     if not site_root.startswith("/"):
-        raise ConfigError(values.origin("site_root"), "site_root", "must be absolute", "write /srv/NAME")
+        raise ConfigError(
+            values.origin("site_root"), "site_root", "must be absolute", "write /srv/NAME"
+        )
     name = values.get("name") or os.path.basename(site_root.rstrip("/"))
     framework = _choice(values, "framework", _FRAMEWORKS)
     settings_module = values.get("settings_module")
     module = values.get("module") or _default_module(values, framework, settings_module)
     user = values.get("user")
-    hosts = tuple(_host(value, line, values.path, user) for value, line in values.many.get("host", ()))
+    hosts = tuple(
+        _host(value, line, values.path, user) for value, line in values.many.get("host", ())
+    )
     if not hosts:
         raise ConfigError(values.path, "host", "no host listed", "add host = ADDRESS [app] [front]")
     return DeployConfig(
@@ -238,7 +244,9 @@ def _build(values: _Values, base: Path) -> DeployConfig:
         allowed_hosts=values.words("allowed_hosts") or tuple(h.address for h in hosts),
         https=_bool(values, "https"),
         silence=values.words("silence"),
-        env=tuple(_env_pair(value, line, values.path) for value, line in values.many.get("env", ())),
+        env=tuple(
+            _env_pair(value, line, values.path) for value, line in values.many.get("env", ())
+        ),
         env_file=_local_path(values.get("env_file"), base) if values.get("env_file") else None,
         processes=_int(values, "processes", 1),
         socket=values.get("socket"),
@@ -274,7 +282,9 @@ def _default_module(values: _Values, framework: str, settings_module: str) -> st
 def _choice(values: _Values, key: str, allowed: Mapping[str, _T]) -> _T:
     value = values.get(key)
     if value not in allowed:
-        raise ConfigError(values.origin(key), key, f"unknown value {value!r}", f"use one of {', '.join(allowed)}")
+        raise ConfigError(
+            values.origin(key), key, f"unknown value {value!r}", f"use one of {', '.join(allowed)}"
+        )
     return allowed[value]
 
 
@@ -290,7 +300,12 @@ def _bool(values: _Values, key: str) -> bool:
 def _int(values: _Values, key: str, minimum: int) -> int:
     value = values.get(key)
     if not value.isdigit() or int(value) < minimum:
-        raise ConfigError(values.origin(key), key, f"not a number >= {minimum}: {value!r}", f"write {key} = {minimum} or more")
+        raise ConfigError(
+            values.origin(key),
+            key,
+            f"not a number >= {minimum}: {value!r}",
+            f"write {key} = {minimum} or more",
+        )
     return int(value)
 
 
@@ -315,5 +330,7 @@ def _host(value: str, line: int, path: str, default_user: str) -> Host:
 def _env_pair(value: str, line: int, path: str) -> tuple[str, str]:
     key, equals, text = value.partition("=")
     if not equals or not key.strip().isidentifier():
-        raise ConfigError(Origin("ini", path, line), "env", f"not KEY=VALUE: {value!r}", "write env = NAME=value")
+        raise ConfigError(
+            Origin("ini", path, line), "env", f"not KEY=VALUE: {value!r}", "write env = NAME=value"
+        )
     return key.strip(), text.strip()

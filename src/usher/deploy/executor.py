@@ -24,7 +24,9 @@ class Runner(Protocol):
     async def run(self, script: str, stdin: str = "") -> Result: ...
 
 
-async def run_steps(label: str, runner: Runner, steps: Sequence[Step], phase: str, progress: Progress) -> None:
+async def run_steps(
+    label: str, runner: Runner, steps: Sequence[Step], phase: str, progress: Progress
+) -> None:
     """Run `steps` in order on one host; the first failure raises a DeployError naming the fix."""
     for step in steps:
         await _run_step(label, runner, step, phase, progress)
@@ -40,8 +42,12 @@ async def _run_step(label: str, runner: Runner, step: Step, phase: str, progress
             progress.step(label, phase, step.name, "failed", time.monotonic() - started)
             if step.report:
                 progress.report(label, result.stdout + result.stderr)
-            raise DeployError(f"{label}: {step.name} failed: {_reason(result)}{'; ' + step.hint if step.hint else ''}")
-    progress.step(label, phase, step.name, "ok", time.monotonic() - started, _last_line("".join(output)))
+            raise DeployError(
+                f"{label}: {step.name} failed: {_reason(result)}{'; ' + step.hint if step.hint else ''}"
+            )
+    progress.step(
+        label, phase, step.name, "ok", time.monotonic() - started, _last_line("".join(output))
+    )
 
 
 def _reason(result: Result) -> str:
@@ -59,14 +65,21 @@ async def execute(plan: Plan, runners: Mapping[str, Runner], progress: Progress)
     await _roll(plan.hosts, runners, progress)
     await _concurrently(plan.hosts, runners, "finish", progress)
     for host_plan in plan.hosts:
-        await run_steps(host_plan.host.label, runners[host_plan.host.label], host_plan.front, "front", progress)
+        await run_steps(
+            host_plan.host.label, runners[host_plan.host.label], host_plan.front, "front", progress
+        )
 
 
-async def _concurrently(hosts: Sequence[HostPlan], runners: Mapping[str, Runner], phase: str, progress: Progress) -> None:
+async def _concurrently(
+    hosts: Sequence[HostPlan], runners: Mapping[str, Runner], phase: str, progress: Progress
+) -> None:
     # Every host finishes its phase (no cancellation half-way through a remote script); the first
     # failure is raised after, the others are shown as notes.
     results = await asyncio.gather(
-        *(run_steps(h.host.label, runners[h.host.label], getattr(h, phase), phase, progress) for h in hosts),
+        *(
+            run_steps(h.host.label, runners[h.host.label], getattr(h, phase), phase, progress)
+            for h in hosts
+        ),
         return_exceptions=True,
     )
     failures = [result for result in results if isinstance(result, BaseException)]
@@ -76,21 +89,37 @@ async def _concurrently(hosts: Sequence[HostPlan], runners: Mapping[str, Runner]
         raise failures[0]
 
 
-async def _roll(hosts: Sequence[HostPlan], runners: Mapping[str, Runner], progress: Progress) -> None:
+async def _roll(
+    hosts: Sequence[HostPlan], runners: Mapping[str, Runner], progress: Progress
+) -> None:
     switched: list[HostPlan] = []
     try:
         for host_plan in hosts:
             if host_plan.switch:
                 switched.append(host_plan)
-                await run_steps(host_plan.host.label, runners[host_plan.host.label], host_plan.switch, "switch", progress)
+                await run_steps(
+                    host_plan.host.label,
+                    runners[host_plan.host.label],
+                    host_plan.switch,
+                    "switch",
+                    progress,
+                )
     except DeployError:
         await _undo(switched, runners, progress)
         raise
 
 
-async def _undo(switched: Sequence[HostPlan], runners: Mapping[str, Runner], progress: Progress) -> None:
+async def _undo(
+    switched: Sequence[HostPlan], runners: Mapping[str, Runner], progress: Progress
+) -> None:
     for host_plan in reversed(switched):
         try:
-            await run_steps(host_plan.host.label, runners[host_plan.host.label], host_plan.undo, "undo", progress)
+            await run_steps(
+                host_plan.host.label,
+                runners[host_plan.host.label],
+                host_plan.undo,
+                "undo",
+                progress,
+            )
         except DeployError as error:
             progress.note(f"could not undo: {error}")

@@ -49,22 +49,45 @@ def get(address: str, path: str, host: str, timeout: float) -> int:
         connection.close()
 
 
-def start(python: str, ini: str, address: str, path: str, host: str, timeout: float, env_files: list[str]) -> int:
+def start(
+    python: str, ini: str, address: str, path: str, host: str, timeout: float, env_files: list[str]
+) -> int:
     """Start the release on its health address, wait for READY=1, check the page, stop it."""
-    with tempfile.TemporaryDirectory() as folder, socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify,
+    ):
         notify.bind(os.path.join(folder, "notify"))
         notify.settimeout(timeout)
-        env = {**os.environ, **read_env_files(env_files), "NOTIFY_SOCKET": os.path.join(folder, "notify")}
+        env = {
+            **os.environ,
+            **read_env_files(env_files),
+            "NOTIFY_SOCKET": os.path.join(folder, "notify"),
+        }
         log_path = os.path.join(folder, "log")
         with open(log_path, "wb") as log:
-            child = subprocess.Popen([python, "-m", "usher", "--ini", f"{ini}:health"], env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            child = subprocess.Popen(
+                [python, "-m", "usher", "--ini", f"{ini}:health"],
+                env=env,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
         try:
             return _check_started(child, notify, log_path, address, path, host, timeout)
         finally:
             _stop(child)
 
 
-def _check_started(child: subprocess.Popen[bytes], notify: socket.socket, log_path: str, address: str, path: str, host: str, timeout: float) -> int:
+def _check_started(
+    child: subprocess.Popen[bytes],
+    notify: socket.socket,
+    log_path: str,
+    address: str,
+    path: str,
+    host: str,
+    timeout: float,
+) -> int:
     try:
         while b"READY=1" not in notify.recv(4096):
             pass
@@ -73,7 +96,9 @@ def _check_started(child: subprocess.Popen[bytes], notify: socket.socket, log_pa
         with open(log_path, encoding="utf-8", errors="replace") as log:
             tail = log.read().splitlines()[-LOG_TAIL_LINES:]
         print("\n".join(tail), file=sys.stderr)
-        print(f"the new release {state} (its log is above): it was not switched to", file=sys.stderr)
+        print(
+            f"the new release {state} (its log is above): it was not switched to", file=sys.stderr
+        )
         return 1
     return _verdict(address, path, host, timeout)
 
@@ -86,7 +111,10 @@ def _verdict(address: str, path: str, host: str, timeout: float) -> int:
         return 1
     print(f"GET {path} on {address}: {status}")
     if status >= 400:
-        print(f"GET {path} answered {status}: the release does not serve its health page", file=sys.stderr)
+        print(
+            f"GET {path} answered {status}: the release does not serve its health page",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -113,7 +141,11 @@ def wait(address: str, path: str, host: str, timeout: float) -> int:
             # The server is still binding or re-executing; a short pause before asking again.
             time.sleep(0.2)
             continue
-        return _verdict(address, path, host, timeout) if status >= 400 else _print_ok(path, address, status)
+        return (
+            _verdict(address, path, host, timeout)
+            if status >= 400
+            else _print_ok(path, address, status)
+        )
     print(f"the site on {address} did not answer within {timeout:.0f}s ({error})", file=sys.stderr)
     return 1
 

@@ -1,12 +1,12 @@
 """Where everything lives under a site root on a host (docs/deploy.md draws the same tree).
 
-    <root>/releases/<UTC timestamp>-<commit>/   one per deploy: code, venv, usher.ini
-    <root>/current -> releases/<name>           switched by rename, so always whole
-    <root>/shared/{media,static,db,env}         kept across releases
-    <root>/repo.git                             a bare clone, fetched on each deploy
-    <root>/cache/pip                            pip's wheel cache, shared by the releases' venvs
-    <root>/run, <root>/log                      pidfile and socket (without systemd), logs
-    <root>/.deploy-lock/                        exists while a deploy runs; `holder` says whose
+<root>/releases/<UTC timestamp>-<commit>/   one per deploy: code, venv, usher.ini
+<root>/current -> releases/<name>           switched by rename, so always whole
+<root>/shared/{media,static,db,env}         kept across releases
+<root>/repo.git                             a bare clone, fetched on each deploy
+<root>/cache/pip                            pip's wheel cache, shared by the releases' venvs
+<root>/run, <root>/log                      pidfile and socket (without systemd), logs
+<root>/.deploy-lock/                        exists while a deploy runs; `holder` says whose
 """
 
 from __future__ import annotations

@@ -26,12 +26,16 @@ def local_commit(source: Path, wanted: str | None) -> str:
     try:
         done = subprocess.run(
             ["git", "-C", str(source), "rev-parse", "--verify", "--quiet", revision],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
     except FileNotFoundError:
         raise DeployError("git is not installed here; install it (apt-get install git)") from None
     if done.returncode != 0:
-        raise DeployError(f"{source}: no commit {wanted or 'HEAD'} in this git repository; set source (the local checkout) or commit in [deploy]")
+        raise DeployError(
+            f"{source}: no commit {wanted or 'HEAD'} in this git repository; set source (the local checkout) or commit in [deploy]"
+        )
     return done.stdout.strip()
 
 
@@ -58,5 +62,7 @@ def read_env_file(path: Path | None) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise DeployError(f"cannot read env_file {path}: {error.strerror}; fix env_file in [deploy]") from None
+        raise DeployError(
+            f"cannot read env_file {path}: {error.strerror}; fix env_file in [deploy]"
+        ) from None
     return text if text.endswith("\n") or not text else text + "\n"

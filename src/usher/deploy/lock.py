@@ -33,7 +33,9 @@ async def acquire(label: str, runner: Runner, layout: Layout, holder: str, force
             "wait for that deploy to finish, or pass --force-unlock if it died"
         )
     if result.status != 0:
-        raise DeployError(f"{label}: cannot take the deploy lock: {result.stderr.strip()}; check that {layout.root} is writable")
+        raise DeployError(
+            f"{label}: cannot take the deploy lock: {result.stderr.strip()}; check that {layout.root} is writable"
+        )
 
 
 async def release(runner: Runner, layout: Layout) -> None:

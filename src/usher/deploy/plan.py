@@ -75,7 +75,9 @@ class Plan:
         lines = [f"usher deploy: plan for {self.action} of {self.commit[:12]}"]
         for host_plan in self.hosts:
             release = f" release {host_plan.release}" if host_plan.release else ""
-            lines.append(f"{host_plan.host.label} ({', '.join(sorted(host_plan.host.roles))}){release}")
+            lines.append(
+                f"{host_plan.host.label} ({', '.join(sorted(host_plan.host.roles))}){release}"
+            )
             for phase, steps in host_plan.phases():
                 for step in steps:
                     lines.append(f"  {phase:<8} {step.name:<10} {step.summary}")

@@ -36,11 +36,19 @@ def manager_for(config: DeployConfig, facts: HostFacts) -> Manager:
 def deploy_plan(config: DeployConfig, facts: Mapping[str, HostFacts], inputs: DeployInputs) -> Plan:
     """Every host's steps for deploying `inputs.commit` as release `inputs.release`."""
     upstreams = _upstreams(config, facts)
-    plans = tuple(_deploy_host(config, host, facts[host.label], inputs, upstreams) for host in config.hosts)
+    plans = tuple(
+        _deploy_host(config, host, facts[host.label], inputs, upstreams) for host in config.hosts
+    )
     return Plan("deploy", inputs.commit, plans)
 
 
-def _deploy_host(config: DeployConfig, host: Host, facts: HostFacts, inputs: DeployInputs, upstreams: Mapping[str, list[str]]) -> HostPlan:
+def _deploy_host(
+    config: DeployConfig,
+    host: Host,
+    facts: HostFacts,
+    inputs: DeployInputs,
+    upstreams: Mapping[str, list[str]],
+) -> HostPlan:
     manager = manager_for(config, facts)
     layout = layout_for(config, inputs.release)
     if "app" not in host.roles:
@@ -53,10 +61,16 @@ def _deploy_host(config: DeployConfig, host: Host, facts: HostFacts, inputs: Dep
         steps.settings(config, layout, inputs.secret_key, inputs.extra_env),
     ]
     if config.framework == "django":
-        prepare += [steps.check_deploy(config, layout), steps.collectstatic(config, layout), steps.migrate(config, layout)]
+        prepare += [
+            steps.check_deploy(config, layout),
+            steps.collectstatic(config, layout),
+            steps.migrate(config, layout),
+        ]
     prepare += [serving.generate(config, layout, manager), serving.health(config, layout)]
     return HostPlan(
-        host, inputs.release, prepare=tuple(prepare),
+        host,
+        inputs.release,
+        prepare=tuple(prepare),
         switch=_switch_to(config, manager, inputs.release),
         undo=_undo(config, facts, manager),
         finish=(serving.prune(layout, config.keep_releases),),
@@ -66,20 +80,33 @@ def _deploy_host(config: DeployConfig, host: Host, facts: HostFacts, inputs: Dep
 
 def _switch_to(config: DeployConfig, manager: Manager, release: str) -> tuple[Step, ...]:
     target = layout_for(config, release)
-    return (serving.switch(target, release), serving.start_or_reload(config, target, manager, release), serving.live(config))
+    return (
+        serving.switch(target, release),
+        serving.start_or_reload(config, target, manager, release),
+        serving.live(config),
+    )
 
 
 def _undo(config: DeployConfig, facts: HostFacts, manager: Manager) -> tuple[Step, ...]:
     if facts.current is None:
         return (serving.stop(config, layout_for(config, ""), manager),)
     layout = layout_for(config, facts.current)
-    return (serving.switch(layout, facts.current), serving.start_or_reload(config, layout, manager, facts.current))
+    return (
+        serving.switch(layout, facts.current),
+        serving.start_or_reload(config, layout, manager, facts.current),
+    )
 
 
-def _front(config: DeployConfig, host: Host, facts: HostFacts, upstreams: Mapping[str, list[str]]) -> tuple[Step, ...]:
+def _front(
+    config: DeployConfig, host: Host, facts: HostFacts, upstreams: Mapping[str, list[str]]
+) -> tuple[Step, ...]:
     if not (config.nginx and "front" in host.roles):
         return ()
-    return (serving.front(config, layout_for(config, ""), upstreams[host.label], manager_for(config, facts)),)
+    return (
+        serving.front(
+            config, layout_for(config, ""), upstreams[host.label], manager_for(config, facts)
+        ),
+    )
 
 
 def _upstreams(config: DeployConfig, facts: Mapping[str, HostFacts]) -> dict[str, list[str]]:
@@ -107,10 +134,16 @@ def rollback_plan(config: DeployConfig, facts: Mapping[str, HostFacts], target: 
         release = target or host_facts.previous_release()
         if release is None or release not in host_facts.releases:
             wanted = f"release {target}" if target else "a release older than the current one"
-            raise DeployError(f"{host.label}: no {wanted} in {config.site_root}/releases; list them with ls, or name one: usher deploy rollback RELEASE")
+            raise DeployError(
+                f"{host.label}: no {wanted} in {config.site_root}/releases; list them with ls, or name one: usher deploy rollback RELEASE"
+            )
         manager = manager_for(config, host_facts)
-        plans.append(HostPlan(
-            host, release, switch=_switch_to(config, manager, release),
-            undo=_undo(config, host_facts, manager),
-        ))
+        plans.append(
+            HostPlan(
+                host,
+                release,
+                switch=_switch_to(config, manager, release),
+                undo=_undo(config, host_facts, manager),
+            )
+        )
     return Plan("rollback", target or "previous", tuple(plans))

@@ -27,15 +27,17 @@ class Progress:
 
     def __init__(self, write: Callable[[str], None], as_json: bool = False) -> None:
         self._write = write
-        self._as_json = as_json
+        self.as_json = as_json
         self.records: list[StepRecord] = []
         self.notes: list[str] = []
 
-    def step(self, host: str, phase: str, step: str, status: str, seconds: float, detail: str = "") -> None:
+    def step(
+        self, host: str, phase: str, step: str, status: str, seconds: float, detail: str = ""
+    ) -> None:
         """A step ended on a host."""
         record = StepRecord(host, phase, step, status, round(seconds, 2), detail[:100])
         self.records.append(record)
-        if not self._as_json:
+        if not self.as_json:
             mark = "ok  " if status == "ok" else "FAIL"
             tail = f"  {record.detail}" if record.detail else ""
             self._write(f"{host:<22} {phase:<8} {step:<10} {mark} {seconds:6.1f}s{tail}")
@@ -43,7 +45,7 @@ class Progress:
     def report(self, host: str, text: str) -> None:
         """A failed step's whole output (check --deploy's report), indented under its host."""
         self.notes.extend(f"{host}: {line}" for line in text.splitlines() if line.strip())
-        if not self._as_json:
+        if not self.as_json:
             for line in text.splitlines():
                 if line.strip():
                     self._write(f"{host:<22} | {line}")
@@ -51,13 +53,18 @@ class Progress:
     def note(self, text: str) -> None:
         """A line that is not a step: a second failure, a lock taken, an undo."""
         self.notes.append(text)
-        if not self._as_json:
+        if not self.as_json:
             self._write(text)
 
     def finish(self, outcome: str, error: str = "") -> None:
         """The summary: a table per host, or the JSON document."""
-        if self._as_json:
-            document = {"outcome": outcome, "error": error, "steps": [asdict(r) for r in self.records], "notes": self.notes}
+        if self.as_json:
+            document = {
+                "outcome": outcome,
+                "error": error,
+                "steps": [asdict(r) for r in self.records],
+                "notes": self.notes,
+            }
             self._write(json.dumps(document, indent=2))
             return
         hosts: dict[str, list[StepRecord]] = {}
@@ -67,5 +74,7 @@ class Progress:
         self._write(f"{'host':<22} {'steps':>5} {'failed':>6} {'seconds':>8}")
         for host, records in hosts.items():
             failed = sum(record.status != "ok" for record in records)
-            self._write(f"{host:<22} {len(records):>5} {failed:>6} {sum(r.seconds for r in records):>8.1f}")
+            self._write(
+                f"{host:<22} {len(records):>5} {failed:>6} {sum(r.seconds for r in records):>8.1f}"
+            )
         self._write(f"usher deploy: {outcome}")

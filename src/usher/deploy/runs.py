@@ -49,9 +49,12 @@ async def run(config: DeployConfig, request: Request, progress: Progress) -> Non
         await execute(plan, sessions, progress)
 
 
-async def _connect_all(config: DeployConfig, request: Request, stack: AsyncExitStack) -> dict[str, Session]:
+async def _connect_all(
+    config: DeployConfig, request: Request, stack: AsyncExitStack
+) -> dict[str, Session]:
     results = await asyncio.gather(
-        *(connect(config, host, request.accept_new_host_keys) for host in config.hosts), return_exceptions=True
+        *(connect(config, host, request.accept_new_host_keys) for host in config.hosts),
+        return_exceptions=True,
     )
     sessions: dict[str, Session] = {}
     for result in results:
@@ -68,10 +71,14 @@ async def _probe_all(config: DeployConfig, sessions: Mapping[str, Session]) -> d
     labels = list(sessions)
     script = probe_script(layout_for(config, ""))
     results = await asyncio.gather(*(sessions[label].run(script) for label in labels))
-    return {label: parse_facts(result.stdout) for label, result in zip(labels, results, strict=True)}
+    return {
+        label: parse_facts(result.stdout) for label, result in zip(labels, results, strict=True)
+    }
 
 
-async def _lock_all(config: DeployConfig, sessions: Mapping[str, Session], request: Request, stack: AsyncExitStack) -> None:
+async def _lock_all(
+    config: DeployConfig, sessions: Mapping[str, Session], request: Request, stack: AsyncExitStack
+) -> None:
     layout = layout_for(config, "")
     holder = local.holder()
     for label, session in sessions.items():
@@ -95,7 +102,9 @@ def _plan(config: DeployConfig, request: Request, facts: Mapping[str, HostFacts]
 def _note_locks(config: DeployConfig, facts: Mapping[str, HostFacts], progress: Progress) -> None:
     for label, host_facts in facts.items():
         if host_facts.lock_holder:
-            progress.note(f"{label}: note: {config.site_root} is locked by {host_facts.lock_holder}")
+            progress.note(
+                f"{label}: note: {config.site_root} is locked by {host_facts.lock_holder}"
+            )
 
 
 def select_hosts(config: DeployConfig, wanted: Sequence[str]) -> DeployConfig:
@@ -103,7 +112,11 @@ def select_hosts(config: DeployConfig, wanted: Sequence[str]) -> DeployConfig:
     if not wanted:
         return config
     chosen = tuple(host for host in config.hosts if host.label in wanted or host.address in wanted)
-    unknown = [name for name in wanted if not any(name in (h.label, h.address) for h in config.hosts)]
+    unknown = [
+        name for name in wanted if not any(name in (h.label, h.address) for h in config.hosts)
+    ]
     if unknown:
-        raise DeployError(f"--hosts names {', '.join(unknown)}, which [deploy] does not list; use one of {', '.join(h.label for h in config.hosts)}")
+        raise DeployError(
+            f"--hosts names {', '.join(unknown)}, which [deploy] does not list; use one of {', '.join(h.label for h in config.hosts)}"
+        )
     return replace(config, hosts=chosen)

@@ -32,14 +32,30 @@ def unit_path(config: DeployConfig) -> str:
 
 def generate(config: DeployConfig, layout: Layout, manager: Manager) -> Step:
     """usher.ini in the release (and the unit, kept in the release beside it)."""
-    commands = [write_file(f"{layout.release}/usher.ini", usher_ini(config, layout, socket_for(config, manager), manager == "none"), "644")]
+    commands = [
+        write_file(
+            f"{layout.release}/usher.ini",
+            usher_ini(config, layout, socket_for(config, manager), manager == "none"),
+            "644",
+        )
+    ]
     if manager == "systemd":
-        commands.append(write_file(f"{layout.release}/{config.name}.service", systemd_unit(config, layout), "644"))
-    return Step("config", f"generate usher.ini{' and the systemd unit' if manager == 'systemd' else ''}", tuple(commands))
+        commands.append(
+            write_file(
+                f"{layout.release}/{config.name}.service", systemd_unit(config, layout), "644"
+            )
+        )
+    return Step(
+        "config",
+        f"generate usher.ini{' and the systemd unit' if manager == 'systemd' else ''}",
+        tuple(commands),
+    )
 
 
 def _health_command(config: DeployConfig, arguments: list[str]) -> Command:
-    script = resources.files("usher.deploy").joinpath("health_script.py").read_text(encoding="utf-8")
+    script = (
+        resources.files("usher.deploy").joinpath("health_script.py").read_text(encoding="utf-8")
+    )
     words = " ".join(quote(word) for word in arguments)
     return Command(f"{quote(config.python)} - {words}", script)
 
@@ -47,14 +63,22 @@ def _health_command(config: DeployConfig, arguments: list[str]) -> Command:
 def health(config: DeployConfig, layout: Layout) -> Step:
     """Start the new release on health_http and GET health_path, before anything switches."""
     arguments = [
-        "start", f"{layout.release}/venv/bin/python", f"{layout.release}/usher.ini", config.health_http,
-        config.health_path, config.allowed_hosts[0], str(config.health_timeout),
-        layout.secret_env, layout.app_env,
+        "start",
+        f"{layout.release}/venv/bin/python",
+        f"{layout.release}/usher.ini",
+        config.health_http,
+        config.health_path,
+        config.allowed_hosts[0],
+        str(config.health_timeout),
+        layout.secret_env,
+        layout.app_env,
     ]
     return Step(
-        "health", f"start the release on {config.health_http}, GET {config.health_path} (< 400)",
+        "health",
+        f"start the release on {config.health_http}, GET {config.health_path} (< 400)",
         (_health_command(config, arguments),),
-        hint="the release was not switched to; fix the app and deploy again", report=True,
+        hint="the release was not switched to; fix the app and deploy again",
+        report=True,
     )
 
 
@@ -79,7 +103,9 @@ else
   {quote(f"{layout.current}/venv/bin/python")} -m usher --ini {quote(f"{layout.current}/usher.ini")} --daemonize {quote(layout.log_file)} </dev/null
   echo "started usher (log in {layout.log_file})"
 fi"""
-    return Step("service", "reload usher with SIGHUP (pidfile), or start it daemonized", (Command(script),))
+    return Step(
+        "service", "reload usher with SIGHUP (pidfile), or start it daemonized", (Command(script),)
+    )
 
 
 def _systemd(config: DeployConfig, layout: Layout, release: str) -> Step:
@@ -90,13 +116,28 @@ if command -v systemd-analyze >/dev/null; then systemd-analyze verify {unit}; fi
 systemctl daemon-reload
 systemctl enable --quiet {name}
 if systemctl is-active --quiet {name}; then systemctl reload {name}; else systemctl start {name}; fi"""
-    return Step("service", f"install {unit_path(config)} (verified), systemctl reload or start", (Command(script),))
+    return Step(
+        "service",
+        f"install {unit_path(config)} (verified), systemctl reload or start",
+        (Command(script),),
+    )
 
 
 def live(config: DeployConfig) -> Step:
     """The switched site answers on its own address (the reload runs in the background)."""
-    arguments = ["wait", config.http, config.health_path, config.allowed_hosts[0], str(config.health_timeout)]
-    return Step("live", f"GET {config.health_path} on {config.http} until it answers", (_health_command(config, arguments),), report=True)
+    arguments = [
+        "wait",
+        config.http,
+        config.health_path,
+        config.allowed_hosts[0],
+        str(config.health_timeout),
+    ]
+    return Step(
+        "live",
+        f"GET {config.health_path} on {config.http} until it answers",
+        (_health_command(config, arguments),),
+        report=True,
+    )
 
 
 def stop(config: DeployConfig, layout: Layout, manager: Manager) -> Step:
@@ -132,4 +173,9 @@ def front(config: DeployConfig, layout: Layout, upstreams: list[str], manager: M
         write_file(site, nginx_site(config, layout, upstreams), "644"),
         Command(f"set -eu\n{nginx} -t -q\n{reload}"),
     )
-    return Step("nginx", f"write {site} ({len(upstreams)} upstream(s)), nginx -t, reload", commands, hint="fix the nginx configuration on this host")
+    return Step(
+        "nginx",
+        f"write {site} ({len(upstreams)} upstream(s)), nginx -t, reload",
+        commands,
+        hint="fix the nginx configuration on this host",
+    )

@@ -40,7 +40,9 @@ class Session:
         try:
             done = await self._connection.run(f"sh -c {_quote(script)}", input=stdin, check=False)
         except (OSError, asyncssh.Error) as error:
-            raise DeployError(f"{self.host.label}: the SSH connection failed: {error}; check the host and retry") from None
+            raise DeployError(
+                f"{self.host.label}: the SSH connection failed: {error}; check the host and retry"
+            ) from None
         return Result(done.exit_status or 0, _text(done.stdout), _text(done.stderr))
 
     async def close(self) -> None:
@@ -82,7 +84,9 @@ async def connect(config: DeployConfig, host: Host, accept_new: bool) -> Session
         )
     try:
         connection = await asyncssh.connect(
-            host.address, port=host.port, username=host.user,
+            host.address,
+            port=host.port,
+            username=host.user,
             # None disables the check: only for a host with no entry at all, whose key is then recorded.
             known_hosts=str(config.known_hosts) if known else None,
             client_keys=[str(config.identity)] if config.identity else (),
@@ -99,7 +103,9 @@ async def connect(config: DeployConfig, host: Host, accept_new: bool) -> Session
             f"{host.label}: user {host.user} was refused; add your public key to ~{host.user}/.ssh/authorized_keys or set identity in [deploy]"
         ) from None
     except (OSError, asyncssh.Error) as error:
-        raise DeployError(f"{host.label}: cannot connect: {error}; check the address, port and that sshd runs") from None
+        raise DeployError(
+            f"{host.label}: cannot connect: {error}; check the address, port and that sshd runs"
+        ) from None
     if not known:
         _record(config.known_hosts, host, connection)
     return Session(host, connection)

@@ -16,7 +16,9 @@ from usher.deploy.templates import OVERLAY_MODULE, app_env_pairs, env_text, sett
 NOT_PUSHED = 3
 
 
-def write_file(path: str, text: str, mode: str, *, secret: bool = False, once: bool = False) -> Command:
+def write_file(
+    path: str, text: str, mode: str, *, secret: bool = False, once: bool = False
+) -> Command:
     """Write `text` (sent on stdin) to `path` atomically; with `once`, keep a file already there."""
     target = quote(path)
     write = f"cat > {target}.tmp && chmod {mode} {target}.tmp && mv -f {target}.tmp {target}"
@@ -31,13 +33,22 @@ def folders(layout: Layout) -> Step:
     dirs = " ".join(
         quote(path)
         for path in (
-            layout.releases, f"{layout.shared}/media", f"{layout.shared}/static",
-            f"{layout.shared}/db", layout.env_dir, layout.pip_cache, layout.run_dir,
+            layout.releases,
+            f"{layout.shared}/media",
+            f"{layout.shared}/static",
+            f"{layout.shared}/db",
+            layout.env_dir,
+            layout.pip_cache,
+            layout.run_dir,
             f"{layout.root}/log",
         )
     )
     script = f"set -eu\nmkdir -p {dirs}\nchmod 700 {quote(layout.env_dir)}"
-    return Step("folders", "create releases/, shared/{media,static,db,env}, cache/, run/, log/", (Command(script),))
+    return Step(
+        "folders",
+        "create releases/, shared/{media,static,db,env}, cache/, run/, log/",
+        (Command(script),),
+    )
 
 
 def source(config: DeployConfig, layout: Layout, commit: str) -> Step:
@@ -63,7 +74,11 @@ if [ ! -d {release} ]; then
   git --git-dir={repo} archive {commit} | tar -x -C {release}.tmp
   mv {release}.tmp {release}
 fi"""
-    return Step("source", f"fetch {config.repo} into repo.git, extract {commit[:12]} into the release", (Command(script),))
+    return Step(
+        "source",
+        f"fetch {config.repo} into repo.git, extract {commit[:12]} into the release",
+        (Command(script),),
+    )
 
 
 # Run by the host's python when the release venv should also see that python's packages (the
@@ -101,7 +116,9 @@ if [ -f {wanted} ] && grep -qv '^[[:space:]]*\\(#\\|$\\)' {wanted}; then
 fi
 {python} -c 'import usher' 2>/dev/null || {python} -m pip install --quiet usher"""
     return Step(
-        "packages", f"pip install -r {config.requirements} (wheel cache in cache/pip)", (Command(script),),
+        "packages",
+        f"pip install -r {config.requirements} (wheel cache in cache/pip)",
+        (Command(script),),
         hint="fix the requirements file or the package index the host uses",
     )
 
@@ -109,13 +126,24 @@ fi
 def settings(config: DeployConfig, layout: Layout, secret_key: str, extra_env: str) -> Step:
     """The env files (secret.env once, app.env each deploy, both 0600) and the settings overlay."""
     commands = [
-        write_file(layout.secret_env, env_text([("SECRET_KEY", secret_key)]), "600", secret=True, once=True),
-        write_file(layout.app_env, env_text(app_env_pairs(config)) + extra_env, "600", secret=bool(extra_env)),
+        write_file(
+            layout.secret_env, env_text([("SECRET_KEY", secret_key)]), "600", secret=True, once=True
+        ),
+        write_file(
+            layout.app_env,
+            env_text(app_env_pairs(config)) + extra_env,
+            "600",
+            secret=bool(extra_env),
+        ),
     ]
     if config.framework == "django":
         overlay = f"{layout.release}/{config.project_dir}/{OVERLAY_MODULE}.py"
         commands.append(write_file(overlay, settings_overlay(config, layout), "644"))
-    return Step("settings", "env files in shared/env (0600, SECRET_KEY kept), hardened settings overlay", tuple(commands))
+    return Step(
+        "settings",
+        "env files in shared/env (0600, SECRET_KEY kept), hardened settings overlay",
+        tuple(commands),
+    )
 
 
 def manage(config: DeployConfig, layout: Layout, arguments: str) -> str:
@@ -130,7 +158,9 @@ def check_deploy(config: DeployConfig, layout: Layout) -> Step:
     """Django's deployment checklist as a gate: any warning stops the deploy before the switch."""
     script = manage(config, layout, "check --deploy --fail-level WARNING")
     return Step(
-        "check", "manage.py check --deploy --fail-level WARNING (a gate)", (Command(script),),
+        "check",
+        "manage.py check --deploy --fail-level WARNING (a gate)",
+        (Command(script),),
         hint="fix these in the project's settings, set https = true, or list the accepted ids in silence = ... in [deploy]",
         report=True,
     )
@@ -139,10 +169,17 @@ def check_deploy(config: DeployConfig, layout: Layout) -> Step:
 def collectstatic(config: DeployConfig, layout: Layout) -> Step:
     """Static files into shared/static, served by nginx."""
     script = manage(config, layout, "collectstatic --noinput")
-    return Step("static", "manage.py collectstatic into shared/static", (Command(script),), report=True)
+    return Step(
+        "static", "manage.py collectstatic into shared/static", (Command(script),), report=True
+    )
 
 
 def migrate(config: DeployConfig, layout: Layout) -> Step:
     """Database migrations, before the new code serves."""
     script = manage(config, layout, "migrate --noinput")
-    return Step("migrate", "manage.py migrate (SQLite files live in shared/db)", (Command(script),), report=True)
+    return Step(
+        "migrate",
+        "manage.py migrate (SQLite files live in shared/db)",
+        (Command(script),),
+        report=True,
+    )

@@ -39,7 +39,12 @@ def usher_ini(config: DeployConfig, layout: Layout, socket: str, pidfile: bool) 
 
 def _app_lines(config: DeployConfig, app_dir: str) -> list[str]:
     # die-on-term: systemd and the health check stop usher with SIGTERM; uWSGI's default reloads.
-    lines = [f"chdir = {app_dir}", f"pythonpath = {app_dir}", f"module = {config.module}", "die-on-term = true"]
+    lines = [
+        f"chdir = {app_dir}",
+        f"pythonpath = {app_dir}",
+        f"module = {config.module}",
+        "die-on-term = true",
+    ]
     if config.framework == "django":
         lines.append(f"env = DJANGO_SETTINGS_MODULE={OVERLAY_MODULE}")
     return lines
@@ -90,7 +95,9 @@ WantedBy=multi-user.target
 
 def nginx_site(config: DeployConfig, layout: Layout, upstreams: Sequence[str]) -> str:
     """An nginx site: static and media from shared/, the rest to the app hosts over uwsgi."""
-    servers = "\n".join(f"    server {address} max_fails=3 fail_timeout=10s;" for address in upstreams)
+    servers = "\n".join(
+        f"    server {address} max_fails=3 fail_timeout=10s;" for address in upstreams
+    )
     return f"""# {HEADER}
 upstream {config.name}_usher {{
 {servers}
