@@ -2,7 +2,8 @@
 
 Order: `prepare` on every host at once; `switch` one host at a time (a rolling deploy); when a
 switch fails, `undo` on that host and on every host switched before it, newest first; then
-`finish` on every host; `front` last, once every app host serves the new release.
+`finish` on every host; `front` last, once every app host serves the new release. A failure
+before `finish` ends with `discard` on every host: the failed release is removed.
 """
 
 from __future__ import annotations
@@ -61,8 +62,15 @@ def _last_line(text: str) -> str:
 
 async def execute(plan: Plan, runners: Mapping[str, Runner], progress: Progress) -> None:
     """Run every phase of `plan` in the order the module docstring gives."""
-    await _concurrently(plan.hosts, runners, "prepare", progress)
-    await _roll(plan.hosts, runners, progress)
+    try:
+        await _concurrently(plan.hosts, runners, "prepare", progress)
+        await _roll(plan.hosts, runners, progress)
+    except DeployError:
+        try:
+            await _concurrently(plan.hosts, runners, "discard", progress)
+        except DeployError as error:
+            progress.note(f"could not remove the failed release: {error}")
+        raise
     await _concurrently(plan.hosts, runners, "finish", progress)
     for host_plan in plan.hosts:
         await run_steps(

@@ -43,7 +43,9 @@ class HostPlan:
 
     `prepare` runs on every host at once; `switch` one host at a time (a rolling deploy); `undo`
     puts back the previous release on a host whose switch happened when a later one fails;
-    `finish` prunes; `front` (nginx) runs once every app host is switched.
+    `finish` prunes; `front` (nginx) runs once every app host is switched. When the deploy fails,
+    `discard` removes the new release wherever it is not current, so that no later rollback can
+    land on a release that never passed.
     """
 
     host: Host
@@ -53,10 +55,11 @@ class HostPlan:
     undo: tuple[Step, ...] = ()
     finish: tuple[Step, ...] = ()
     front: tuple[Step, ...] = ()
+    discard: tuple[Step, ...] = ()
 
     def phases(self) -> Iterator[tuple[str, tuple[Step, ...]]]:
-        """The phases that have steps, in the order they run."""
-        for name in ("prepare", "switch", "finish", "front"):
+        """The phases that have steps, in the order they run (`discard` only when the deploy fails)."""
+        for name in ("prepare", "switch", "finish", "front", "discard"):
             steps: tuple[Step, ...] = getattr(self, name)
             if steps:
                 yield name, steps

@@ -74,6 +74,7 @@ def _deploy_host(
         switch=_switch_to(config, manager, inputs.release),
         undo=_undo(config, facts, manager),
         finish=(serving.prune(layout, config.keep_releases),),
+        discard=(serving.discard(layout),),
         front=_front(config, host, facts, upstreams),
     )
 

@@ -150,6 +150,18 @@ def stop(config: DeployConfig, layout: Layout, manager: Manager) -> Step:
     return Step("stop", "stop the site (no previous release to go back to)", (Command(script),))
 
 
+def discard(layout: Layout) -> Step:
+    """Remove the release of a failed deploy, unless `current` points at it."""
+    release = quote(layout.release)
+    target = quote(f"releases/{layout.release_name}")
+    script = f"""if [ "$(readlink {quote(layout.current)} 2>/dev/null)" != {target} ]; then
+  rm -rf -- {release} {release}.tmp
+fi"""
+    return Step(
+        "discard", f"remove releases/{layout.release_name} (the deploy failed)", (Command(script),)
+    )
+
+
 def prune(layout: Layout, keep: int) -> Step:
     """Delete all but the newest `keep` releases; never the one `current` points at."""
     script = f"""set -eu
