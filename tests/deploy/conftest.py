@@ -10,7 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,9 +102,10 @@ def write_site(tmp_path: Path, sshd: Sshd, project: Project) -> Iterator[Callabl
     """Write a deploy.ini for the project and sshd; extra keyword arguments add [deploy] keys."""
     sites: list[Site] = []
 
-    def write(trust_host: bool = True, **extra: str) -> Site:
+    def write(trust_host: bool = True, hosts: Sequence[Sshd] = (), **extra: str) -> Site:
         root, known = tmp_path / f"site{len(sites)}", tmp_path / f"known_hosts{len(sites)}"
-        known.write_text(sshd.known_hosts_line() if trust_host else "")
+        trusted = hosts or (sshd,)
+        known.write_text("".join(host.known_hosts_line() for host in trusted) if trust_host else "")
         http_port = free_port()
         keys = {
             "repo": str(project.origin),
@@ -128,7 +129,9 @@ def write_site(tmp_path: Path, sshd: Sshd, project: Project) -> Iterator[Callabl
             "processes": "1",
         }
         keys.update(extra)
-        lines = [f"{key} = {value}" for key, value in keys.items() if value]
+        lines = [f"{key} = {value}" for key, value in keys.items() if value and key != "host"]
+        # `host` may hold several lines, one host each.
+        lines += [f"host = {line}" for line in keys["host"].split("\n")]
         config = tmp_path / f"deploy{len(sites)}.ini"
         config.write_text("[deploy]\n" + "\n".join(lines) + "\n")
         site = Site(config, root, http_port, known)

@@ -29,9 +29,11 @@ class Sshd:
     log: list[str]
     reader: threading.Thread
 
+    address: str = "127.0.0.1"
+
     def known_hosts_line(self) -> str:
         """The known_hosts entry that trusts this server."""
-        return f"[127.0.0.1]:{self.port} {self.host_public_key}\n"
+        return f"[{self.address}]:{self.port} {self.host_public_key}\n"
 
     def stop(self) -> None:
         """Stop the server and wait for it."""
@@ -40,10 +42,10 @@ class Sshd:
         self.reader.join(10)
 
 
-def free_port() -> int:
+def free_port(address: str = "127.0.0.1") -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((address, 0))
         return int(probe.getsockname()[1])
 
 
@@ -52,31 +54,50 @@ def keygen(path: Path) -> None:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
 
 
-def start_sshd(folder: Path, pythonpath: str) -> Sshd:
-    """Start sshd on a free port, serving `folder`'s keys; fails (never skips) without OpenSSH."""
+def start_sshd(
+    folder: Path,
+    pythonpath: str,
+    address: str = "127.0.0.1",
+    private: tuple[Path, Path] | None = None,
+    client_key: Path | None = None,
+) -> Sshd:
+    """Start sshd on a free port of `address`, serving `folder`'s keys; fails (never skips)
+    without OpenSSH.
+
+    `private` = (site_root, folder): the server and everything it starts see `folder` at
+    `site_root` (a mount namespace), so that two servers on one machine are two hosts with a site
+    root each. `client_key` authorizes an existing key instead of a new one.
+    """
     if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
         raise RuntimeError(
             f"{SSHD} or ssh-keygen is missing: install openssh-server and openssh-client (scripts/setup does)"
         )
     keygen(folder / "host_key")
-    keygen(folder / "client_key")
-    (folder / "authorized_keys").write_text((folder / "client_key.pub").read_text())
-    port = free_port()
+    if client_key is None:
+        client_key = folder / "client_key"
+        keygen(client_key)
+    (folder / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
+    port = free_port(address)
     config = folder / "sshd_config"
-    config.write_text(_config(folder, port, pythonpath))
+    config.write_text(_config(folder, address, port, pythonpath))
     # sshd's privilege separation needs this directory; Debian's init scripts normally make it.
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    process = subprocess.Popen(
-        [SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE, text=True
-    )
+    command = [SSHD, "-D", "-e", "-f", str(config)]
+    if private is not None:
+        site_root, backing = private
+        site_root.mkdir(parents=True, exist_ok=True)
+        backing.mkdir(parents=True, exist_ok=True)
+        mount = f"mount --bind {backing} {site_root} && exec {' '.join(command)}"
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     log, reader = _wait_listening(process)
     public = (folder / "host_key.pub").read_text().split()
-    return Sshd(port, folder / "client_key", " ".join(public[:2]), process, log, reader)
+    return Sshd(port, client_key, " ".join(public[:2]), process, log, reader, address)
 
 
-def _config(folder: Path, port: int, pythonpath: str) -> str:
+def _config(folder: Path, address: str, port: int, pythonpath: str) -> str:
     # SetEnv: the host side imports this checkout's usher, as the client side does.
-    return f"""ListenAddress 127.0.0.1
+    return f"""ListenAddress {address}
 Port {port}
 HostKey {folder / "host_key"}
 AuthorizedKeysFile {folder / "authorized_keys"}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import Project, Site, stop_process
-from tests.deploy.sshd import Sshd, free_port
+from tests.deploy.conftest import SOURCE_ROOT, Project, Site, stop_process
+from tests.deploy.sshd import Sshd, free_port, start_sshd
 from usher.deploy.cli import main
 
 Deploy = Callable[..., tuple[int, str, str]]
@@ -319,9 +319,9 @@ def test_a_front_serves_through_nginx_and_a_redeploy_fails_no_request(
     assert failures == [] and "version=1" in seen
 
 
-def fetch(port: int, path: str) -> str:
-    """GET `path` from nginx on loopback; any status but 200 fails."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def fetch(port: int, path: str, address: str = "127.0.0.1") -> str:
+    """GET `path` from `address`:`port` (nginx by default); any status but 200 fails."""
+    connection = http.client.HTTPConnection(address, port, timeout=10)
     try:
         connection.request("GET", path, headers={"Host": "localhost"})
         response = connection.getresponse()
@@ -344,3 +344,96 @@ def test_hosts_selects_from_the_config_and_json_dry_run_is_one_document(
     assert document["outcome"] == "dry run, nothing changed"
     assert any(" health " in line for line in document["notes"])
     assert not site.root.exists()
+
+
+@pytest.fixture
+def two_hosts(tmp_path: Path, sshd: Sshd) -> Iterator[tuple[Path, list[tuple[Sshd, Path]]]]:
+    """Two hosts on one machine: sshd on 127.0.0.2 and 127.0.0.3, each in a mount namespace
+    where the same site root is a folder of its own."""
+    root = tmp_path / "multi-site"
+    servers = []
+    for number in (2, 3):
+        folder, backing = tmp_path / f"sshd{number}", tmp_path / f"host{number}"
+        folder.mkdir()
+        server = start_sshd(
+            folder, str(SOURCE_ROOT), f"127.0.0.{number}", (root, backing), sshd.client_key
+        )
+        servers.append((server, backing))
+    yield root, servers
+    for server, backing in servers:
+        stop_process(backing / "run" / "usher.pid")
+        server.stop()
+
+
+def test_a_rolling_deploy_over_two_app_hosts_behind_a_front_fails_no_request(
+    write_site: Callable[..., Site],
+    project: Project,
+    deploy: Deploy,
+    two_hosts: tuple[Path, list[tuple[Sshd, Path]]],
+    private_nginx: tuple[str, Path, int],
+) -> None:
+    command, folder, port = private_nginx
+    root, [(first, first_dir), (second, second_dir)] = two_hosts
+    http_port = free_port()
+    site = write_site(
+        hosts=[first, second],
+        host=f"127.0.0.2:{first.port} app front\n127.0.0.3:{second.port} app",
+        site_root=str(root),
+        socket=f"{{host}}:{free_port()}",
+        http=f"{{host}}:{http_port}",
+        health_http=f"{{host}}:{free_port()}",
+        nginx="true",
+        nginx_sites=str(folder / "sites"),
+        nginx_command=command,
+        nginx_listen=f"127.0.0.1:{port}",
+    )
+    status, out, err = deploy(site)
+    assert status == 0, out + err
+    nginx_site = (folder / "sites" / "multi-site.conf").read_text()
+    assert "server 127.0.0.2:" in nginx_site and "server 127.0.0.3:" in nginx_site
+    assert fetch(port, "/").startswith("mysite version=1 ")
+    for host_dir in (first_dir, second_dir):
+        assert (host_dir / "current").is_symlink() and len(secret_key_in(host_dir)) == 50
+
+    project.set_version("2")
+    project.commit("version 2")
+    failures, seen = run_client_during(lambda: deploy(site), port)
+    status, out, err = failures.pop("deploy")
+    assert status == 0, out + err
+    assert failures == {} and "version=1" in seen
+    for address in ("127.0.0.2", "127.0.0.3"):
+        assert fetch(http_port, "/", address).startswith("mysite version=2 ")
+    switches = [line.split()[0] for line in out.splitlines() if " switch " in line]
+    assert switches == [f"127.0.0.2:{first.port}"] * 3 + [f"127.0.0.3:{second.port}"] * 3
+
+
+def secret_key_in(host_dir: Path) -> str:
+    return (host_dir / "shared" / "env" / "secret.env").read_text().strip().partition("=")[2]
+
+
+def run_client_during(
+    action: Callable[[], tuple[int, str, str]], port: int
+) -> tuple[dict[str, object], set[str]]:
+    """Run `action` while a client GETs / through nginx; return failures (and the action's
+    result under "deploy") and the versions the client saw."""
+    failures: dict[str, object] = {}
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def client() -> None:
+        count = 0
+        while not done.is_set():
+            count += 1
+            try:
+                seen.add(fetch(port, "/").split()[1])
+            except (OSError, AssertionError) as error:
+                failures[f"request {count}"] = repr(error)
+
+    worker = threading.Thread(target=client)
+    worker.start()
+    try:
+        failures["deploy"] = action()
+    finally:
+        done.set()
+        worker.join()
+    return failures, seen

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -24,6 +24,7 @@ SECTION = "deploy"
 # Looked for in this order in the working directory when --config is not given.
 DEFAULT_FILES = ("deploy.ini", "usher.ini")
 ROLES = frozenset({"app", "front"})
+HOST_PLACEHOLDER = "{host}"
 Framework = Literal["django", "wsgi"]
 ProcessManager = Literal["auto", "systemd", "none"]
 # Maps, not tuples, so that a checked value comes back with its Literal type.
@@ -86,6 +87,19 @@ class DeployConfig:
     nginx_listen: str
     server_name: str
     service_user: str
+
+    def for_host(self, host: Host) -> DeployConfig:
+        """This config as `host` sees it: `{host}` in socket, http and health_http is its address.
+
+        Binding each app host's own address (`socket = {host}:3031`) keeps the uwsgi port off
+        every other interface of the host.
+        """
+        return replace(
+            self,
+            socket=self.socket.replace(HOST_PLACEHOLDER, host.address),
+            http=self.http.replace(HOST_PLACEHOLDER, host.address),
+            health_http=self.health_http.replace(HOST_PLACEHOLDER, host.address),
+        )
 
     def app_hosts(self) -> tuple[Host, ...]:
         """The hosts that run the site."""

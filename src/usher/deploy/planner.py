@@ -49,6 +49,7 @@ def _deploy_host(
     inputs: DeployInputs,
     upstreams: Mapping[str, list[str]],
 ) -> HostPlan:
+    config = config.for_host(host)
     manager = manager_for(config, facts)
     layout = layout_for(config, inputs.release)
     if "app" not in host.roles:
@@ -116,7 +117,8 @@ def _upstreams(config: DeployConfig, facts: Mapping[str, HostFacts]) -> dict[str
     for front in config.front_hosts():
         addresses = []
         for app in config.app_hosts():
-            socket = serving.socket_for(config, manager_for(config, facts[app.label]))
+            app_config = config.for_host(app)
+            socket = serving.socket_for(app_config, manager_for(app_config, facts[app.label]))
             if socket.startswith("/") and app != front:
                 raise DeployError(
                     f"nginx on {front.label} cannot reach the unix socket of {app.label}: "
@@ -139,12 +141,13 @@ def rollback_plan(config: DeployConfig, facts: Mapping[str, HostFacts], target: 
                 f"{host.label}: no {wanted} in {config.site_root}/releases; list them with ls, or name one: usher deploy rollback RELEASE"
             )
         manager = manager_for(config, host_facts)
+        host_config = config.for_host(host)
         plans.append(
             HostPlan(
                 host,
                 release,
-                switch=_switch_to(config, manager, release),
-                undo=_undo(config, host_facts, manager),
+                switch=_switch_to(host_config, manager, release),
+                undo=_undo(host_config, host_facts, manager),
             )
         )
     return Plan("rollback", target or "previous", tuple(plans))

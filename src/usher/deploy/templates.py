@@ -122,10 +122,13 @@ server {{
 
 
 def upstream_address(host: Host, socket: str, front: Host) -> str:
-    """How nginx on `front` reaches the app on `host`: its unix socket when they are one host."""
+    """How nginx on `front` reaches the app on `host`: its unix socket when they are one host,
+    the address the app binds when it names one, else the host's address (loopback on itself)."""
     if socket.startswith("/"):
         return f"unix:{socket}"
-    port = socket.rpartition(":")[2]
+    bound, _, port = socket.rpartition(":")
+    if bound not in ("", "0.0.0.0", "[::]"):
+        return socket
     return f"{'127.0.0.1' if host == front else host.address}:{port}"
 
 
