@@ -8,7 +8,9 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import threading
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -239,6 +241,10 @@ def test_a_flask_app_deploys_as_a_plain_wsgi_app(
 ) -> None:
     secrets = tmp_path / "secrets.env"
     secrets.write_text("GREETING=hello\n")
+    # A requirement pip installs for real, offline: a wheel kept in the repository.
+    wheel = write_wheel(project.work / "wheels", "tinygreeting", "GREETING = 'hi'\n")
+    (project.work / "requirements.txt").write_text(f"./wheels/{wheel.name}\n")
+    project.commit("a vendored requirement")
     site = write_site(
         framework="wsgi", module="app:app", settings_module="", silence="", env_file=str(secrets)
     )
@@ -247,6 +253,33 @@ def test_a_flask_app_deploys_as_a_plain_wsgi_app(
     assert " check " not in out and " migrate " not in out
     assert get_page(site) == "flaskapp debug=False key=50 greeting=hello\n"
     assert "GREETING=hello" in (site.root / "shared" / "env" / "app.env").read_text()
+    python = site.root / "current" / "venv" / "bin" / "python"
+    found = subprocess.run(
+        [python, "-c", "import tinygreeting; print(tinygreeting.GREETING)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.stdout == "hi\n", found.stderr
+
+
+def write_wheel(folder: Path, name: str, source: str) -> Path:
+    """A pure-Python wheel holding one module, built without any build tool."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-1.0-py3-none-any.whl"
+    info = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}.py": source,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+        archive.writestr(
+            f"{info}/RECORD", "".join(f"{path},,\n" for path in [*files, f"{info}/RECORD"])
+        )
+    return wheel
 
 
 @pytest.fixture

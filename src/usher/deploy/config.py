@@ -63,6 +63,7 @@ class DeployConfig:
     site_root: str
     python: str
     requirements: str
+    usher_requirement: str
     venv_system_site_packages: bool
     framework: Framework
     project_dir: str
@@ -125,6 +126,7 @@ KEYS: Mapping[str, str] = {
     "site_root": "",
     "python": "python3",
     "requirements": "requirements.txt",
+    "usher_requirement": "",
     "venv_system_site_packages": "false",
     "framework": "django",
     "project_dir": ".",
@@ -250,6 +252,7 @@ def _build(values: _Values, base: Path) -> DeployConfig:
         site_root=site_root.rstrip("/"),
         python=values.get("python"),
         requirements=values.get("requirements"),
+        usher_requirement=values.get("usher_requirement"),
         venv_system_site_packages=_bool(values, "venv_system_site_packages"),
         framework=framework,
         project_dir=values.get("project_dir").strip("/") or ".",

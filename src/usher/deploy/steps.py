@@ -106,15 +106,29 @@ def venv(config: DeployConfig, layout: Layout) -> Step:
 
 
 def requirements(config: DeployConfig, layout: Layout) -> Step:
-    """pip install the requirements (and usher when the venv lacks it), through the wheel cache."""
+    """pip install the requirements (and usher_requirement when the venv lacks usher), through
+    the wheel cache. usher is never installed by bare name: on PyPI that name is another project's.
+    """
     python = quote(f"{layout.release}/venv/bin/python")
     wanted = quote(f"{layout.release}/{config.requirements}")
+    no_usher = (
+        "the release venv cannot import usher: list it in the requirements, "
+        "set usher_requirement in [deploy] (a wheel, a git URL), or set venv_system_site_packages"
+    )
+    install_usher = f"echo {quote(no_usher)} >&2; exit 1"
+    if config.usher_requirement:
+        install_usher = f"{python} -m pip install --quiet {quote(config.usher_requirement)}"
+    # From the release folder: pip reads relative paths in a requirements file (./wheels/x.whl)
+    # from the working directory, and users write them from the repository's root.
     script = f"""set -eu
+cd {quote(layout.release)}
 export PIP_CACHE_DIR={quote(layout.pip_cache)} PIP_DISABLE_PIP_VERSION_CHECK=1
 if [ -f {wanted} ] && grep -qv '^[[:space:]]*\\(#\\|$\\)' {wanted}; then
   {python} -m pip install --quiet -r {wanted}
 fi
-{python} -c 'import usher' 2>/dev/null || {python} -m pip install --quiet usher"""
+if ! {python} -c 'import usher' 2>/dev/null; then
+  {install_usher}
+fi"""
     return Step(
         "packages",
         f"pip install -r {config.requirements} (wheel cache in cache/pip)",
