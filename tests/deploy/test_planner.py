@@ -208,3 +208,11 @@ def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
         assert line in unit.read_text()
     done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_health_checks_name_a_host_django_accepts(tmp_path: Path) -> None:
+    from usher.deploy.serving import health_host
+
+    config = config_from(tmp_path, THREE_HOSTS + "allowed_hosts = * .example.com\n")
+    assert health_host(config) == "example.com"
+    assert health_host(config_from(tmp_path, THREE_HOSTS + "allowed_hosts = *\n")) == "localhost"

@@ -39,6 +39,17 @@ def local_commit(source: Path, wanted: str | None) -> str:
     return done.stdout.strip()
 
 
+def uncommitted_changes(source: Path) -> bool:
+    """True when the local checkout has changes that a deploy of a commit would not carry."""
+    done = subprocess.run(
+        ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return bool(done.stdout.strip())
+
+
 def holder() -> str:
     """Who takes the lock: user@machine, pid and UTC time, as the lock's holder file says."""
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -67,6 +67,9 @@ class Progress:
             }
             self._write(json.dumps(document, indent=2))
             return
+        if not self.records:
+            self._write(f"usher deploy: {outcome}")
+            return
         hosts: dict[str, list[StepRecord]] = {}
         for record in self.records:
             hosts.setdefault(record.host, []).append(record)

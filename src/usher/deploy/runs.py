@@ -36,6 +36,8 @@ class Request:
 
 async def run(config: DeployConfig, request: Request, progress: Progress) -> None:
     """Carry out `request` on every host of `config`; raises DeployError on the first failure."""
+    if request.action == "deploy" and local.uncommitted_changes(config.source):
+        progress.note(f"note: {config.source} has uncommitted changes; they are not deployed")
     async with AsyncExitStack() as stack:
         sessions = await _connect_all(config, request, stack)
         if request.dry_run:

@@ -60,6 +60,14 @@ def _health_command(config: DeployConfig, arguments: list[str]) -> Command:
     return Command(f"{quote(config.python)} - {words}", script)
 
 
+def health_host(config: DeployConfig) -> str:
+    """The Host header of health checks: the first allowed host that is a name, not a pattern."""
+    for name in config.allowed_hosts:
+        if name != "*":
+            return name.lstrip(".")
+    return "localhost"
+
+
 def health(config: DeployConfig, layout: Layout) -> Step:
     """Start the new release on health_http and GET health_path, before anything switches."""
     arguments = [
@@ -68,7 +76,7 @@ def health(config: DeployConfig, layout: Layout) -> Step:
         f"{layout.release}/usher.ini",
         config.health_http,
         config.health_path,
-        config.allowed_hosts[0],
+        health_host(config),
         str(config.health_timeout),
         layout.secret_env,
         layout.app_env,
@@ -129,7 +137,7 @@ def live(config: DeployConfig) -> Step:
         "wait",
         config.http,
         config.health_path,
-        config.allowed_hosts[0],
+        health_host(config),
         str(config.health_timeout),
     ]
     return Step(
