@@ -65,7 +65,7 @@ def test_a_front_balances_across_the_app_hosts(tmp_path: Path) -> None:
     assert [s.name for s in app.switch] == ["switch", "service", "live"] and [
         s.name for s in app.undo
     ] == ["stop"]
-    site = front.front[0].commands[0].stdin
+    site = front.front[0].commands[1].stdin
     assert (
         "server 10.0.0.2:3031" in site
         and "server 10.0.0.3:3031" in site
@@ -96,7 +96,7 @@ def test_systemd_hosts_get_the_unit_and_a_runtime_directory_socket(tmp_path: Pat
     assert "socket = /run/mysite/usher.sock" in next(
         text for key, text in generated.items() if "usher.ini" in key
     )
-    assert "unix:/run/mysite/usher.sock" in only.front[0].commands[0].stdin
+    assert "unix:/run/mysite/usher.sock" in only.front[0].commands[1].stdin
     assert [s.name for s in only.undo] == ["switch", "service"]
 
 
@@ -216,3 +216,29 @@ def test_health_checks_name_a_host_django_accepts(tmp_path: Path) -> None:
     config = config_from(tmp_path, THREE_HOSTS + "allowed_hosts = * .example.com\n")
     assert health_host(config) == "example.com"
     assert health_host(config_from(tmp_path, THREE_HOSTS + "allowed_hosts = *\n")) == "localhost"
+
+
+@pytest.mark.parametrize(("nginx", "kept"), [("false", "the old site\n"), ("true", None)])
+def test_a_site_nginx_refuses_is_replaced_by_the_previous_one(
+    tmp_path: Path, nginx: str, kept: str | None
+) -> None:
+    """The front step's script, run by a real sh with `true`/`false` standing in for nginx."""
+    from usher.deploy.serving import front
+
+    sites = tmp_path / "sites"
+    text = THREE_HOSTS.replace("/srv/mysite", str(tmp_path / "mysite"))
+    config = config_from(tmp_path, text + f"nginx_sites = {sites}\nnginx_command = {nginx}\n")
+    (tmp_path / "mysite").mkdir()
+    step = front(config, Layout(config.site_root, ""), ["10.0.0.2:3031"], "none")
+    for command in step.commands[:1]:
+        subprocess.run(["sh", "-c", command.script], check=True)
+    (sites / "mysite.conf").write_text("the old site\n")
+    done = subprocess.run(
+        ["sh", "-c", step.commands[1].script],
+        input=step.commands[1].stdin,
+        text=True,
+        capture_output=True,
+    )
+    assert (done.returncode == 0) is (kept is None), done.stderr
+    site = (sites / "mysite.conf").read_text()
+    assert site == kept if kept else "upstream mysite_usher" in site

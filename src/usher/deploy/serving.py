@@ -189,9 +189,21 @@ def front(config: DeployConfig, layout: Layout, upstreams: list[str], manager: M
     reload = f"{nginx} -s reload 2>/dev/null || {nginx}"
     if manager == "systemd" and nginx == "nginx":
         reload = "systemctl reload-or-restart nginx"
+    # The site in place is kept outside nginx's folders (which Debian includes whole) and put back
+    # when `nginx -t` refuses the new one, so a later reload by anyone still works.
+    kept, target = quote(f"{layout.root}/nginx-site.previous"), quote(site)
+    check = f"""set -u
+rm -f {kept}; [ ! -f {target} ] || cp -p {target} {kept}
+cat > {target}.new && mv -f {target}.new {target}
+if ! {nginx} -t -q; then
+  if [ -f {kept} ]; then mv -f {kept} {target}; else rm -f {target}; fi
+  echo "nginx -t refused the new site; the previous one is back in place" >&2; exit 1
+fi
+set -e
+{reload}"""
     commands = (
-        write_file(site, nginx_site(config, layout, upstreams), "644"),
-        Command(f"set -eu\n{nginx} -t -q\n{reload}"),
+        Command(f"mkdir -p {quote(config.nginx_sites)}"),
+        Command(check, nginx_site(config, layout, upstreams)),
     )
     return Step(
         "nginx",
