@@ -4,8 +4,9 @@
                              its READY=1 on a private NOTIFY_SOCKET (a real readiness signal, no
                              polling), GET the page, stop it. Proves the release serves before
                              `current` points at it.
-    wait   ADDRESS PATH TIMEOUT HOST : GET the live site until it answers or TIMEOUT passes (after a
-                             start or a reload, which take effect in the background).
+    wait   ADDRESS PATH HOST TIMEOUT PIDSOURCE DIR : wait until usher's master (pid from
+                             `file:PIDFILE` or `unit:NAME`) runs from DIR, the new release, then
+                             GET the page (a start or a reload takes effect in the background).
 
 Exit 0 when the page answered with a status below 400; otherwise 1 and one line on stderr.
 """
@@ -129,30 +130,70 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
             child.wait()
 
 
-def wait(address: str, path: str, host: str, timeout: float) -> int:
-    """GET the live site until it answers: a start or reload finishes in the background."""
+def wait(
+    address: str, path: str, host: str, timeout: float, pid_source: str, release_dir: str
+) -> int:
+    """Wait until usher's master runs from `release_dir`, then GET the page.
+
+    A reload runs in the background (SIGHUP returns at once; the master re-executes once its
+    workers finished), so the old release may still answer for a moment. The master's working
+    directory is its release's folder (usher changes to `chdir`, which goes through `current`,
+    when it starts), so it says which release serves.
+    """
     deadline = time.monotonic() + timeout
+    expected = os.path.realpath(release_dir)
+    running = ""
+    while time.monotonic() < deadline:
+        running = _master_dir(pid_source)
+        if running == expected:
+            return _answer(address, path, host, deadline)
+        # The master is still draining or re-executing; a short pause before looking again.
+        time.sleep(0.1)
+    print(
+        f"usher runs {running or 'nothing'}, not {expected}, after {timeout:.0f}s: see its log",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _master_dir(pid_source: str) -> str:
+    """The working directory of usher's master, found through a pidfile or a systemd unit."""
+    kind, _, name = pid_source.partition(":")
+    try:
+        if kind == "unit":
+            pid = subprocess.run(
+                ["systemctl", "show", "--property=MainPID", "--value", name],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+        else:
+            with open(name, encoding="utf-8") as file:
+                pid = file.read().strip()
+        return os.path.realpath(os.readlink(f"/proc/{int(pid)}/cwd")) if pid and pid != "0" else ""
+    except (OSError, ValueError):
+        return ""
+
+
+def _answer(address: str, path: str, host: str, deadline: float) -> int:
     error: OSError | None = None
     while time.monotonic() < deadline:
         try:
             status = get(address, path, host, max(deadline - time.monotonic(), 0.1))
         except OSError as failure:
             error = failure
-            # The server is still binding or re-executing; a short pause before asking again.
-            time.sleep(0.2)
+            time.sleep(0.1)
             continue
-        return (
-            _verdict(address, path, host, timeout)
-            if status >= 400
-            else _print_ok(path, address, status)
-        )
-    print(f"the site on {address} did not answer within {timeout:.0f}s ({error})", file=sys.stderr)
+        if status >= 400:
+            print(
+                f"GET {path} answered {status}: the site does not serve its health page",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"GET {path} on {address}: {status}")
+        return 0
+    print(f"the site on {address} did not answer in time ({error})", file=sys.stderr)
     return 1
-
-
-def _print_ok(path: str, address: str, status: int) -> int:
-    print(f"GET {path} on {address}: {status}")
-    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -160,8 +201,8 @@ def main(argv: list[str]) -> int:
     if argv[0] == "start":
         python, ini, address, path, host, timeout, *env_files = argv[1:]
         return start(python, ini, address, path, host, float(timeout), env_files)
-    address, path, host, timeout = argv[1:]
-    return wait(address, path, host, float(timeout))
+    address, path, host, timeout, pid_source, release_dir = argv[1:]
+    return wait(address, path, host, float(timeout), pid_source, release_dir)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def _switch_to(config: DeployConfig, manager: Manager, release: str) -> tuple[St
     return (
         serving.switch(target, release),
         serving.start_or_reload(config, target, manager, release),
-        serving.live(config),
+        serving.live(config, target, manager),
     )
 
 

@@ -131,18 +131,21 @@ if systemctl is-active --quiet {name}; then systemctl reload {name}; else system
     )
 
 
-def live(config: DeployConfig) -> Step:
-    """The switched site answers on its own address (the reload runs in the background)."""
+def live(config: DeployConfig, layout: Layout, manager: Manager) -> Step:
+    """usher serves the switched release (its master runs from it) and answers on `http`."""
+    pid_source = f"unit:{config.name}" if manager == "systemd" else f"file:{layout.pidfile}"
     arguments = [
         "wait",
         config.http,
         config.health_path,
         health_host(config),
         str(config.health_timeout),
+        pid_source,
+        f"{layout.release}/{config.project_dir}",
     ]
     return Step(
         "live",
-        f"GET {config.health_path} on {config.http} until it answers",
+        f"wait for usher to run {layout.release_name}, GET {config.health_path} on {config.http}",
         (_health_command(config, arguments),),
         report=True,
     )
