@@ -242,3 +242,33 @@ def test_a_site_nginx_refuses_is_replaced_by_the_previous_one(
     assert (done.returncode == 0) is (kept is None), done.stderr
     site = (sites / "mysite.conf").read_text()
     assert site == kept if kept else "upstream mysite_usher" in site
+
+
+def test_a_long_step_says_it_is_still_running() -> None:
+    """The heartbeat line comes while the step runs; the step ends when that line was seen."""
+    from usher.deploy.config import Host
+    from usher.deploy.executor import run_steps
+    from usher.deploy.plan import Command, Step
+
+    async def scenario() -> list[str]:
+        seen = asyncio.Event()
+        lines: list[str] = []
+
+        def write(line: str) -> None:
+            lines.append(line)
+            if " ... " in line:
+                seen.set()
+
+        class Slow:
+            async def run(self, script: str, stdin: str = "") -> Result:
+                await seen.wait()
+                return Result(0, "done\n", "")
+
+        step = Step("packages", "pip install", (Command("pip install"),))
+        host = Host("10.0.0.2", 22, "root", frozenset({"app"}))
+        await run_steps(host.label, Slow(), [step], "prepare", Progress(write, heartbeat=0.01))
+        return lines
+
+    lines = asyncio.run(scenario())
+    assert lines[0].split()[:3] == ["10.0.0.2", "prepare", "packages"] and " ... " in lines[0]
+    assert lines[-1].split()[3] == "ok" and lines[-1].endswith("done")

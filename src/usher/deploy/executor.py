@@ -35,6 +35,23 @@ async def run_steps(
 
 async def _run_step(label: str, runner: Runner, step: Step, phase: str, progress: Progress) -> None:
     started = time.monotonic()
+    beat = asyncio.create_task(_heartbeat(label, phase, step.name, started, progress))
+    try:
+        await _run_commands(label, runner, step, phase, progress, started)
+    finally:
+        beat.cancel()
+
+
+async def _heartbeat(label: str, phase: str, name: str, started: float, progress: Progress) -> None:
+    # A long step (pip, collectstatic, a slow health check) says it is alive every few seconds.
+    while True:
+        await asyncio.sleep(progress.heartbeat)
+        progress.running(label, phase, name, time.monotonic() - started)
+
+
+async def _run_commands(
+    label: str, runner: Runner, step: Step, phase: str, progress: Progress, started: float
+) -> None:
     output: list[str] = []
     for command in step.commands:
         result = await runner.run(command.script, command.stdin)

@@ -25,9 +25,13 @@ class Progress:
     With `as_json`, nothing is written until `finish`, which writes one JSON document.
     """
 
-    def __init__(self, write: Callable[[str], None], as_json: bool = False) -> None:
+    def __init__(
+        self, write: Callable[[str], None], as_json: bool = False, heartbeat: float = 10.0
+    ) -> None:
         self._write = write
         self.as_json = as_json
+        # Seconds between the "still running" lines of a long step.
+        self.heartbeat = heartbeat
         self.records: list[StepRecord] = []
         self.notes: list[str] = []
 
@@ -41,6 +45,11 @@ class Progress:
             mark = "ok  " if status == "ok" else "FAIL"
             tail = f"  {record.detail}" if record.detail else ""
             self._write(f"{host:<22} {phase:<8} {step:<10} {mark} {seconds:6.1f}s{tail}")
+
+    def running(self, host: str, phase: str, step: str, seconds: float) -> None:
+        """A step still runs: a line every few seconds, so a long pip install shows life."""
+        if not self.as_json:
+            self._write(f"{host:<22} {phase:<8} {step:<10} ...  {seconds:6.0f}s")
 
     def report(self, host: str, text: str) -> None:
         """A failed step's whole output (check --deploy's report), indented under its host."""
