@@ -51,6 +51,12 @@ def test_defaults_and_hosts(tmp_path: Path) -> None:
     )
 
 
+def test_ipv6_hosts_are_written_in_brackets(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL + "host = deploy@[2001:db8::7]:2222 app\n"))
+    assert (config.hosts[-1].address, config.hosts[-1].port) == ("2001:db8::7", 2222)
+    assert config.hosts[-1].label == "[2001:db8::7]:2222"
+
+
 def test_usher_ini_is_found_when_it_has_a_deploy_section(tmp_path: Path) -> None:
     write(tmp_path, "[uwsgi]\nmodule = app\n", "usher.ini")
     with pytest.raises(ConfigError, match="--config"):

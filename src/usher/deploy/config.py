@@ -45,7 +45,13 @@ class Host:
     @property
     def label(self) -> str:
         """How progress lines and errors name the host."""
-        return self.address if self.port == 22 else f"{self.address}:{self.port}"
+        if self.port == 22:
+            return self.address
+        return (
+            f"[{self.address}]:{self.port}"
+            if ":" in self.address
+            else f"{self.address}:{self.port}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,13 +340,19 @@ def _local_path(value: str, base: Path) -> Path:
 def _host(value: str, line: int, path: str, default_user: str) -> Host:
     address, *roles = value.split()
     user, _, address = address.rpartition("@")
-    address, _, port = address.partition(":")
+    if address.startswith("["):  # [2001:db8::1]:2222, as OpenSSH writes an IPv6 host and port
+        address, _, port = address[1:].partition("]")
+        port = port.removeprefix(":")
+    else:
+        address, _, port = address.partition(":")
     role_set = frozenset(roles) or frozenset({"app"})
     origin = Origin("ini", path, line)
     if not role_set <= ROLES:
         raise ConfigError(origin, "host", f"unknown role in {value!r}", "use app and/or front")
     if port and not port.isdigit():
-        raise ConfigError(origin, "host", f"bad port in {value!r}", "write host = ADDRESS[:PORT]")
+        raise ConfigError(
+            origin, "host", f"bad port in {value!r}", "write host = ADDRESS[:PORT] or [IPV6]:PORT"
+        )
     return Host(address, int(port or 22), user or default_user, role_set)
 
 

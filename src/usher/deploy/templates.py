@@ -129,7 +129,8 @@ def upstream_address(host: Host, socket: str, front: Host) -> str:
     bound, _, port = socket.rpartition(":")
     if bound not in ("", "0.0.0.0", "[::]"):
         return socket
-    return f"{'127.0.0.1' if host == front else host.address}:{port}"
+    address = "127.0.0.1" if host == front else host.address
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def env_text(pairs: Sequence[tuple[str, str]]) -> str:
