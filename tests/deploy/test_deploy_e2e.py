@@ -133,8 +133,12 @@ def test_force_unlock_takes_a_stale_lock_and_releases_it(
 ) -> None:
     site = write_site()
     (site.root / ".deploy-lock").mkdir(parents=True)
-    status, _, err = deploy(site, "rollback", "--force-unlock")
+    (site.root / ".deploy-lock" / "holder").write_text(
+        "bob@ci (pid 7) since 2026-12-01T00:00:00Z\n"
+    )
+    status, out, err = deploy(site, "rollback", "--force-unlock")
     assert status == 1 and "no a release older than the current one" in err
+    assert "removed the lock of bob@ci (pid 7) since 2026-12-01T00:00:00Z" in out
     assert not (site.root / ".deploy-lock").exists()
 
 

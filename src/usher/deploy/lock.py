@@ -15,7 +15,12 @@ LOCKED = 75
 def acquire_script(layout: Layout, force: bool) -> str:
     """Take the lock (the holder line comes on stdin); `force` first removes a stale one."""
     lock = quote(layout.lock)
-    unlock = f"rm -rf {lock}\n" if force else ""
+    unlock = ""
+    if force:
+        unlock = (
+            f'if [ -d {lock} ]; then echo "removed the lock of '
+            f'$(cat {lock}/holder 2>/dev/null || echo an unknown deploy)" >&2; rm -rf {lock}; fi\n'
+        )
     return f"""mkdir -p {quote(layout.root)}
 {unlock}if mkdir {lock} 2>/dev/null; then
   cat > {lock}/holder
@@ -24,8 +29,9 @@ else
 fi"""
 
 
-async def acquire(label: str, runner: Runner, layout: Layout, holder: str, force: bool) -> None:
-    """Take the lock on one host or raise a DeployError naming who holds it."""
+async def acquire(label: str, runner: Runner, layout: Layout, holder: str, force: bool) -> str:
+    """Take the lock on one host or raise a DeployError naming who holds it; returns what a
+    forced unlock removed (empty when nothing)."""
     result = await runner.run(acquire_script(layout, force), holder + "\n")
     if result.status == LOCKED:
         raise DeployError(
@@ -36,6 +42,7 @@ async def acquire(label: str, runner: Runner, layout: Layout, holder: str, force
         raise DeployError(
             f"{label}: cannot take the deploy lock: {result.stderr.strip()}; check that {layout.root} is writable"
         )
+    return result.stderr.strip()
 
 
 async def release(runner: Runner, layout: Layout) -> None:

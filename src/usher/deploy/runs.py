@@ -46,7 +46,7 @@ async def run(config: DeployConfig, request: Request, progress: Progress) -> Non
                 progress.note(line)
             _note_locks(config, facts, progress)
             return
-        await _lock_all(config, sessions, request, stack)
+        await _lock_all(config, sessions, request, stack, progress)
         plan = _plan(config, request, await _probe_all(config, sessions))
         await execute(plan, sessions, progress)
 
@@ -79,13 +79,19 @@ async def _probe_all(config: DeployConfig, sessions: Mapping[str, Session]) -> d
 
 
 async def _lock_all(
-    config: DeployConfig, sessions: Mapping[str, Session], request: Request, stack: AsyncExitStack
+    config: DeployConfig,
+    sessions: Mapping[str, Session],
+    request: Request,
+    stack: AsyncExitStack,
+    progress: Progress,
 ) -> None:
     layout = layout_for(config, "")
     holder = local.holder()
     for label, session in sessions.items():
-        await lock.acquire(label, session, layout, holder, request.force_unlock)
+        removed = await lock.acquire(label, session, layout, holder, request.force_unlock)
         stack.push_async_callback(lock.release, session, layout)
+        if removed:
+            progress.note(f"{label}: {removed}")
 
 
 def _plan(config: DeployConfig, request: Request, facts: Mapping[str, HostFacts]) -> Plan:
