@@ -443,6 +443,22 @@ def test_a_rolling_deploy_over_two_app_hosts_behind_a_front_fails_no_request(
     switches = [line.split()[0] for line in out.splitlines() if " switch " in line]
     assert switches == [f"127.0.0.2:{first.port}"] * 3 + [f"127.0.0.3:{second.port}"] * 3
 
+    # The second host's live check fails: the roll stops, both hosts go back to version 2.
+    serving = {host_dir: os.readlink(host_dir / "current") for host_dir in (first_dir, second_dir)}
+    flag = second_dir / "shared" / "media" / f"fail-3-on-port-{http_port}"
+    flag.write_text("")
+    project.set_version("3")
+    project.commit("version 3")
+    status, out, err = deploy(site)
+    assert status == 1 and f"127.0.0.3:{second.port}: live failed" in err, out + err
+    undone = [line.split()[0] for line in out.splitlines() if " undo " in line]
+    assert undone == [f"127.0.0.3:{second.port}"] * 3 + [f"127.0.0.2:{first.port}"] * 3
+    assert "could not undo" not in out
+    for host_dir, address in ((first_dir, "127.0.0.2"), (second_dir, "127.0.0.3")):
+        assert os.readlink(host_dir / "current") == serving[host_dir]
+        assert len(list((host_dir / "releases").iterdir())) == 2
+        assert fetch(http_port, "/", address).startswith("mysite version=2 ")
+
 
 def secret_key_in(host_dir: Path) -> str:
     return (host_dir / "shared" / "env" / "secret.env").read_text().strip().partition("=")[2]

@@ -97,7 +97,7 @@ def test_systemd_hosts_get_the_unit_and_a_runtime_directory_socket(tmp_path: Pat
         text for key, text in generated.items() if "usher.ini" in key
     )
     assert "unix:/run/mysite/usher.sock" in only.front[0].commands[1].stdin
-    assert [s.name for s in only.undo] == ["switch", "service"]
+    assert [s.name for s in only.undo] == ["switch", "service", "live"]
 
 
 def test_secrets_never_reach_a_command_line(tmp_path: Path) -> None:
@@ -148,12 +148,7 @@ def test_a_failed_switch_undoes_the_hosts_already_switched(tmp_path: Path) -> No
     with pytest.raises(DeployError, match=re.escape("10.0.0.3: live failed: it broke")):
         asyncio.run(execute(plan, runners, Progress(lines.append)))
     undo_lines = [line for line in lines if " undo " in line]
-    assert [line.split()[0] for line in undo_lines] == [
-        "10.0.0.3",
-        "10.0.0.3",
-        "10.0.0.2",
-        "10.0.0.2",
-    ]
+    assert [line.split()[0] for line in undo_lines] == ["10.0.0.3"] * 3 + ["10.0.0.2"] * 3
     assert not any(" finish " in line for line in lines)
 
 

@@ -96,6 +96,7 @@ def _undo(config: DeployConfig, facts: HostFacts, manager: Manager) -> tuple[Ste
     return (
         serving.switch(layout, facts.current),
         serving.start_or_reload(config, layout, manager, facts.current),
+        serving.live(config, layout, manager),
     )
 
 
