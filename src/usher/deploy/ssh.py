@@ -43,7 +43,10 @@ class Session:
             raise DeployError(
                 f"{self.host.label}: the SSH connection failed: {error}; check the host and retry"
             ) from None
-        return Result(done.exit_status or 0, _text(done.stdout), _text(done.stderr))
+        # returncode: the exit status, or minus the signal that killed the command; None only
+        # when the channel closed without either, which is a failure too.
+        status = done.returncode if done.returncode is not None else 255
+        return Result(status, _text(done.stdout), _text(done.stderr))
 
     async def close(self) -> None:
         """Close the connection and wait until it is closed."""
