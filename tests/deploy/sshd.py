@@ -30,6 +30,7 @@ class Sshd:
     reader: threading.Thread
 
     address: str = "127.0.0.1"
+    fingerprint: str = ""
 
     def known_hosts_line(self) -> str:
         """The known_hosts entry that trusts this server."""
@@ -92,7 +93,14 @@ def start_sshd(
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     log, reader = _wait_listening(process)
     public = (folder / "host_key.pub").read_text().split()
-    return Sshd(port, client_key, " ".join(public[:2]), process, log, reader, address)
+    listing = subprocess.run(
+        ["ssh-keygen", "-lf", str(folder / "host_key.pub")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    fingerprint = listing.stdout.split()[1]
+    return Sshd(port, client_key, " ".join(public[:2]), process, log, reader, address, fingerprint)
 
 
 def _config(folder: Path, address: str, port: int, pythonpath: str) -> str:

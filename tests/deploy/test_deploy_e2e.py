@@ -180,6 +180,19 @@ def test_accept_new_host_keys_records_the_key_then_verifies_it(
     assert status == 0, out + err
 
 
+def test_a_pinned_fingerprint_trusts_a_new_host_and_a_wrong_one_refuses_it(
+    write_site: Callable[..., Site], sshd: Sshd, deploy: Deploy
+) -> None:
+    wrong = write_site(trust_host=False, host=f"127.0.0.1:{sshd.port} app SHA256:{'A' * 43}")
+    status, _, err = deploy(wrong, "--dry-run", "--accept-new-host-keys")
+    assert status == 1 and "is not the pinned SHA256:AAAA" in err
+    assert wrong.known_hosts.read_text() == ""
+    site = write_site(trust_host=False, host=f"127.0.0.1:{sshd.port} app {sshd.fingerprint}")
+    status, out, err = deploy(site, "--dry-run")
+    assert status == 0, out + err
+    assert site.known_hosts.read_text() == sshd.known_hosts_line()
+
+
 def test_a_changed_host_key_is_refused_even_with_accept_new(
     write_site: Callable[..., Site], sshd: Sshd, deploy: Deploy
 ) -> None:

@@ -4,7 +4,7 @@ The file is usher's ini style (usher.options' parser: `key = value`, `;`/`#` com
 keys repeat). Only the `[deploy]` section is read; every key is listed in `KEYS` so a typo is an
 error with a suggestion instead of a silently ignored line. Hosts are written one per line:
 
-    host = [user@]address[:port] [role ...]      ; roles: app (default), front
+    host = [user@]address[:port] [role ...] [SHA256:fingerprint]    ; roles: app (default), front
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class Host:
     port: int
     user: str
     roles: frozenset[str]
+    # A pinned host key (SHA256:... as ssh-keygen -lf prints it): trusted on first use if it matches.
+    fingerprint: str | None = None
 
     @property
     def label(self) -> str:
@@ -338,7 +340,9 @@ def _local_path(value: str, base: Path) -> Path:
 
 
 def _host(value: str, line: int, path: str, default_user: str) -> Host:
-    address, *roles = value.split()
+    address, *words = value.split()
+    pins = [word for word in words if word.startswith("SHA256:")]
+    roles = [word for word in words if word not in pins]
     user, _, address = address.rpartition("@")
     if address.startswith("["):  # [2001:db8::1]:2222, as OpenSSH writes an IPv6 host and port
         address, _, port = address[1:].partition("]")
@@ -353,7 +357,7 @@ def _host(value: str, line: int, path: str, default_user: str) -> Host:
         raise ConfigError(
             origin, "host", f"bad port in {value!r}", "write host = ADDRESS[:PORT] or [IPV6]:PORT"
         )
-    return Host(address, int(port or 22), user or default_user, role_set)
+    return Host(address, int(port or 22), user or default_user, role_set, next(iter(pins), None))
 
 
 def _env_pair(value: str, line: int, path: str) -> tuple[str, str]:

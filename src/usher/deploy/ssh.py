@@ -77,30 +77,49 @@ def has_known_key(known_hosts: Path, host: Host) -> bool:
     return bool(keys[0] or keys[1])
 
 
+class _FirstUse(asyncssh.SSHClient):
+    """Decides on the key of a host known_hosts lacks, during the key exchange (before logging
+    in): the pinned fingerprint when the config has one, else any key (--accept-new-host-keys)."""
+
+    def __init__(self, pinned: str | None) -> None:
+        self.pinned = pinned
+        self.accepted: asyncssh.SSHKey | None = None
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        if self.pinned and key.get_fingerprint("sha256") != self.pinned:
+            return False
+        self.accepted = key
+        return True
+
+
 async def connect(config: DeployConfig, host: Host, accept_new: bool) -> Session:
     """Open a verified connection to `host`, or raise a DeployError that says how to fix it."""
     known = has_known_key(config.known_hosts, host)
-    if not known and not accept_new:
+    if not known and not accept_new and not host.fingerprint:
         raise DeployError(
             f"{host.label}: host key unknown (not in {config.known_hosts}); check the host's fingerprint, then add it: "
-            f"ssh-keyscan -p {host.port} {host.address} >> {config.known_hosts} (or pass --accept-new-host-keys)"
+            f"ssh-keyscan -p {host.port} {host.address} >> {config.known_hosts} (or pass --accept-new-host-keys, or pin it: host = ... SHA256:...)"
         )
+    first_use = _FirstUse(host.fingerprint)
+    # Only a host without an entry may meet _FirstUse: for a known host, asyncssh asks the client
+    # about a key known_hosts does not list, and the plain client always says no.
+    factory = asyncssh.SSHClient if known else (lambda: first_use)
     try:
         connection = await asyncssh.connect(
             host.address,
             port=host.port,
             username=host.user,
-            # None disables the check: only for a host with no entry at all, whose key is then recorded.
-            known_hosts=str(config.known_hosts) if known else None,
+            # No trusted key at all for a host without an entry: every key goes to _FirstUse.
+            known_hosts=str(config.known_hosts) if known else ([], [], []),
+            client_factory=factory,
             client_keys=[str(config.identity)] if config.identity else (),
             agent_path=None if config.identity else (),
             connect_timeout=CONNECT_TIMEOUT,
         )
     except asyncssh.HostKeyNotVerifiable:
-        raise DeployError(
-            f"{host.label}: the host key does not match {config.known_hosts} (a changed host or an attack); "
-            f"verify the new key out of band, then replace it: ssh-keygen -R '{known_pattern(host)}' -f {config.known_hosts}"
-        ) from None
+        raise DeployError(_refusal(config, host, known)) from None
     except asyncssh.PermissionDenied:
         raise DeployError(
             f"{host.label}: user {host.user} was refused; add your public key to ~{host.user}/.ssh/authorized_keys or set identity in [deploy]"
@@ -109,15 +128,28 @@ async def connect(config: DeployConfig, host: Host, accept_new: bool) -> Session
         raise DeployError(
             f"{host.label}: cannot connect: {error}; check the address, port and that sshd runs"
         ) from None
-    if not known:
-        _record(config.known_hosts, host, connection)
-    return Session(host, connection)
-
-
-def _record(known_hosts: Path, host: Host, connection: asyncssh.SSHClientConnection) -> None:
+    session = Session(host, connection)
     key = connection.get_server_host_key()
-    if key is None:
-        return
+    if host.fingerprint and (key is None or key.get_fingerprint("sha256") != host.fingerprint):
+        await session.close()
+        raise DeployError(
+            f"{host.label}: {config.known_hosts} trusts a key whose fingerprint is not the pinned {host.fingerprint}; fix the pin or the known_hosts entry"
+        )
+    if first_use.accepted is not None:
+        _record(config.known_hosts, host, first_use.accepted)
+    return session
+
+
+def _refusal(config: DeployConfig, host: Host, known: bool) -> str:
+    if not known:
+        return f"{host.label}: the host key's fingerprint is not the pinned {host.fingerprint} (a different host or an attack); check the pin in [deploy]"
+    return (
+        f"{host.label}: the host key does not match {config.known_hosts} (a changed host or an attack); "
+        f"verify the new key out of band, then replace it: ssh-keygen -R '{known_pattern(host)}' -f {config.known_hosts}"
+    )
+
+
+def _record(known_hosts: Path, host: Host, key: asyncssh.SSHKey) -> None:
     # "type base64" only: a comment from the server has no place in known_hosts.
     exported = key.export_public_key("openssh").decode().split()
     line = f"{known_pattern(host)} {' '.join(exported[:2])}\n"
