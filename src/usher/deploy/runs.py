@@ -48,6 +48,8 @@ async def run(config: DeployConfig, request: Request, progress: Progress) -> Non
             return
         await _lock_all(config, sessions, request, stack, progress)
         plan = _plan(config, request, await _probe_all(config, sessions))
+        hosts = ", ".join(host_plan.host.label for host_plan in plan.hosts)
+        progress.note(f"usher deploy: {plan.action} {plan.commit[:12]} on {hosts}")
         await execute(plan, sessions, progress)
 
 
