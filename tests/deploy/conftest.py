@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.sshd import Sshd, free_port, start_sshd
+from usher.deploy.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SOURCE_ROOT = Path(__file__).resolve().parents[2] / "src"
@@ -158,3 +159,18 @@ def stop_process(pidfile: Path) -> None:
             os.kill(pid, signal.SIGKILL)
     finally:
         os.close(descriptor)
+
+
+Deploy = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def deploy(capsys: pytest.CaptureFixture[str]) -> Deploy:
+    """Run `usher deploy ARGS --config SITE` in this process; return status, stdout, stderr."""
+
+    def run(site: Site, *args: str) -> tuple[int, str, str]:
+        status = main([*args, "--config", str(site.config)])
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run
