@@ -73,6 +73,16 @@ def test_a_front_balances_across_the_app_hosts(tmp_path: Path) -> None:
     )
 
 
+def test_a_front_deployed_with_hosts_still_balances_every_app_host(tmp_path: Path) -> None:
+    from usher.deploy.runs import select_hosts
+
+    config = select_hosts(config_from(tmp_path, THREE_HOSTS), ["10.0.0.1", "10.0.0.2"])
+    plan = deploy_plan(config, {h.label: NO_SYSTEMD for h in config.hosts}, INPUTS)
+    assert [hp.host.label for hp in plan.hosts] == ["10.0.0.1", "10.0.0.2"]
+    site = plan.hosts[0].front[0].commands[1].stdin
+    assert "server 10.0.0.2:3031" in site and "server 10.0.0.3:3031" in site
+
+
 def test_a_unix_socket_cannot_be_balanced_across_hosts(tmp_path: Path) -> None:
     config = config_from(tmp_path, THREE_HOSTS.replace("socket = 0.0.0.0:3031\n", ""))
     with pytest.raises(DeployError, match="set socket = :3031"):

@@ -96,6 +96,8 @@ class DeployConfig:
     nginx_listen: str
     server_name: str
     service_user: str
+    # Every host of the file, also when --hosts deploys to some of them: a front balances them all.
+    every_host: tuple[Host, ...] = ()
 
     def for_host(self, host: Host) -> DeployConfig:
         """This config as `host` sees it: `{host}` in socket, http and health_http is its address.
@@ -113,6 +115,10 @@ class DeployConfig:
     def app_hosts(self) -> tuple[Host, ...]:
         """The hosts that run the site."""
         return tuple(host for host in self.hosts if "app" in host.roles)
+
+    def balanced_hosts(self) -> tuple[Host, ...]:
+        """The app hosts a front's nginx lists: all of the file's, whatever --hosts chose."""
+        return tuple(host for host in self.every_host or self.hosts if "app" in host.roles)
 
     def front_hosts(self) -> tuple[Host, ...]:
         """The hosts whose nginx balances across the app hosts."""
@@ -287,6 +293,7 @@ def _build(values: _Values, base: Path) -> DeployConfig:
         nginx_listen=values.get("nginx_listen"),
         server_name=values.get("server_name") or " ".join(values.words("allowed_hosts")) or "_",
         service_user=values.get("service_user") or user,
+        every_host=hosts,
     )
 
 

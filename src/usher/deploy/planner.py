@@ -117,9 +117,12 @@ def _upstreams(config: DeployConfig, facts: Mapping[str, HostFacts]) -> dict[str
     result: dict[str, list[str]] = {}
     for front in config.front_hosts():
         addresses = []
-        for app in config.app_hosts():
+        for app in config.balanced_hosts():
             app_config = config.for_host(app)
-            socket = serving.socket_for(app_config, manager_for(app_config, facts[app.label]))
+            # A host left out by --hosts was not probed; its socket must be TCP anyway (checked
+            # below), where the process manager changes nothing.
+            app_facts = facts.get(app.label, HostFacts(systemd=False, current=None, releases=()))
+            socket = serving.socket_for(app_config, manager_for(app_config, app_facts))
             if socket.startswith("/") and app != front:
                 raise DeployError(
                     f"nginx on {front.label} cannot reach the unix socket of {app.label}: "
