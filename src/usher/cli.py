@@ -16,6 +16,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from usher.ops.top import main as top_main
 
         return top_main(args[1:])
+    if args[:1] == ["deploy"]:
+        from usher.deploy.cli import main as deploy_main
+
+        return deploy_main(args[1:])
     try:
         loaded = load_settings(args, os.environ)
     except ExitRequested as request:
