@@ -261,5 +261,28 @@ def close_all(listeners: list[Listener], *, unlink: bool) -> None:
     for listener in listeners:
         listener.sock.close()
         if unlink and listener.unix_path:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(listener.unix_path)
+            vacuum(listener.unix_path, "unix socket")
+
+
+def vacuum(path: str, what: str) -> None:
+    """Remove a file the server made; when it cannot, say why in one line (never a traceback):
+    after uid/gid the directory is often root's."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        user = _user_name()
+        write_line(
+            f"usher: vacuum: cannot remove the {what} {path}: {exc.strerror} (usher runs as {user}; "
+            f"make {os.path.dirname(path) or '.'} writable by {user}, e.g. RuntimeDirectory= in systemd)"
+        )
+
+
+def _user_name() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid {os.getuid()}"
