@@ -112,6 +112,9 @@ def bind(
     except OSError as exc:
         sock.close()
         raise ListenerError(_explain_bind_error(address, exc)) from exc
+    except ListenerError:
+        sock.close()
+        raise
     sock.setblocking(False)
     return Listener(protocol, address, sock, unix_path)
 
@@ -121,13 +124,45 @@ def _bind_unix(sock: socket.socket, path: str, chmod: str | None) -> str | None:
         sock.bind(path)
         return None
     with contextlib.suppress(FileNotFoundError):
-        # A socket file left by a crashed server would make bind fail; any other file is kept.
+        # A socket file left by a crashed server would make bind fail, and is replaced; one a
+        # live server answers on is never taken (unlinking it would leave that server running,
+        # unreachable). Any other kind of file is kept, and bind then fails.
         if stat.S_ISSOCK(os.lstat(path).st_mode):
-            os.unlink(path)
+            _take_stale_socket(path)
     sock.bind(path)
     if chmod is not None:
         os.chmod(path, int(chmod, 8))
     return path
+
+
+def _take_stale_socket(path: str) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.setblocking(False)
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            os.unlink(path)
+            write_line(
+                f"usher: note: replaced the stale socket file {path} (nothing answered on it)"
+            )
+            return
+        except BlockingIOError:
+            pass  # a full accept queue: a server listens there all the same
+        peer = _peer_pid(probe)
+    owner = f" (pid {peer})" if peer else ""
+    raise ListenerError(
+        f"cannot bind {path}: another server{owner} is listening on it; stop it first, or choose another socket path"
+    )
+
+
+def _peer_pid(sock: socket.socket) -> int:
+    """The pid of the process that bound the socket at the other end (0 when unknown)."""
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return 0
+    pid: int = struct.unpack("3i", creds)[0]
+    return pid
 
 
 def _explain_bind_error(address: str, exc: OSError) -> str:

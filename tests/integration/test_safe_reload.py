@@ -71,7 +71,7 @@ def break_then_fix(server: ServerProcess, site: tuple[str, int], app: Path, relo
 
 def test_hup_with_a_syntax_error_under_load_fails_no_request(serve: Serve, tmp_path: Path) -> None:
     app = tmp_path / "app.py"
-    server, site, stats = start(serve, app)
+    server, site, _ = start(serve, app)
     break_then_fix(server, site, app, lambda: server.send_signal(signal.SIGHUP))
 
 

@@ -105,7 +105,9 @@ def listener_contexts(
     contexts = []
     for listener in listeners:
         name, port = listener.server_name_port()
-        contexts.append(listener_context(settings, ctx, app, listener.protocol, name, port, decoder))
+        contexts.append(
+            listener_context(settings, ctx, app, listener.protocol, name, port, decoder)
+        )
     return contexts
 
 
@@ -159,6 +161,7 @@ def run_worker(
 ) -> NoReturn:
     """The body of a forked worker; never returns."""
     worker_id = seat.worker_id
+    master_pid = os.getppid()
     _reset_signals()
     try:
         import setproctitle
@@ -196,6 +199,7 @@ def run_worker(
     # hears signals only while it runs, so one that arrived between add_signal_handler() and
     # run_forever() would be lost, and a stop request with it.
     loop.create_task(_start_serving(worker, settings, reporter, seat))
+    loop.call_later(ORPHAN_CHECK, _watch_master, worker, master_pid, settings.worker_reload_mercy)
     try:
         loop.run_forever()
     finally:
@@ -205,7 +209,9 @@ def run_worker(
     os._exit(worker.exit_status)
 
 
-async def _start_serving(worker: Worker, settings: Settings, reporter: Reporter, seat: Seat) -> None:
+async def _start_serving(
+    worker: Worker, settings: Settings, reporter: Reporter, seat: Seat
+) -> None:
     ctx = worker.ctx
     try:
         _install_signals(worker, settings)
@@ -224,6 +230,26 @@ async def _start_serving(worker: Worker, settings: Settings, reporter: Reporter,
     except BaseException as exc:  # a worker that cannot serve must not linger half-started
         write_line(f"usher worker {seat.worker_id}: cannot start serving: {exc!r}")
         os._exit(1)
+
+
+# no-orphans (always on): once a second the worker checks that its master is still its parent. A
+# master killed by SIGKILL cannot tell its workers anything; orphans re-parented to init would go
+# on serving on the old sockets, and a restart would find the port taken. PR_SET_PDEATHSIG would
+# kill them mid-request; this lets them finish what they hold, as a graceful stop does.
+ORPHAN_CHECK = 1.0
+
+
+def _watch_master(worker: Worker, master_pid: int, mercy: int) -> None:
+    if os.getppid() == master_pid:
+        worker.ctx.loop.call_later(ORPHAN_CHECK, _watch_master, worker, master_pid, mercy)
+        return
+    write_line(
+        f"usher worker {worker.ctx.worker_id}: the master (pid {master_pid}) is gone; "
+        "finishing in-flight requests, then leaving"
+    )
+    worker.begin_stop()
+    # Nobody is left to enforce worker-reload-mercy: the worker bounds its own stop.
+    worker.ctx.loop.call_later(mercy, os._exit, EXIT_OK)
 
 
 def _attach_board(worker: Worker, settings: Settings, seat: Seat) -> Reporter:
