@@ -241,3 +241,38 @@ def test_interpreter_the_user_cannot_read_is_named_at_startup(
     line = next(text for text in log.splitlines() if "cannot read" in text)
     assert user in line and "interpreter" in line and "chmod" in line, line
     assert "Traceback" not in log and "not installed" not in log, log
+
+
+@pytest.mark.nginx
+def test_chown_socket_lets_nginx_workers_as_an_unprivileged_user_in(
+    serve: Serve, site_dir: Path, tmp_path: Path
+) -> None:
+    from tests.support.nginx import start_nginx
+
+    user = unprivileged_user()
+    sock = site_dir / "app.sock"
+    owner = f"{user.pw_name}:{user.pw_name}"
+    serve(
+        ["--socket", str(sock), "--wsgi-file", str(site_dir / "app.py"),
+         "--chmod-socket", "660", "--chown-socket", owner],
+    )  # fmt: skip
+    info = sock.stat()
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (user.pw_uid, user.pw_gid, 0o660)
+    nginx = start_nginx(tmp_path, f"unix:{sock}", user=user.pw_name)
+    try:
+        workers = subprocess.run(
+            ["ps", "-o", "user=", "--ppid", str(nginx.proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        assert workers and set(workers) == {user.pw_name}, workers
+        assert get(nginx.address, "/").status == 200, nginx.describe()
+    finally:
+        nginx.stop()
+
+
+def test_chown_socket_is_not_misdirected_to_chmod(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*server_command(), "--chown-sockets", "www-data", "--http-socket", ":0"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "chown-socket" in done.stderr and "chmod-socket" not in done.stderr, done.stderr
