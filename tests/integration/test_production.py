@@ -276,3 +276,36 @@ def test_chown_socket_is_not_misdirected_to_chmod(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "chown-socket" in done.stderr and "chmod-socket" not in done.stderr, done.stderr
+
+
+def test_log_req_is_the_workers_count_then_the_server_total(serve: Serve, tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "app.py").write_text(APP)
+    server = serve(
+        ["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", str(tmp_path / "app.py"),
+         "--processes", "2", "--chdir", str(tmp_path), "--stats", f"127.0.0.1:{free_port()}"],
+    )  # fmt: skip
+    for _ in range(12):
+        assert get(("127.0.0.1", port), "/").status == 200
+    server.stop()
+    counts = [
+        tuple(int(n) for n in line.split("|req: ")[1].split("]")[0].split("/"))
+        for line in server.log_text().splitlines()
+        if "|req: " in line
+    ]
+    assert len(counts) == 12
+    assert [total for _, total in counts] == list(range(1, 13))  # one request at a time
+    assert all(own <= total for own, total in counts)
+    assert sum(1 for own, _ in counts if own == 1) in (1, 2)  # each worker counts from 1
+
+
+def test_stats_cwd_is_the_apps_directory(serve: Serve, tmp_path: Path) -> None:
+    from tests.integration.ops import read_stats
+
+    stats = free_port()
+    (tmp_path / "app.py").write_text(APP)
+    serve(
+        ["--http-socket", f"127.0.0.1:{free_port()}", "--wsgi-file", "app.py",
+         "--chdir", str(tmp_path), "--stats", f"127.0.0.1:{stats}"],
+    )  # fmt: skip
+    assert read_stats(("127.0.0.1", stats))["cwd"] == str(tmp_path)

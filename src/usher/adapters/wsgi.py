@@ -39,6 +39,7 @@ Report = Callable[[Request, BaseException], None]
 
 SERVER_SOFTWARE = f"usher/{__version__}"
 
+
 class FileWrapper:
     """`wsgi.file_wrapper`: lets the server send a real file with os.sendfile."""
 
@@ -149,7 +150,6 @@ class WsgiHandler:
         self.hide_per_call = loop_shared
         if not loop_shared:
             _set_running_loop(None)
-
 
 
 class WsgiExchange:

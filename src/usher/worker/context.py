@@ -41,7 +41,6 @@ FLUSH_AFTER_NS = 200_000
 ACCEPT_AFTER_NS = 5_000_000
 
 
-
 # A stopping worker keeps idle connections this long: a client that connected just before the
 # stop (its connection accepted, its request not yet read) must get an answer, not a reset, or a
 # chain reload under load would fail requests.

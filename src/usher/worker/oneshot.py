@@ -69,7 +69,9 @@ class OneShotAcceptor:
 
     __slots__ = ("_accept", "_context", "_family", "_fd", "_stopped", "_watching", "_worker")
 
-    def __init__(self, worker: WorkerContext, sock: socket.socket, context: ListenerContext) -> None:
+    def __init__(
+        self, worker: WorkerContext, sock: socket.socket, context: ListenerContext
+    ) -> None:
         self._worker = worker
         self._context = context
         self._fd = sock.fileno()

@@ -35,7 +35,7 @@ from usher.logs import write_line
 from usher.options import Settings
 from usher.protocols.events import Limits
 from usher.protocols.uwsgi import VarsDecoder
-from usher.scoreboard import Layout, Scoreboard
+from usher.scoreboard import Layout, Scoreboard, ServerTotal
 from usher.sockets import Listener
 from usher.worker import harakiri
 from usher.worker.board import Recycling, Reporter, cores_for, make_board
@@ -135,7 +135,11 @@ def listener_context(
         pool=ctx.pool,
         report=ctx.report_exception,
     )
-    limits = Limits(max_head=settings.buffer_size, max_body=settings.limit_post)
+    limits = Limits(
+        max_head=settings.buffer_size,
+        max_body=settings.limit_post,
+        max_fields=settings.limit_request_fields,
+    )
     return ListenerContext(protocol, limits, handler, decoder)
 
 
@@ -179,6 +183,7 @@ def run_worker(
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     ctx = WorkerContext(settings, worker_id, loop)
+    ctx.log.total = ServerTotal(seat.scoreboard.memory, seat.scoreboard.layout.total_offset)
     worker = Worker(settings, ctx)
     reporter = _attach_board(worker, settings, seat)
     worker.contexts = contexts = listener_contexts(settings, listeners, app, ctx)
