@@ -152,6 +152,7 @@ def render_config(
     master_process: bool = True,
     mounts: dict[str, str] | None = None,
     user: str | None = None,
+    statics: dict[str, Path] | None = None,
 ) -> str:
     """The nginx.conf text. `upstream` is "127.0.0.1:PORT" or "unix:/path.sock"; `mounts` maps a
     location prefix to extra directives for it (e.g. a SCRIPT_NAME param); `user` runs nginx's
@@ -167,6 +168,8 @@ def render_config(
         locations += (
             f"        location {path} {{\n            {_location(kind, directives)}\n        }}\n"
         )
+    for path, directory in (statics or {}).items():
+        locations += f"        location {path} {{\n            alias {directory}/;\n        }}\n"
     temp_paths = "\n".join(
         f"    {name}_temp_path {prefix / (name + '_temp')};"
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -209,6 +212,7 @@ def start_nginx(
     master_process: bool = True,
     mounts: dict[str, str] | None = None,
     user: str | None = None,
+    statics: dict[str, Path] | None = None,
 ) -> NginxProcess:
     """Write nginx.conf under tmp_path/nginx, validate it with `nginx -t`, start nginx in the
     foreground and return once its port accepts connections."""
@@ -228,6 +232,7 @@ def start_nginx(
             master_process=master_process,
             mounts=mounts,
             user=user,
+            statics=statics,
         )
     )
     base = [str(NGINX), "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]

@@ -111,7 +111,7 @@ class Preflight:
         elif not text:
             text = f"usher: the check exited with status {os.waitstatus_to_exitcode(status)} and said nothing"
         self.record.failed_at = time.time()
-        self.record.error = text.splitlines()[-1]
+        self.record.error = text.splitlines()[-1].removeprefix("usher: check-config: ")
         done(text)
 
     def expire(self, now: float) -> None:
