@@ -182,6 +182,9 @@ def adopt(protocol: Protocol, address: str, fd: int, *, owned: bool = True) -> L
     (`owned`: vacuum may remove its socket file) or from systemd (not owned: systemd keeps it)."""
     sock = socket.socket(fileno=fd)
     sock.setblocking(False)
+    # Inherited descriptors arrive inheritable; no child but a worker (forked) may hold them: a
+    # reload's check (usher.master.preflight) execs, and must not keep a listener open.
+    sock.set_inheritable(False)
     unix_path = None
     if owned and sock.family == socket.AF_UNIX:
         name = sock.getsockname()

@@ -278,6 +278,7 @@ class Master:
 
     def cleanup(self) -> None:
         """Close listeners and stats sockets; with vacuum remove unix sockets and the pidfile."""
+        self.preflight.abandon()
         self.endpoints.close(unlink=True)
         if self.fifo is not None:
             self.fifo.close(unlink=True)

@@ -114,6 +114,11 @@ class Preflight:
         self.record.error = text.splitlines()[-1].removeprefix("usher: check-config: ")
         done(text)
 
+    def abandon(self) -> None:
+        """The master leaves: a check still running is of no use to anyone."""
+        if self.pid is not None:
+            kill(self.pid, signal.SIGKILL)
+
     def expire(self, now: float) -> None:
         """Kill a check that has run past CHECK_TIMEOUT (its exit then fails the reload)."""
         if self.pid is not None and now >= self.deadline:

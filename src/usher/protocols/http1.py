@@ -97,7 +97,6 @@ class HttpCodec:
     __slots__ = (
         "_blank_lines",
         "_dropped",
-        "_dropped_fields",
         "_events",
         "_exact",
         "_framing",
@@ -133,7 +132,6 @@ class HttpCodec:
         self._noted: list[tuple[bytes, bytes]] | None = None
         self._hosts = 0
         self._dropped = 0
-        self._dropped_fields = 0
         self._blank_lines = 0  # empty lines seen before the next request line
         self._request: Request | None = None
         self._received = 0  # body bytes passed on, held to limit-post for chunked bodies
@@ -302,7 +300,6 @@ class HttpCodec:
         self._noted = None
         self._hosts = 0
         self._dropped = 0
-        self._dropped_fields = 0
         self._blank_lines = 0
 
     def on_url(self, url: bytes) -> None:
@@ -321,7 +318,6 @@ class HttpCodec:
             value = value.rstrip(_OWS)
         if _UNDERSCORE in name:
             self._dropped += len(name) + len(value) + 3
-            self._dropped_fields += 1  # counted against limit-request-fields all the same
             return
         if name in _NOTED:
             if name == _HOST:
@@ -348,8 +344,9 @@ class HttpCodec:
         if self._hosts != 1:
             self._check_hosts(version)
         # Counted here, not per field: buffer-size already bounds the memory a head holds, and
-        # the count bounds the work each field costs later (environ keys, the app's lookups).
-        if len(self._headers) + self._dropped_fields > self._max_fields:
+        # the count bounds the work each kept field costs later (environ keys, the app's
+        # lookups); dropped fields (names with `_`) cost nothing more and are not counted.
+        if len(self._headers) > self._max_fields:
             self._refuse(
                 431,
                 f"more than {self._max_fields} header fields: raise limit-request-fields to "
