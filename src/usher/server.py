@@ -29,6 +29,11 @@ class StartupError(Exception):
 
 def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
     """Run the server until it stops; the return value is the process exit status."""
+    if (settings.daemonize or settings.logto) and INHERIT_ENV not in os.environ:
+        # Also on the terminal that started the server: a note only in a log file is a note
+        # nobody reads (a re-executed master has no terminal to speak to).
+        for note in notes:
+            write_line(f"usher: note: {note}")
     if settings.daemonize:
         _daemonize(settings.daemonize)
     elif settings.logto:

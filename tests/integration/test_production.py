@@ -309,3 +309,16 @@ def test_stats_cwd_is_the_apps_directory(serve: Serve, tmp_path: Path) -> None:
          "--chdir", str(tmp_path), "--stats", f"127.0.0.1:{stats}"],
     )  # fmt: skip
     assert read_stats(("127.0.0.1", stats))["cwd"] == str(tmp_path)
+
+
+def test_notes_reach_the_terminal_when_logs_go_to_a_file(serve: Serve, tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    log = tmp_path / "usher.log"
+    ini = tmp_path / "usher.ini"
+    ini.write_text(f"[uwsgi]\nlogto = {log}\nno-such-option-here = 1\n")
+    server = serve(
+        ["--http-socket", f"127.0.0.1:{free_port()}", "--wsgi-file", str(tmp_path / "app.py"),
+         "--ini", str(ini)],
+    )  # fmt: skip
+    assert "no-such-option-here" in server.stderr_text()
+    assert "no-such-option-here" in log.read_text()
