@@ -322,3 +322,16 @@ def test_notes_reach_the_terminal_when_logs_go_to_a_file(serve: Serve, tmp_path:
     )  # fmt: skip
     assert "no-such-option-here" in server.stderr_text()
     assert "no-such-option-here" in log.read_text()
+
+
+def test_umask_applies_to_what_the_server_creates(
+    serve: Serve, sock_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    pidfile, sock = tmp_path / "u.pid", sock_dir / "umask.sock"
+    serve(
+        ["--socket", str(sock), "--wsgi-file", str(tmp_path / "app.py"),
+         "--pidfile", str(pidfile), "--umask", "077"],
+    )  # fmt: skip
+    assert pidfile.stat().st_mode & 0o777 == 0o600
+    assert sock.stat().st_mode & 0o077 == 0
