@@ -335,3 +335,15 @@ def test_umask_applies_to_what_the_server_creates(
     )  # fmt: skip
     assert pidfile.stat().st_mode & 0o777 == 0o600
     assert sock.stat().st_mode & 0o077 == 0
+
+
+def test_pidfile_naming_another_program_is_stale_and_not_signalled(tmp_path: Path) -> None:
+    with subprocess.Popen(["sleep", "30"]) as other:
+        pidfile = tmp_path / "reused.pid"
+        pidfile.write_text(f"{other.pid}\n")
+        done = subprocess.run(
+            [*server_command(), "--stop", str(pidfile)], capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 1 and "another program" in done.stderr, done.stderr
+        assert other.poll() is None  # not signalled
+        other.kill()
