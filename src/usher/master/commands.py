@@ -3,7 +3,9 @@ log files, stats in the log, and carrying out the limits' verdicts.
 
 Each command checks the lifecycle's phase, asks it for the transition (a stop, a re-exec, a reload
 of the workers), and only once the transition is accepted acts on the pool: the signal handlers
-of the master's loop and the FIFO letters below end up here alike.
+of the master's loop and the FIFO letters below end up here alike. A reload that would import
+the code anew (everything but `c`, and `w`/`W` without lazy-apps) asks for no transition until
+usher.master.preflight has proven, in a throwaway child, that the new code imports.
 
 The master FIFO's letters follow uWSGI's:
 
