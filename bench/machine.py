@@ -8,7 +8,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("usher", "pyuwsgi", "gunicorn", "granian", "uvloop", "httptools", "Django")
+PACKAGES = ("usher-server", "pyuwsgi", "gunicorn", "granian", "uvloop", "httptools", "Django")
 
 
 def cpu_model() -> str:

@@ -1,4 +1,8 @@
-"""The `usher` command: uWSGI-compatible flags and ini files in, a running server out."""
+"""The `usher` command: uWSGI-compatible flags and ini files in, a running server out.
+
+Besides serving: `usher top`, `usher deploy`, `usher --check-config [arguments]` (check, bind nothing), and
+uWSGI's `--reload PIDFILE` and `--stop PIDFILE`, which signal the master a pidfile names.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from usher.options import ConfigError, ExitRequested, load_settings
+
+CHECK_FLAG = "--check-config"
+# uWSGI's control flags: the pidfile names a running master; the signal is what it obeys.
+PIDFILE_ACTIONS = {"--reload": "SIGHUP", "--stop": "SIGINT"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,6 +28,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from usher.deploy.cli import main as deploy_main
 
         return deploy_main(args[1:])
+    if args[:1] and args[0].split("=", 1)[0] in PIDFILE_ACTIONS:
+        from usher.control import signal_pidfile
+
+        flag, _, path = args[0].partition("=")
+        path = path or (args[1] if len(args) > 1 else "")
+        return signal_pidfile(flag.lstrip("-"), path, PIDFILE_ACTIONS[flag])
+    checking = CHECK_FLAG in args
+    if checking:
+        args.remove(CHECK_FLAG)
     try:
         loaded = load_settings(args, os.environ)
     except ExitRequested as request:
@@ -28,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"usher: {exc}", file=sys.stderr)
         return exc.exit_status
+    if checking:
+        from usher.check import check_config
+
+        return check_config(loaded.settings, loaded.notes)
     from usher.server import serve
 
     return serve(loaded.settings, loaded.notes, args)

@@ -22,6 +22,10 @@ class Counted(Protocol):
     def requests(self) -> int: ...
 
 
+class Totals(Protocol):
+    def add_one(self) -> int: ...
+
+
 class Carrier(Protocol):
     """What an access line reads of a request's carrier: a Connection, or a request answered
     where it was accepted (usher.worker.oneshot.OneShot)."""
@@ -50,9 +54,10 @@ class Answer(Protocol):
     def header_count(self) -> int: ...
 
 
-# The line uWSGI users grep for, with the same fields in the same places.
+# The line uWSGI users grep for, with the same fields in the same places: `req: X/Y` is, as in
+# uWSGI, this worker's requests for the app (this one included) / the server-wide total.
 DEFAULT_FORMAT = (
-    "[pid: %(pid)|app: 0|req: %(wid)/%(reqs)] %(addr) () {%(vars) vars in %(pktsize) bytes} "
+    "[pid: %(pid)|app: 0|req: %(reqs)/%(total_reqs)] %(addr) () {%(vars) vars in %(pktsize) bytes} "
     "[%(ctime)] %(method) %(uri) => generated %(rsize) bytes in %(msecs) msecs "
     "(%(proto) %(status)) %(headers) headers in %(hsize) bytes (1 switches on core 0)"
 )
@@ -131,6 +136,7 @@ _FIELDS: dict[str, Callable[[RequestFields], str]] = {
     "pid": lambda f: str(f.log.pid),
     "wid": lambda f: str(f.log.worker_id),
     "reqs": lambda f: str(f.conn.worker.requests + 1),
+    "total_reqs": lambda f: str(f.log.count_total(f.conn.worker.requests + 1)),
     "addr": lambda f: str(f.environ.get("REMOTE_ADDR", f.conn.peer[0])),
     "user": lambda f: f.environ.get("REMOTE_USER", "-"),
     "method": lambda f: f.environ.get("REQUEST_METHOD", "-"),
@@ -164,10 +170,17 @@ class ServerLog:
         self.pid: int = pid
         self.worker_id: int = worker_id
         self.clock = time.monotonic
+        # The server-wide total in the scoreboard (usher.scoreboard.ServerTotal), set by the
+        # worker once it has one; without it the worker's own count stands in.
+        self.total: Totals | None = None
         template = log_format or DEFAULT_FORMAT
         self.names = _PLACEHOLDER.findall(template)
         self.getters = [_FIELDS.get(name, _unknown) for name in self.names]
         self.template = _PLACEHOLDER.sub("{}", template.replace("{", "{{").replace("}", "}}"))
+
+    def count_total(self, own: int) -> int:
+        """Count this request in the server-wide total and return it."""
+        return own if self.total is None else self.total.add_one()
 
     def access(self, conn: Carrier, responder: Answer) -> None:
         """Write the access line of a finished request (the caller checks `enabled`)."""

@@ -104,7 +104,9 @@ class Layout:
         self.cores_offset = HEAD.size + COUNTERS.size
         self.row_size = _round_up(self.cores_offset + cores * CORE_SIZE)
         assert self.cores_offset % 8 == 0 and CORE_SIZE % 8 == 0
-        self.size = max(self.row_size * rows, mmap.PAGESIZE)
+        # After the rows: the server-wide request total the access log shows (req: X/Y).
+        self.total_offset = self.row_size * rows
+        self.size = max(self.total_offset + START.size, mmap.PAGESIZE)
 
     def row(self, index: int) -> int:
         return index * self.row_size
@@ -186,6 +188,26 @@ class Scoreboard:
             # The details belong to another request, or are being rewritten right now.
             return CoreView(started, requests, "", "", "")
         return CoreView(started, requests, _text(method), _text(uri), _text(client))
+
+
+class ServerTotal:
+    """The requests answered by every worker since the master started: uWSGI's server-wide
+    count (the Y of `req: X/Y`). Each worker adds its own in shared memory without a lock, as
+    uWSGI does: two workers finishing in the same instant may count once, and the figure is for
+    the log, not for billing (the stats document's per-worker counters are exact)."""
+
+    __slots__ = ("memory", "offset")
+
+    def __init__(self, memory: mmap.mmap | bytearray, offset: int) -> None:
+        self.memory = memory
+        self.offset = offset
+
+    def add_one(self) -> int:
+        """Count one request; the new total."""
+        (total,) = START.unpack_from(self.memory, self.offset)
+        total += 1
+        START.pack_into(self.memory, self.offset, total)
+        return int(total)
 
 
 def _text(raw: bytes) -> str:

@@ -12,7 +12,15 @@ from usher.logfile import reopen
 from usher.logs import write_line
 from usher.master.loop import Master
 from usher.options import Settings
-from usher.sockets import Listener, ListenerError, bind_all, close_all
+from usher.privileges import (
+    Account,
+    PrivilegeError,
+    chown_socket,
+    drop,
+    runtime_places,
+    unreadable,
+)
+from usher.sockets import INHERIT_ENV, Listener, ListenerError, bind_all, close_all
 
 
 class StartupError(Exception):
@@ -21,10 +29,20 @@ class StartupError(Exception):
 
 def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
     """Run the server until it stops; the return value is the process exit status."""
-    if settings.daemonize:
+    # A re-executed master (a graceful reload) inherits its listeners, and already wrote the
+    # pidfile and dropped privileges: as in uWSGI, the pidfile is written once, as root.
+    reexecuted = INHERIT_ENV in os.environ
+    if (settings.daemonize or settings.logto) and not reexecuted:
+        # Also on the terminal that started the server: a note only in a log file is a note
+        # nobody reads (a re-executed master has no terminal to speak to).
+        for note in notes:
+            write_line(f"usher: note: {note}")
+    if settings.daemonize and not reexecuted:
         _daemonize(settings.daemonize)
-    elif settings.logto:
-        reopen(settings.logto)
+    elif (log := settings.daemonize or settings.logto) is not None:
+        # A re-executed master is daemonized already, as uWSGI's is: forking again would change
+        # the pid the pidfile (written once) and process managers know it by.
+        reopen(log)
     for note in notes:
         write_line(f"usher: note: {note}")
     cwd = os.getcwd()
@@ -34,6 +52,8 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
             "usher: no listener configured: add --http-socket :8000 (HTTP) or --socket :3031 (uwsgi, for nginx uwsgi_pass)"
         )
         return 2
+    if settings.umask is not None:
+        os.umask(int(settings.umask, 8))
     try:
         listeners = bind_all(
             wanted,
@@ -45,14 +65,18 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         write_line(f"usher: {exc}")
         return 1
     try:
-        _write_pidfile(settings.pidfile)
-        _drop_privileges(settings.uid, settings.gid)
+        if not reexecuted:
+            _chown_sockets(listeners, settings.chown_socket)
+            _write_pidfile(settings.pidfile)
+        account = drop(settings.uid, settings.gid)
+        if account is not None:
+            _check_readable(account, settings)
         app = _load(settings)
-    except (StartupError, AppLoadError) as exc:
+    except (StartupError, AppLoadError, PrivilegeError) as exc:
         if isinstance(exc, AppLoadError) and exc.details:
             write_line(exc.details.rstrip())
         write_line(f"usher: {exc}")
-        close_all(listeners, unlink=settings.vacuum)
+        close_all(listeners, unlink=settings.vacuum and not reexecuted)
         return 1
     _banner(settings, listeners)
     _set_title(settings)
@@ -105,29 +129,17 @@ def _write_pidfile(path: str | None) -> None:
         ) from exc
 
 
-def _drop_privileges(uid: str | None, gid: str | None) -> None:
-    if not (uid or gid):
-        return
-    import grp  # only with uid/gid: not worth their memory in every worker
-    import pwd
+def _chown_sockets(listeners: list[Listener], owner: str | None) -> None:
+    if owner:
+        for listener in listeners:
+            if listener.unix_path:
+                chown_socket(listener.unix_path, owner)
 
-    try:
-        if gid:
-            group = int(gid) if gid.isdigit() else grp.getgrnam(gid).gr_gid
-            os.setgroups([group])
-            os.setgid(group)
-        if uid:
-            user = int(uid) if uid.isdigit() else pwd.getpwnam(uid).pw_uid
-            if not gid:
-                os.setgroups([pwd.getpwuid(user).pw_gid])
-                os.setgid(pwd.getpwuid(user).pw_gid)
-            os.setuid(user)
-    except KeyError as exc:
-        raise StartupError(f"no such user or group {exc.args[0]!r}: fix uid/gid") from exc
-    except PermissionError as exc:
-        raise StartupError(
-            "uid/gid can only be changed when usher starts as root: drop those options or start as root"
-        ) from exc
+
+def _check_readable(account: Account, settings: Settings) -> None:
+    problem = unreadable(account, runtime_places(settings.chdir, settings.home))
+    if problem is not None:
+        raise StartupError(problem)
 
 
 def _daemonize(path: str) -> None:

@@ -112,6 +112,9 @@ def bind(
     except OSError as exc:
         sock.close()
         raise ListenerError(_explain_bind_error(address, exc)) from exc
+    except ListenerError:
+        sock.close()
+        raise
     sock.setblocking(False)
     return Listener(protocol, address, sock, unix_path)
 
@@ -121,13 +124,45 @@ def _bind_unix(sock: socket.socket, path: str, chmod: str | None) -> str | None:
         sock.bind(path)
         return None
     with contextlib.suppress(FileNotFoundError):
-        # A socket file left by a crashed server would make bind fail; any other file is kept.
+        # A socket file left by a crashed server would make bind fail, and is replaced; one a
+        # live server answers on is never taken (unlinking it would leave that server running,
+        # unreachable). Any other kind of file is kept, and bind then fails.
         if stat.S_ISSOCK(os.lstat(path).st_mode):
-            os.unlink(path)
+            _take_stale_socket(path)
     sock.bind(path)
     if chmod is not None:
         os.chmod(path, int(chmod, 8))
     return path
+
+
+def _take_stale_socket(path: str) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.setblocking(False)
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            os.unlink(path)
+            write_line(
+                f"usher: note: replaced the stale socket file {path} (nothing answered on it)"
+            )
+            return
+        except BlockingIOError:
+            pass  # a full accept queue: a server listens there all the same
+        peer = _peer_pid(probe)
+    owner = f" (pid {peer})" if peer else ""
+    raise ListenerError(
+        f"cannot bind {path}: another server{owner} is listening on it; stop it first, or choose another socket path"
+    )
+
+
+def _peer_pid(sock: socket.socket) -> int:
+    """The pid of the process that bound the socket at the other end (0 when unknown)."""
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return 0
+    pid: int = struct.unpack("3i", creds)[0]
+    return pid
 
 
 def _explain_bind_error(address: str, exc: OSError) -> str:
@@ -147,6 +182,9 @@ def adopt(protocol: Protocol, address: str, fd: int, *, owned: bool = True) -> L
     (`owned`: vacuum may remove its socket file) or from systemd (not owned: systemd keeps it)."""
     sock = socket.socket(fileno=fd)
     sock.setblocking(False)
+    # Inherited descriptors arrive inheritable; no child but a worker (forked) may hold them: a
+    # reload's check (usher.master.preflight) execs, and must not keep a listener open.
+    sock.set_inheritable(False)
     unix_path = None
     if owned and sock.family == socket.AF_UNIX:
         name = sock.getsockname()
@@ -261,5 +299,28 @@ def close_all(listeners: list[Listener], *, unlink: bool) -> None:
     for listener in listeners:
         listener.sock.close()
         if unlink and listener.unix_path:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(listener.unix_path)
+            vacuum(listener.unix_path, "unix socket")
+
+
+def vacuum(path: str, what: str) -> None:
+    """Remove a file the server made; when it cannot, say why in one line (never a traceback):
+    after uid/gid the directory is often root's."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        user = _user_name()
+        write_line(
+            f"usher: vacuum: cannot remove the {what} {path}: {exc.strerror} (usher runs as {user}; "
+            f"make {os.path.dirname(path) or '.'} writable by {user}, e.g. RuntimeDirectory= in systemd)"
+        )
+
+
+def _user_name() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid {os.getuid()}"

@@ -117,7 +117,9 @@ class NginxProcess:
         os.close(self.pidfd)
 
 
-def _user_directive() -> str:
+def _user_directive(user: str | None = None) -> str:
+    if user is not None:
+        return f"user {user};"  # the workers run as this unprivileged user, as in production
     # As root, nginx would drop its workers to "nobody", who cannot enter pytest's 0700 temp
     # directories; the tests are about the upstream, not privilege separation.
     if os.geteuid() != 0:
@@ -149,9 +151,12 @@ def render_config(
     tls_port: int | None = None,
     master_process: bool = True,
     mounts: dict[str, str] | None = None,
+    user: str | None = None,
+    statics: dict[str, Path] | None = None,
 ) -> str:
     """The nginx.conf text. `upstream` is "127.0.0.1:PORT" or "unix:/path.sock"; `mounts` maps a
-    location prefix to extra directives for it (e.g. a SCRIPT_NAME param)."""
+    location prefix to extra directives for it (e.g. a SCRIPT_NAME param); `user` runs nginx's
+    workers as that user (nginx must start as root)."""
     listen = f"listen 127.0.0.1:{port};"
     if tls is not None:
         listen += (
@@ -163,6 +168,8 @@ def render_config(
         locations += (
             f"        location {path} {{\n            {_location(kind, directives)}\n        }}\n"
         )
+    for path, directory in (statics or {}).items():
+        locations += f"        location {path} {{\n            alias {directory}/;\n        }}\n"
     temp_paths = "\n".join(
         f"    {name}_temp_path {prefix / (name + '_temp')};"
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -171,7 +178,7 @@ def render_config(
 daemon off;
 master_process {"on" if master_process else "off"};
 worker_processes 1;
-{_user_directive()}
+{_user_directive(user)}
 pid {prefix / "nginx.pid"};
 error_log {prefix / "error.log"} info;
 
@@ -204,6 +211,8 @@ def start_nginx(
     tls: tuple[Path, Path] | None = None,
     master_process: bool = True,
     mounts: dict[str, str] | None = None,
+    user: str | None = None,
+    statics: dict[str, Path] | None = None,
 ) -> NginxProcess:
     """Write nginx.conf under tmp_path/nginx, validate it with `nginx -t`, start nginx in the
     foreground and return once its port accepts connections."""
@@ -222,6 +231,8 @@ def start_nginx(
             tls_port=tls_port,
             master_process=master_process,
             mounts=mounts,
+            user=user,
+            statics=statics,
         )
     )
     base = [str(NGINX), "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")]

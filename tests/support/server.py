@@ -89,6 +89,9 @@ class ServerProcess:
         self._notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify_path = str(self._rundir / "notify.sock")
         self._notify.bind(notify_path)
+        # Reachable by a server that dropped privileges (uid/gid), as systemd's own socket is.
+        self._rundir.chmod(0o711)
+        os.chmod(notify_path, 0o666)
         child_env = dict(os.environ if env is None else env)
         child_env["NOTIFY_SOCKET"] = notify_path
         child_env.setdefault("PYTHONUNBUFFERED", "1")

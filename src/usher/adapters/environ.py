@@ -71,9 +71,23 @@ def uwsgi_environ(base: dict[str, Any], variables: dict[str, str], body: Any) ->
         environ["QUERY_STRING"] = variables.get("REQUEST_URI", "").partition("?")[2]
     if "SERVER_PROTOCOL" not in variables:
         environ["SERVER_PROTOCOL"] = "HTTP/1.0"
+    # nginx passes every request header as an HTTP_ variable too, Content-Type and
+    # Content-Length included, beside uwsgi_params' CONTENT_TYPE and CONTENT_LENGTH: PEP 3333
+    # (and wsgiref.validate) forbids the HTTP_ forms. Two lookups on a bodiless request.
+    if "HTTP_CONTENT_TYPE" in variables:
+        _unprefix(environ, variables, "CONTENT_TYPE")
+    if "HTTP_CONTENT_LENGTH" in variables:
+        _unprefix(environ, variables, "CONTENT_LENGTH")
     # nginx sends CONTENT_TYPE/CONTENT_LENGTH even when empty; PEP 3333 lets them be absent.
     if variables.get("CONTENT_TYPE") == "":
         del environ["CONTENT_TYPE"]
     if variables.get("CONTENT_LENGTH") == "":
         del environ["CONTENT_LENGTH"]
     return environ
+
+
+def _unprefix(environ: dict[str, Any], variables: dict[str, str], key: str) -> None:
+    """Drop HTTP_<key>; a front that sent only that form gets it under `key`."""
+    value = environ.pop("HTTP_" + key)
+    if key not in variables:
+        environ[key] = value

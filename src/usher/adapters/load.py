@@ -84,6 +84,12 @@ def _unavailable_app(reason: str) -> WsgiApp:
     return unavailable
 
 
+def import_app(settings: Settings) -> WsgiApp:
+    """Import the configured callable or raise AppLoadError, whatever need-app says (the check
+    that a reload and --check-config make)."""
+    return _load_callable(settings)
+
+
 def _load_callable(settings: Settings) -> WsgiApp:
     if settings.wsgi_file:
         module = _exec_file(settings.wsgi_file)
@@ -119,20 +125,26 @@ def _import(module_name: str) -> Any:
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        details = traceback.format_exc()
-        if exc.name and module_name.startswith(exc.name):
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            # Nothing of the user's ran: the traceback would only show usher's own frames.
             raise AppLoadError(
-                f"module {module_name!r} not found (no {exc.name!r} on sys.path from "
-                f"{os.getcwd()}): check --chdir, --pythonpath or --home",
-                details,
+                f"module {module_name!r} not found: no {exc.name!r} in {_search_path()} "
+                "(check --chdir, --pythonpath or --home)"
             ) from exc
         raise AppLoadError(
             f"importing {module_name!r} failed: it imports {exc.name!r}, which is not installed "
-            f"in {sys.prefix} (install it, or set --home to the app's virtualenv)",
-            details,
+            f"in {sys.prefix} (pip install it there, or set --home to the app's virtualenv)",
+            traceback.format_exc(),
         ) from exc
     except Exception as exc:
         raise AppLoadError(_raised(module_name, exc), traceback.format_exc()) from exc
+
+
+def _search_path() -> str:
+    """Where an import looked, for the one-line error: the directories of sys.path that exist."""
+    places = [entry or os.getcwd() for entry in sys.path if os.path.isdir(entry or ".")]
+    shown = ", ".join(places[:4])
+    return f"{shown}{f' (and {len(places) - 4} more)' if len(places) > 4 else ''}"
 
 
 def _exec_file(path: str) -> Any:

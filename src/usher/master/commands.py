@@ -3,7 +3,9 @@ log files, stats in the log, and carrying out the limits' verdicts.
 
 Each command checks the lifecycle's phase, asks it for the transition (a stop, a re-exec, a reload
 of the workers), and only once the transition is accepted acts on the pool: the signal handlers
-of the master's loop and the FIFO letters below end up here alike.
+of the master's loop and the FIFO letters below end up here alike. A reload that would import
+the code anew (everything but `c`, and `w`/`W` without lazy-apps) asks for no transition until
+usher.master.preflight has proven, in a throwaway child, that the new code imports.
 
 The master FIFO's letters follow uWSGI's:
 
@@ -26,6 +28,7 @@ The master FIFO's letters follow uWSGI's:
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -41,6 +44,7 @@ from usher.supervise import systemd
 from usher.supervise.procfs import kernel_view
 
 if TYPE_CHECKING:
+    from usher.master.preflight import Preflight
     from usher.ops.figures import ServerFigures
 
 # After the harakiri signal the stack is in the log at once; this long lets the worker answer its
@@ -58,8 +62,10 @@ class Commands:
         lifecycle: Lifecycle,
         chain: ChainReload,
         figures: Callable[[], ServerFigures],
+        preflight: Preflight | None = None,
     ) -> None:
         self.settings = settings
+        self.preflight = preflight
         self.pool = pool
         self.lifecycle = lifecycle
         self.chain = chain
@@ -70,8 +76,8 @@ class Commands:
             "q": lambda: self.stop(graceful=True, why="master FIFO 'q'"),
             "Q": lambda: self.stop(graceful=False, why="master FIFO 'Q'"),
             "c": lambda: chain.start("master FIFO 'c'"),
-            "w": lambda: self.reload_workers("master FIFO 'w'", brutal=False),
-            "W": lambda: self.reload_workers("master FIFO 'W'", brutal=True),
+            "w": lambda: self.reload_workers_checked("master FIFO 'w'", brutal=False),
+            "W": lambda: self.reload_workers_checked("master FIFO 'W'", brutal=True),
             "s": self.log_stats,
             "+": lambda: self.add_worker("master FIFO '+'"),
             "-": lambda: self.remove_worker("master FIFO '-'"),
@@ -108,7 +114,49 @@ class Commands:
     # -- reloads -------------------------------------------------------------------------------
 
     def reload(self, why: str, *, brutal: bool) -> None:
-        """Reload everything: re-exec the master (non-lazy) or replace every worker (lazy)."""
+        """Reload everything once the new code is proven to import (usher.master.preflight):
+        re-exec the master (non-lazy) or replace every worker (lazy)."""
+        if self.lifecycle.winding_down:
+            return
+        self._checked(why, lambda: self._reload_now(why, brutal=brutal))
+
+    def reload_workers_checked(self, why: str, *, brutal: bool) -> None:
+        """Replace every worker; with lazy-apps (the workers import the code anew) only once the
+        new code is proven to import."""
+        if not self.settings.lazy_apps:
+            self.reload_workers(why, brutal=brutal)
+            return
+        self._checked(why, lambda: self.reload_workers(why, brutal=brutal))
+
+    def _checked(self, why: str, action: Callable[[], None]) -> None:
+        preflight = self.preflight
+        if preflight is None:
+            action()
+            return
+        if preflight.running:
+            write_line(f"usher: {why}: ignored: a reload is being checked already")
+            return
+        write_line(f"usher: {why}: checking that the new code imports before reloading")
+        systemd.reloading("checking the new code before reloading")
+        preflight.start(lambda failure: self._after_check(why, action, failure))
+
+    def _after_check(self, why: str, action: Callable[[], None], failure: str | None) -> None:
+        if self.lifecycle.winding_down:
+            return  # a stop came while the check ran
+        if failure is None:
+            action()
+            return
+        write_line(failure)
+        write_line(
+            f"usher: {why}: reload abandoned, the new code does not import; the old workers keep "
+            "serving (fix the code and reload again)"
+        )
+        assert self.preflight is not None  # only a preflight calls back
+        error = self.preflight.record.error
+        at = time.strftime("%H:%M:%S", time.localtime(self.preflight.record.failed_at))
+        systemd.ready(f"{self.pool.status_text()}; last reload FAILED at {at}: {error}")
+
+    def _reload_now(self, why: str, *, brutal: bool) -> None:
         if self.lifecycle.winding_down:
             return
         if self.settings.log_reopen:

@@ -16,6 +16,7 @@ from usher.supervise.procfs import read_memory
 from usher.supervise.reactor import Reactor
 
 if TYPE_CHECKING:
+    from usher.master.preflight import ReloadRecord
     from usher.master.statsserver import StatsEndpoint
     from usher.ops.figures import ServerFigures, SocketFigures
 
@@ -30,8 +31,10 @@ class StatsEndpoints:
         listeners: list[Listener],
         cwd: str,
         reactor: Reactor,
+        reloads: ReloadRecord | None = None,
     ) -> None:
         self.settings = settings
+        self.reloads = reloads
         self.pool = pool
         self.listeners = listeners
         self.cwd = cwd
@@ -124,6 +127,7 @@ class StatsEndpoints:
             self.sockets(),
             self.queue_errors,
             self.cwd,
+            (self.reloads.failed_at, self.reloads.error) if self.reloads else (0.0, ""),
         )
 
     def close(self, *, unlink: bool) -> None:

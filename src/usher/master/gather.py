@@ -20,6 +20,7 @@ def collect(
     sockets: Sequence[SocketFigures],
     listen_queue_errors: int,
     cwd: str,
+    reload_failure: tuple[float, str] = (0.0, ""),
 ) -> ServerFigures:
     """Gather the figures now."""
     rows: dict[int, list[tuple[WorkerProcess, RowView]]] = {}
@@ -37,6 +38,8 @@ def collect(
         listen_queue_errors=listen_queue_errors,
         sockets=tuple(sockets),
         workers=workers,
+        reload_failed_at=int(reload_failure[0]),
+        reload_error=reload_failure[1],
     )
 
 

@@ -35,7 +35,6 @@ pipe, reactor, stats sockets, FIFO) are closed in the child before the worker st
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -50,11 +49,12 @@ from usher.master.commands import Commands
 from usher.master.endpoints import StatsEndpoints
 from usher.master.lifecycle import Lifecycle, Phase
 from usher.master.pool import WorkerPool
+from usher.master.preflight import Preflight
 from usher.master.respawn import describe_status
 from usher.master.slots import WorkerProcess, WorkerSlot
 from usher.master.upkeep import Upkeep
 from usher.options import Settings
-from usher.sockets import INHERIT_ENV, Listener, ListenerError, close_all
+from usher.sockets import INHERIT_ENV, Listener, ListenerError, close_all, vacuum
 from usher.supervise import systemd
 from usher.supervise.reactor import Reactor
 
@@ -86,9 +86,17 @@ class Master:
         self.pool = WorkerPool(settings, app, listeners, in_child=self._drop_in_child)
         self.reactor = Reactor()
         self.chain = ChainReload(settings, self.pool, self.lifecycle)
-        self.endpoints = StatsEndpoints(settings, self.pool, listeners, cwd, self.reactor)
+        self.preflight = Preflight(argv, cwd, self.pool.adopt)
+        self.endpoints = StatsEndpoints(
+            settings,
+            self.pool,
+            listeners,
+            app_dir(settings, cwd),
+            self.reactor,
+            self.preflight.record,
+        )
         self.commands = Commands(
-            settings, self.pool, self.lifecycle, self.chain, self.endpoints.figures
+            settings, self.pool, self.lifecycle, self.chain, self.endpoints.figures, self.preflight
         )
         self.upkeep = Upkeep(settings, self.pool, self.lifecycle, self.commands, self.chain)
         self.fifo: MasterFifo | None = None
@@ -117,6 +125,7 @@ class Master:
             if now >= next_tick:
                 next_tick = now + TICK
                 self.upkeep.tick(now)
+                self.preflight.expire(now)
                 self.endpoints.tick(now)
             if not self.lifecycle.winding_down:
                 self.pool.respawn_due(now)
@@ -269,13 +278,18 @@ class Master:
 
     def cleanup(self) -> None:
         """Close listeners and stats sockets; with vacuum remove unix sockets and the pidfile."""
+        self.preflight.abandon()
         self.endpoints.close(unlink=True)
         if self.fifo is not None:
             self.fifo.close(unlink=True)
         close_all(self.listeners, unlink=self.settings.vacuum)
         if self.settings.vacuum and self.settings.pidfile:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(self.cwd, self.settings.pidfile))
+            vacuum(os.path.join(self.cwd, self.settings.pidfile), "pidfile")
+
+
+def app_dir(settings: Settings, cwd: str) -> str:
+    """The app's directory (chdir, from where the server started), as uWSGI's stats `cwd`."""
+    return os.path.normpath(os.path.join(cwd, settings.chdir)) if settings.chdir else cwd
 
 
 def _enqueue_only(signum: int, frame: object) -> None:

@@ -56,6 +56,9 @@ class WorkerPool:
         self.ready_r, self.ready_w = os.pipe()
         # When the workers told to leave by a stop or re-exec are killed (worker-reload-mercy).
         self.drain_deadline: float | None = None
+        # Children that are not workers (a reload's check, usher.master.preflight), reaped here
+        # too because the master's waitpid takes every child: what to call with their status.
+        self.others: dict[int, Callable[[int], None]] = {}
 
     # -- which workers -------------------------------------------------------------------------
 
@@ -213,7 +216,13 @@ class WorkerPool:
             if proc is not None:
                 self._release(proc)
                 exited.append((proc, status))
+            elif pid in self.others:
+                self.others.pop(pid)(status)
         return exited
+
+    def adopt(self, pid: int, on_exit: Callable[[int], None]) -> None:
+        """Reap the child `pid` (not a worker) with the workers, and call `on_exit(status)`."""
+        self.others[pid] = on_exit
 
     def _release(self, proc: WorkerProcess) -> None:
         if proc.row is not None:

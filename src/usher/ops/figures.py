@@ -70,3 +70,5 @@ class ServerFigures:
     listen_queue_errors: int
     sockets: tuple[SocketFigures, ...]
     workers: tuple[WorkerFigures, ...]
+    reload_failed_at: int = 0  # unix seconds of the last reload whose new code did not import
+    reload_error: str = ""  # that failure's one line

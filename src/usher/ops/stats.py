@@ -45,6 +45,10 @@ def document(figures: ServerFigures) -> dict[str, Any]:
         "locks": [],
         "sockets": [_socket(item) for item in figures.sockets],
         "workers": [_worker(item) for item in figures.workers],
+        # usher's own: the last reload abandoned because the new code did not import (0 and ""
+        # when none failed since the master started).
+        "last_reload_failed": figures.reload_failed_at,
+        "last_reload_error": figures.reload_error,
     }
 
 

@@ -67,19 +67,28 @@ def render(
         f"usher {document.get('version', '?')} - master pid {document.get('pid', '?')} - "
         f"{time.strftime('%H:%M:%S')} - {total} requests, {sum(rates.values()):.0f} req/s - "
         f"{busy}/{len(workers)} busy - listen queue {document.get('listen_queue', 0)}",
+        *_reload_warning(document),
         "",
         _row(
             "WID", "PID", "STATUS", "REQ", "REQ/S", "EXC", "AVG", "RSS", "RESP", "HARA", "REQUEST"
         ),
     ]
     if color:
-        lines[2] = _BOLD + lines[2] + _RESET
+        lines[-1] = _BOLD + lines[-1] + _RESET
     for worker in workers:
         line = _worker_line(worker, rates[worker["id"]])
         if color and worker["status"] in ("busy", "cheap"):
             line = (_GREEN if worker["status"] == "busy" else _MAGENTA) + line + _RESET
         lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def _reload_warning(document: dict[str, Any]) -> list[str]:
+    failed = document.get("last_reload_failed", 0)
+    if not failed:
+        return []
+    at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(failed))
+    return [f"LAST RELOAD FAILED at {at}: {document.get('last_reload_error', '')}"]
 
 
 def _row(*cells: str) -> str:

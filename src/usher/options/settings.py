@@ -75,6 +75,14 @@ class Settings:
         metavar="MODE",
         help="Octal permissions for unix socket listeners.",
     )
+    chown_socket: str | None = option(
+        None,
+        group=LISTENERS,
+        check=values.check_owner,
+        metavar="USER[:GROUP]",
+        help="Owner of unix socket listeners (the group defaults to the user's), set as root "
+        "before uid/gid drop privileges: e.g. www-data:www-data for nginx's workers.",
+    )
     listen: int = option(
         100,
         short="l",
@@ -192,6 +200,20 @@ class Settings:
         help="Drop privileges to this group (name or number) after binding the listeners.",
     )
 
+    umask: str | None = option(
+        None,
+        group=PROCESSES,
+        check=values.check_octal_mode,
+        metavar="MODE",
+        help="Process umask, set before anything is created (sockets, pidfile, logs), as in uWSGI.",
+    )
+    no_orphans: bool = option(
+        True,
+        group=PROCESSES,
+        help="Workers leave (finishing their requests) when the master dies, even by SIGKILL; "
+        "always on in usher, accepted for uWSGI's ini files.",
+    )
+
     # -- files and logs ---------------------------------------------------------------------
     pidfile: str | None = option(
         None, group=FILES, metavar="PATH", help="Write the master's pid to this file."
@@ -242,6 +264,16 @@ class Settings:
         metavar="BYTES",
         help="Request bodies up to this size stay in memory; larger ones go to a temp file, so "
         "big uploads cannot exhaust memory. 0 sends every body to a file.",
+    )
+    # A head within buffer-size can still carry hundreds of tiny fields, each a dict entry and
+    # an environ key: gunicorn bounds the count at 100 (limit_request_fields), and so does usher.
+    limit_request_fields: int = option(
+        100,
+        group=LIMITS,
+        minimum=1,
+        maximum=32768,
+        metavar="N",
+        help="Most header fields one request may carry; more is answered 431 (gunicorn's option).",
     )
     limit_post: int = option(
         0,

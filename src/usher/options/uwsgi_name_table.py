@@ -509,20 +509,25 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "py-tracebacker profiler",
     ),
     (
+        "accepted",
+        "usher --stop PIDFILE and usher --reload PIDFILE signal the master, as uWSGI's do",
+        "stop reload",
+    ),
+    (
         "unsupported",
         "control usher with signals on the pidfile's pid or the master FIFO",
-        "stop reload pause suspend resume connect-and-read",
+        "pause suspend resume connect-and-read",
     ),
     (
         "unsupported",
         "set these in the service manager (systemd LimitNOFILE=, UMask=, EnvironmentFile=)",
-        "max-fd umask envdir early-envdir unenv",
+        "max-fd envdir early-envdir unenv",
     ),
     (
         "unsupported",
         "usher binds http, http-socket and socket itself; use chmod-socket and a "
         "unix socket path or @name",
-        "chown-socket abstract-socket|a freebind reuse-port "
+        "abstract-socket|a freebind reuse-port "
         "tcp-fast-open|tcp-fastopen tcp-fast-open-client|tcp-fastopen-client so-keepalive "
         "so-send-timeout|socket-send-timeout so-write-timeout|socket-write-timeout socket-sndbuf "
         "socket-rcvbuf shutdown-sockets close-on-exec close-on-exec2 no-fd-passing safe-fd|fd-safe "
@@ -553,12 +558,6 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "dot-h config-py build-plugin print-sym|print-symbol python-version extract "
         "privileged-binary-patch unprivileged-binary-patch privileged-binary-patch-arg "
         "unprivileged-binary-patch-arg ping ping-timeout",
-    ),
-    (
-        "unsupported",
-        "usher keeps its own workers running; systemd's KillMode=control-group stops "
-        "them with the unit",
-        "no-orphans",
     ),
     (
         "unsupported",

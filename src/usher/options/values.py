@@ -197,3 +197,15 @@ def check_account(text: str) -> None:
         raise InvalidValue(
             f"{text!r} is not a user or group", "give a name (www-data) or a number (33)"
         )
+
+
+def check_owner(text: str) -> None:
+    """`user[:group]`, as chown takes it (chown-socket)."""
+    user, colon, group = text.partition(":")
+    if not user or (colon and not group):
+        raise InvalidValue(
+            f"{text!r} is not USER[:GROUP]", "write e.g. chown-socket = www-data:www-data"
+        )
+    check_account(user)
+    if group:
+        check_account(group)

@@ -35,11 +35,15 @@ class Limits:
 
     ``max_head`` is uWSGI's ``buffer-size``: the largest request head (HTTP request line plus
     header section, or the uwsgi protocol's block of variables) a worker will hold. ``max_body``
-    is ``limit-post`` (0 = unlimited).
+    is ``limit-post`` (0 = unlimited). ``max_fields`` is ``limit-request-fields``: the most
+    header fields one HTTP request may carry.
     """
 
     max_head: int
     max_body: int
+    # A head within buffer-size can still hold hundreds of tiny fields, each a list entry here
+    # and an environ key later; gunicorn bounds the count at 100 by default, and so does usher.
+    max_fields: int = 100
 
     def __post_init__(self) -> None:
         # An unbounded head would let one connection hold any amount of memory before the

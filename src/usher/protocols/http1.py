@@ -22,6 +22,11 @@ Rules this codec holds to:
   other than exactly ``chunked``, Transfer-Encoding on HTTP/1.0, several Host fields, a missing
   Host on HTTP/1.1, CONNECT and versions other than 1.0 and 1.1. Each of these is a
   request-smuggling or host-confusion shape when a proxy and a server disagree.
+- Conformance (RFC 9112, RFC 9110): at most one empty line before a request line (section 2.2;
+  more is a 400: checked where a read begins, since llhttp skips them without saying where);
+  the asterisk form ``*`` only with OPTIONS (section 3.2.4); trailing spaces and tabs are not
+  part of a field value (RFC 9110 section 5.5); more header fields than limit-request-fields is
+  a 431.
 - Header names containing ``_`` are dropped, as nginx does: in the WSGI environ ``X_Forwarded_For``
   and ``X-Forwarded-For`` would both become ``HTTP_X_FORWARDED_FOR`` and a client could spoof the
   proxy's header. Trailer fields of chunked bodies are dropped too.
@@ -65,6 +70,8 @@ _NOTED = frozenset((b"host", b"content-length", b"transfer-encoding", b"expect",
 _HOST = b"host"
 # Byte values: `int in bytes` is a plain memchr, several times cheaper than `b"_" in bytes`.
 _UNDERSCORE, _SLASH, _HASH, _QUESTION = b"_/#?"
+_BLANK = b"\r\n"  # the bytes of an empty line
+_OWS = b" \t"  # optional whitespace around a field value
 
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 _VERSIONS = {"1.1": "1.1", "1.0": "1.0"}
@@ -88,6 +95,7 @@ class HttpCodec:
     """
 
     __slots__ = (
+        "_blank_lines",
         "_dropped",
         "_events",
         "_exact",
@@ -96,6 +104,7 @@ class HttpCodec:
         "_headers",
         "_hosts",
         "_max_body",
+        "_max_fields",
         "_max_head",
         "_noted",
         "_parser",
@@ -110,6 +119,7 @@ class HttpCodec:
     def __init__(self, limits: Limits) -> None:
         self._max_head = limits.max_head
         self._max_body = limits.max_body
+        self._max_fields = limits.max_fields
         self._parser = httptools.HttpRequestParser(self)
         self._state = _IDLE
         self._events: list[Event] = []
@@ -122,6 +132,7 @@ class HttpCodec:
         self._noted: list[tuple[bytes, bytes]] | None = None
         self._hosts = 0
         self._dropped = 0
+        self._blank_lines = 0  # empty lines seen before the next request line
         self._request: Request | None = None
         self._received = 0  # body bytes passed on, held to limit-post for chunked bodies
         self._framing = 0
@@ -145,6 +156,10 @@ class HttpCodec:
             return []
         events: list[Event] = []
         self._events = events
+        if state is _IDLE and data and data[0] in _BLANK:
+            self._count_blank_lines(data)
+            if self._state is _DONE:
+                return events
         if self._raw_left or state is _SWITCHED:
             self._receive_raw(data)
         elif state is not _BODY and len(data) > self._max_head - self._head_bytes:
@@ -165,6 +180,14 @@ class HttpCodec:
             self._fail(400, "the client closed the connection in the middle of a request")
         self._state = _DONE
         return events
+
+    def _count_blank_lines(self, data: bytes) -> None:
+        # RFC 9112 section 2.2: a server ignores at least one empty line before a request line;
+        # usher ignores exactly one, as the RFC's robustness allowance intends, not a stream.
+        leading = len(data) - len(data.lstrip(_BLANK))
+        self._blank_lines += data.count(b"\n", 0, leading)
+        if self._blank_lines > 1:
+            self._fail(400, "more than one empty line before the request line")
 
     def _feed(self, chunk: bytes | memoryview) -> None:
         before = self._state
@@ -277,6 +300,7 @@ class HttpCodec:
         self._noted = None
         self._hosts = 0
         self._dropped = 0
+        self._blank_lines = 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url  # llhttp may deliver the target in pieces across reads
@@ -290,6 +314,8 @@ class HttpCodec:
                 self._refuse(400, self._framing_too_large())
             return
         name = name.lower()
+        if value and value[-1] in _OWS:
+            value = value.rstrip(_OWS)
         if _UNDERSCORE in name:
             self._dropped += len(name) + len(value) + 3
             return
@@ -317,6 +343,15 @@ class HttpCodec:
             self._check_pipelined_head(len(raw_method))
         if self._hosts != 1:
             self._check_hosts(version)
+        # Counted here, not per field: buffer-size already bounds the memory a head holds, and
+        # the count bounds the work each kept field costs later (environ keys, the app's
+        # lookups); dropped fields (names with `_`) cost nothing more and are not counted.
+        if len(self._headers) > self._max_fields:
+            self._refuse(
+                431,
+                f"more than {self._max_fields} header fields: raise limit-request-fields to "
+                "accept more",
+            )
         keep_alive = parser.should_keep_alive()
         length = 0
         chunked = expect = upgrade = False
@@ -332,7 +367,7 @@ class HttpCodec:
             else:
                 path, query = url, b""
         else:
-            path, query = self._other_target(url)
+            path, query = self._other_target(url, method)
         has_body = False
         if length or chunked:
             if length and self._max_body and length > self._max_body:
@@ -430,9 +465,11 @@ class HttpCodec:
             self._refuse(400, "CONNECT is not supported: usher is not a forward proxy")
         return raw_method.decode("ascii")
 
-    def _other_target(self, url: bytes) -> tuple[bytes, bytes]:
+    def _other_target(self, url: bytes, method: str) -> tuple[bytes, bytes]:
         """Path and query of an absolute-form (``http://host/p?q``) or asterisk-form target."""
         if url == b"*":
+            if method != "OPTIONS":
+                self._refuse(400, "the request target * is only for OPTIONS (RFC 9112 3.2.4)")
             return url, b""
         lowered = url[:8].lower()
         if not (lowered.startswith(b"http://") or lowered.startswith(b"https://")):

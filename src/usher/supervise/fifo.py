@@ -53,8 +53,9 @@ class MasterFifo:
             self.reactor.forget(self.read_fd)
         self.drop_in_child()
         if unlink:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
+            from usher.sockets import vacuum
+
+            vacuum(self.path, "master FIFO")
 
     def drop_in_child(self) -> None:
         """Close the descriptors (in a forked worker, or on close)."""

@@ -35,7 +35,7 @@ from usher.logs import write_line
 from usher.options import Settings
 from usher.protocols.events import Limits
 from usher.protocols.uwsgi import VarsDecoder
-from usher.scoreboard import Layout, Scoreboard
+from usher.scoreboard import Layout, Scoreboard, ServerTotal
 from usher.sockets import Listener
 from usher.worker import harakiri
 from usher.worker.board import Recycling, Reporter, cores_for, make_board
@@ -135,7 +135,11 @@ def listener_context(
         pool=ctx.pool,
         report=ctx.report_exception,
     )
-    limits = Limits(max_head=settings.buffer_size, max_body=settings.limit_post)
+    limits = Limits(
+        max_head=settings.buffer_size,
+        max_body=settings.limit_post,
+        max_fields=settings.limit_request_fields,
+    )
     return ListenerContext(protocol, limits, handler, decoder)
 
 
@@ -161,6 +165,7 @@ def run_worker(
 ) -> NoReturn:
     """The body of a forked worker; never returns."""
     worker_id = seat.worker_id
+    master_pid = os.getppid()
     _reset_signals()
     try:
         import setproctitle
@@ -178,6 +183,7 @@ def run_worker(
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     ctx = WorkerContext(settings, worker_id, loop)
+    ctx.log.total = ServerTotal(seat.scoreboard.memory, seat.scoreboard.layout.total_offset)
     worker = Worker(settings, ctx)
     reporter = _attach_board(worker, settings, seat)
     worker.contexts = contexts = listener_contexts(settings, listeners, app, ctx)
@@ -198,6 +204,7 @@ def run_worker(
     # hears signals only while it runs, so one that arrived between add_signal_handler() and
     # run_forever() would be lost, and a stop request with it.
     loop.create_task(_start_serving(worker, settings, reporter, seat))
+    loop.call_later(ORPHAN_CHECK, _watch_master, worker, master_pid, settings.worker_reload_mercy)
     try:
         loop.run_forever()
     finally:
@@ -228,6 +235,26 @@ async def _start_serving(
     except BaseException as exc:  # a worker that cannot serve must not linger half-started
         write_line(f"usher worker {seat.worker_id}: cannot start serving: {exc!r}")
         os._exit(1)
+
+
+# no-orphans (always on): once a second the worker checks that its master is still its parent. A
+# master killed by SIGKILL cannot tell its workers anything; orphans re-parented to init would go
+# on serving on the old sockets, and a restart would find the port taken. PR_SET_PDEATHSIG would
+# kill them mid-request; this lets them finish what they hold, as a graceful stop does.
+ORPHAN_CHECK = 1.0
+
+
+def _watch_master(worker: Worker, master_pid: int, mercy: int) -> None:
+    if os.getppid() == master_pid:
+        worker.ctx.loop.call_later(ORPHAN_CHECK, _watch_master, worker, master_pid, mercy)
+        return
+    write_line(
+        f"usher worker {worker.ctx.worker_id}: the master (pid {master_pid}) is gone; "
+        "finishing in-flight requests, then leaving"
+    )
+    worker.begin_stop()
+    # Nobody is left to enforce worker-reload-mercy: the worker bounds its own stop.
+    worker.ctx.loop.call_later(mercy, os._exit, EXIT_OK)
 
 
 def _attach_board(worker: Worker, settings: Settings, seat: Seat) -> Reporter:
