@@ -56,6 +56,8 @@ class WorkerPool:
         self.ready_r, self.ready_w = os.pipe()
         # When the workers told to leave by a stop or re-exec are killed (worker-reload-mercy).
         self.drain_deadline: float | None = None
+        # Children that are not workers (attached daemons, cron runs) go here when reaped.
+        self.on_other_child: Callable[[int, int], None] | None = None
 
     # -- which workers -------------------------------------------------------------------------
 
@@ -213,6 +215,8 @@ class WorkerPool:
             if proc is not None:
                 self._release(proc)
                 exited.append((proc, status))
+            elif self.on_other_child is not None:
+                self.on_other_child(pid, status)
         return exited
 
     def _release(self, proc: WorkerProcess) -> None:

@@ -383,8 +383,8 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "unsupported",
         _SYSTEMD_HOOK,
         "hook-asap hook-pre-jail hook-post-jail hook-in-jail "
-        "hook-as-root hook-as-user hook-as-user-atexit hook-pre-app hook-post-app hook-post-fork "
-        "hook-accepting hook-accepting1 hook-accepting-once hook-accepting1-once hook-master-start "
+        "hook-as-root hook-as-user hook-as-user-atexit hook-post-fork "
+        "hook-accepting hook-accepting1 hook-accepting-once hook-master-start "
         "hook-touch hook-as-gateway after-request-hook after-request-call exec-asap exec-pre-jail "
         "exec-post-jail exec-in-jail exec-as-root exec-as-user exec-as-user-atexit exec-pre-app "
         "exec-post-app call-asap call-pre-jail call-post-jail call-in-jail call-as-root call-as-user "
@@ -419,13 +419,12 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         _TIMERS,
-        "cron cron2 unique-cron cron-harakiri signal-timer|timer signal-rbtimer|rbtimer",
+        "cron2 cron-harakiri signal-timer|timer signal-rbtimer|rbtimer",
     ),
     (
         "unsupported",
         _SIDECARS,
-        "attach-daemon attach-control-daemon smart-attach-daemon "
-        "smart-attach-daemon2 attach-daemon2 daemons-honour-stdin worker-exec worker-exec2",
+        "attach-control-daemon smart-attach-daemon2 daemons-honour-stdin worker-exec worker-exec2",
     ),
     (
         "unsupported",
@@ -444,17 +443,12 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         "recycle workers with reload-on-rss, evil-reload-on-rss or limit-as",
-        "reload-on-as evil-reload-on-as",
-    ),
-    (
-        "unsupported",
-        "recycle workers with max-requests (and max-requests-delta)",
-        "max-worker-lifetime max-worker-lifetime-delta",
+        "evil-reload-on-as",
     ),
     (
         "unsupported",
         "usher's harakiri kills at the deadline, logs the stack and answers 504",
-        "harakiri-graceful-timeout harakiri-graceful-signal harakiri-queue-threshold "
+        "harakiri-graceful-signal harakiri-queue-threshold "
         "harakiri-no-arh|no-harakiri-arh|no-harakiri-after-req-hook backtrace-depth",
     ),
     (
@@ -516,7 +510,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         "set these in the service manager (systemd LimitNOFILE=, UMask=, EnvironmentFile=)",
-        "max-fd umask envdir early-envdir unenv",
+        "umask envdir early-envdir unenv",
     ),
     (
         "unsupported",
