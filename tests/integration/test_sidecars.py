@@ -56,6 +56,30 @@ def test_attached_daemon_is_respawned_and_stopped_with_the_master(
         assert "restarting in" in server.log_text()
 
 
+def test_a_reload_replaces_a_plain_daemon_and_keeps_a_smart_one(
+    serve: Serve, events: EventListener, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "smart.pid"
+    smart = f"{pidfile} {daemon_command('smart', str(pidfile))}"
+    args = [
+        *base_args(),
+        "--attach-daemon",
+        daemon_command("plain"),
+        "--smart-attach-daemon",
+        smart,
+    ]
+    server = serve(args, env={**os.environ, **events.env()})
+    plain = int(events.wait_for("plain ").split()[1])
+    kept = int(events.wait_for("smart ").split()[1])
+    server.send_signal(signal.SIGHUP)
+    fresh = int(events.wait_for("plain ").split()[1])
+    assert fresh != plain and gone(plain)
+    assert not gone(kept)
+    assert server.stop() == 0
+    assert gone(fresh) and gone(kept)
+    assert not [event for event in events.received if event.startswith("smart ")]
+
+
 def test_attach_daemon2_stopsignal_is_used_at_the_stop(serve: Serve, events: EventListener) -> None:
     # The fixture ignores nothing, so SIGINT ends it as SIGTERM would: the log names what ended it.
     command = daemon_command("keyval")

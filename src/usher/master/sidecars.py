@@ -51,6 +51,7 @@ class Daemon:
     failures: int = 0
     start_at: float | None = None  # when to (re)start it; None: not planned
     kill_at: float | None = None  # while stopping: when SIGKILL follows
+    kept: bool = False  # left running across a reload (smart): the master does not wait for it
 
     def foreign_pid(self) -> int | None:
         """The live pid from the pidfile, when it is not the master's own child."""
@@ -152,6 +153,7 @@ class Sidecars:
         for daemon in self.daemons:
             daemon.start_at = None
             if keep_smart and daemon.spec.smart:
+                daemon.kept = True
                 if first and daemon.spec.reload_signal is not None:
                     _signal(daemon, daemon.spec.reload_signal)
                 continue
@@ -166,7 +168,7 @@ class Sidecars:
     def _waited_for(self, daemon: Daemon) -> bool:
         if not self.stopping:
             return daemon.running()
-        if daemon.kill_at is None and daemon.pid is None:
+        if daemon.kept or (daemon.kill_at is None and daemon.pid is None):
             return False  # kept across the reload, or killed and reaped
         return daemon.running()
 
