@@ -27,6 +27,8 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         reopen(settings.logto)
     for note in notes:
         write_line(f"usher: note: {note}")
+    if _refuse_hooks(settings):
+        return 2
     cwd = os.getcwd()
     wanted = list(settings.listeners)
     if not wanted:
@@ -71,8 +73,39 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
 def _load(settings: Settings) -> WsgiApp | None:
     prepare_environment(settings)
     if settings.lazy_apps:
-        return None
-    return load_app(settings)
+        return None  # the hooks run in each worker, around its own load
+    _run_hooks("hook-pre-app", settings.hook_pre_app)
+    app = load_app(settings)
+    _run_hooks("hook-post-app", settings.hook_post_app)
+    return app
+
+
+def _run_hooks(option: str, texts: tuple[str, ...]) -> None:
+    if not texts:
+        return
+    from usher.supervise.hooks import HookFailed, run_hooks  # only configs with hooks need it
+
+    try:
+        run_hooks(option, texts)
+    except HookFailed as exc:
+        raise StartupError(f"{exc} (as in uWSGI, a failing {option} stops the start)") from None
+
+
+def _refuse_hooks(settings: Settings) -> bool:
+    """Name each hook whose action usher does not run; under strict that refuses the start."""
+    hooks = [
+        *(("hook-pre-app", text) for text in settings.hook_pre_app),
+        *(("hook-post-app", text) for text in settings.hook_post_app),
+        *(("hook-accepting1-once", text) for text in settings.hook_accepting1_once),
+    ]
+    if not hooks:
+        return False
+    from usher.supervise.hooks import unknown_actions
+
+    lines = unknown_actions(hooks)
+    for line in lines:
+        write_line(f"usher: {'error' if settings.strict else 'note'}: {line}")
+    return bool(lines) and settings.strict
 
 
 def _banner(settings: Settings, listeners: list[Listener]) -> None:

@@ -119,7 +119,8 @@ class WorkerPool:
             if pid != 0:
                 signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         if pid == 0:
-            self._become_worker(Seat(slot.worker_id, self.ready_w, self.scoreboard, row))
+            first = slot.spawns == 0  # counted after the fork: 0 in the slot's first child
+            self._become_worker(Seat(slot.worker_id, self.ready_w, self.scoreboard, row, first))
         proc = WorkerProcess(pid, slot.worker_id, row, time.monotonic(), time.time())
         if row is not None:
             self.scoreboard.set_head(row, pid=pid, worker_id=slot.worker_id)

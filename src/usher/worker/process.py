@@ -55,6 +55,7 @@ class Seat:
     ready_fd: int
     scoreboard: Scoreboard
     row: int | None
+    first: bool = False  # the slot's first worker under this master (hook-accepting1-once)
 
 
 class Worker:
@@ -170,11 +171,13 @@ def run_worker(
         pass
     _limit_address_space(settings.limit_as)
     if app is None:
+        _run_hooks(worker_id, "hook-pre-app", settings.hook_pre_app)
         try:
             app = load_app(settings)
         except AppLoadError as exc:
             write_line(f"{exc.details}usher worker {worker_id}: {exc}")
             os._exit(EXIT_APP_LOAD_FAILED)
+        _run_hooks(worker_id, "hook-post-app", settings.hook_post_app)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     ctx = WorkerContext(settings, worker_id, loop)
@@ -225,9 +228,26 @@ async def _start_serving(
         reporter.start()
         os.write(seat.ready_fd, READY_RECORD.pack(seat.worker_id, os.getpid()))
         os.close(seat.ready_fd)
+        if seat.worker_id == 1 and seat.first and settings.hook_accepting1_once:
+            _run_hooks(1, "hook-accepting1-once", settings.hook_accepting1_once, fatal=False)
     except BaseException as exc:  # a worker that cannot serve must not linger half-started
         write_line(f"usher worker {seat.worker_id}: cannot start serving: {exc!r}")
         os._exit(1)
+
+
+def _run_hooks(worker_id: int, option: str, texts: tuple[str, ...], *, fatal: bool = True) -> None:
+    """Run a moment's hooks in this worker; a failure ends a worker that has not loaded its app
+    (as the master's start would end), and is only logged once the worker serves."""
+    if not texts:
+        return
+    from usher.supervise.hooks import HookFailed, run_hooks  # only configs with hooks need it
+
+    try:
+        run_hooks(option, texts)
+    except HookFailed as exc:
+        write_line(f"usher worker {worker_id}: {exc}")
+        if fatal:
+            os._exit(EXIT_APP_LOAD_FAILED)
 
 
 def _attach_board(worker: Worker, settings: Settings, seat: Seat) -> Reporter:
