@@ -29,6 +29,11 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         write_line(f"usher: note: {note}")
     if _refuse_hooks(settings):
         return 2
+    if settings.max_fd:
+        from usher.supervise.fdlimit import set_open_files  # resource: only with max-fd
+
+        if (problem := set_open_files(settings.max_fd)) is not None:
+            write_line(f"usher: {problem}")
     cwd = os.getcwd()
     wanted = list(settings.listeners)
     if not wanted:
