@@ -522,6 +522,16 @@ class Settings:
         help="On harakiri, give the worker this long to answer its clients and leave after its "
         "stack is logged, before SIGKILL (default: 1 second).",
     )
+    py_autoreload: int = option(
+        0,
+        aliases=("py-auto-reload", "python-auto-reload", "python-autoreload"),
+        group=CONTROL,
+        minimum=0,
+        metavar="SECONDS",
+        help="Development: reload gracefully (as on SIGHUP) when a source file of an imported "
+        "module changes. Worker 1 watches them through inotify (watchfiles, `pip install "
+        "usher[dev]`); changes within N seconds make one reload. 0 disables it.",
+    )
     max_fd: int = option(
         0,
         group=LIMITS,

@@ -495,7 +495,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         "restart on code changes with touch-reload fed by a file watcher (watchfiles, entr)",
-        "py-auto-reload|py-autoreload|python-auto-reload|python-autoreload py-auto-reload-ignore",
+        "py-auto-reload-ignore",
     ),
     (
         "unsupported",

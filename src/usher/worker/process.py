@@ -226,6 +226,8 @@ async def _start_serving(
         for handler in handlers:
             handler.serving(loop_shared)
         reporter.start()
+        if settings.py_autoreload and seat.worker_id == 1:
+            _watch_modules(settings.py_autoreload)
         os.write(seat.ready_fd, READY_RECORD.pack(seat.worker_id, os.getpid()))
         os.close(seat.ready_fd)
         if seat.worker_id == 1 and seat.first and settings.hook_accepting1_once:
@@ -248,6 +250,22 @@ def _run_hooks(worker_id: int, option: str, texts: tuple[str, ...], *, fatal: bo
         write_line(f"usher worker {worker_id}: {exc}")
         if fatal:
             os._exit(EXIT_APP_LOAD_FAILED)
+
+
+def _watch_modules(period: int) -> None:
+    """py-autoreload: when a module's file changes, ask the master for a graceful reload (the
+    SIGHUP path, so it is the reload an operator would get)."""
+    try:
+        from usher.supervise.autoreload import watch_loaded_modules
+    except ImportError:  # pragma: no cover - the dev extra is missing
+        write_line("usher worker 1: py-autoreload needs watchfiles: pip install watchfiles")
+        return
+
+    def reload(paths: list[str]) -> None:
+        write_line(f"usher worker 1: py-autoreload: {', '.join(paths)} changed; reloading")
+        os.kill(os.getppid(), signal.SIGHUP)
+
+    watch_loaded_modules(period, reload)
 
 
 def _attach_board(worker: Worker, settings: Settings, seat: Seat) -> Reporter:
