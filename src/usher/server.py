@@ -5,9 +5,18 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import shlex
+import sys
 
 from usher import __version__
-from usher.adapters.load import AppLoadError, WsgiApp, describe, load_app, prepare_environment
+from usher.adapters.load import (
+    AppLoadError,
+    WsgiApp,
+    change_dir_after_load,
+    describe,
+    load_app,
+    prepare_environment,
+)
 from usher.logfile import reopen
 from usher.logs import write_line
 from usher.master.loop import Master
@@ -27,6 +36,7 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         reopen(settings.logto)
     for note in notes:
         write_line(f"usher: note: {note}")
+    _show(settings)
     if _refuse_hooks(settings):
         return 2
     if settings.max_fd:
@@ -77,12 +87,27 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
 
 def _load(settings: Settings) -> WsgiApp | None:
     prepare_environment(settings)
+    if settings.pyargv is not None:
+        # The app's sys.argv, as uWSGI sets it; workers inherit it, lazy ones included.
+        sys.argv = [sys.argv[0], *shlex.split(settings.pyargv)]
     if settings.lazy_apps:
         return None  # the hooks run in each worker, around its own load
     _run_hooks("hook-pre-app", settings.hook_pre_app)
     app = load_app(settings)
     _run_hooks("hook-post-app", settings.hook_post_app)
+    change_dir_after_load(settings)
     return app
+
+
+def _show(settings: Settings) -> None:
+    """print and show-config, before anything else is started, as uWSGI logs them."""
+    for text in settings.print:
+        write_line(text)
+    if settings.show_config:
+        from usher.options.show import render_config
+
+        for line in render_config(settings):
+            write_line(line)
 
 
 def _run_hooks(option: str, texts: tuple[str, ...]) -> None:

@@ -532,6 +532,40 @@ class Settings:
         "module changes. Worker 1 watches them through inotify (watchfiles, `pip install "
         "usher[dev]`); changes within N seconds make one reload. 0 disables it.",
     )
+    protocol: str = option(
+        "uwsgi",
+        aliases=("socket-protocol",),
+        group=LISTENERS,
+        check=values.check_socket_protocol,
+        metavar="http|uwsgi",
+        help="The protocol of the `socket` listeners: uwsgi (the default) or http.",
+    )
+    show_config: bool = option(
+        False, group=CONFIG, help="Log the resolved configuration, in ini form, at startup."
+    )
+    print: tuple[str, ...] = option(
+        (), group=CONFIG, repeatable=True, metavar="TEXT", help="Log this text at startup."
+    )
+    pyargv: str | None = option(
+        None,
+        group=APP,
+        metavar="ARGS",
+        help="The app's sys.argv after the program name, split as a shell would.",
+    )
+    chdir2: str | None = option(
+        None, group=APP, metavar="DIR", help="Change to this directory after loading the app."
+    )
+    paste: str | None = option(
+        None,
+        group=APP,
+        metavar="config:PATH",
+        help="Load the app from a PasteDeploy config (config:production.ini); needs PasteDeploy.",
+    )
+    paste_logger: bool = option(
+        False,
+        group=APP,
+        help="Configure Python logging from the paste config file's logging sections.",
+    )
     max_fd: int = option(
         0,
         group=LIMITS,
@@ -567,12 +601,12 @@ class Settings:
 
     @property
     def listeners(self) -> tuple[tuple[ListenerProtocol, str], ...]:
-        """Every listener as (protocol, address): "http" for http and http-socket, else "uwsgi"."""
+        """Every listener as (protocol, address): "http" for http and http-socket; `protocol`
+        (uwsgi unless set) for socket."""
         http: ListenerProtocol = "http"
-        uwsgi: ListenerProtocol = "uwsgi"
         return (
             *((http, address) for address in (*self.http, *self.http_socket)),
-            *((uwsgi, address) for address in self.socket),
+            *((_socket_protocol(self.protocol), address) for address in self.socket),
         )
 
     @property
@@ -592,3 +626,7 @@ class Settings:
     def socket_mode(self) -> int | None:
         """`chmod-socket` as a number for os.chmod, or None to leave unix sockets alone."""
         return None if self.chmod_socket is None else int(self.chmod_socket, 8)
+
+
+def _socket_protocol(name: str) -> ListenerProtocol:
+    return "http" if name == "http" else "uwsgi"  # the value's check allows only these two

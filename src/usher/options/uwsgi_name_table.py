@@ -274,8 +274,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "http-stud-prefix http-uid http-gid http-resubscribe http-buffer-size "
         "http-server-name-as-http-host http-headers-timeout http-connect-timeout http-manage-source "
         "http-manage-rtsp http-enable-proxy-protocol enable-proxy-protocol http-auto-gzip "
-        "fastcgi-socket fastcgi-nph-socket scgi-socket scgi-nph-socket raw-socket puwsgi-socket "
-        "protocol socket-protocol",
+        "fastcgi-socket fastcgi-nph-socket scgi-socket scgi-nph-socket raw-socket puwsgi-socket",
     ),
     (
         "unsupported",
@@ -478,13 +477,13 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         "usher loads WSGI apps from module or wsgi-file",
-        "paste paste-logger ini-paste ini-paste-logged pecan web3 pump wsgi-lite eval cgi-mode|c",
+        "ini-paste ini-paste-logged pecan web3 pump wsgi-lite eval cgi-mode|c",
     ),
     (
         "unsupported",
         "usher's Python is the interpreter it runs on; set sys.argv and flags in the "
         "app or with PYTHONOPTIMIZE",
-        "pyargv optimize|O py-programname|py-program-name "
+        "optimize|O py-programname|py-program-name "
         "py-executable|py-sys-executable no-site python-raw python-worker-override",
     ),
     (
@@ -528,7 +527,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "pidfile2 safe-pidfile safe-pidfile2 flock flock-wait flock2 flock-wait2",
     ),
     ("unsupported", "usher detaches with daemonize", "daemonize2"),
-    ("unsupported", "use chdir", "chdir2 force-cwd"),
+    ("unsupported", "use chdir", "force-cwd"),
     (
         "unsupported",
         "read the app's settings from the environment or a config file of the app",
@@ -543,7 +542,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         _BUILD,
-        "dump-options show-config binary-append-data print iprint exit cflags "
+        "dump-options binary-append-data iprint exit cflags "
         "dot-h config-py build-plugin print-sym|print-symbol python-version extract "
         "privileged-binary-patch unprivileged-binary-patch privileged-binary-patch-arg "
         "unprivileged-binary-patch-arg ping ping-timeout",

@@ -225,3 +225,12 @@ def _as_invalid(parse: Callable[[str], object], text: str, fix: str) -> None:
         parse(text)
     except ValueError as exc:
         raise InvalidValue(str(exc), fix) from None
+
+
+def check_socket_protocol(text: str) -> None:
+    """`protocol`/`socket-protocol`: the two protocols usher speaks."""
+    if text not in ("http", "uwsgi"):
+        raise InvalidValue(
+            f"usher serves http and uwsgi on socket listeners, not {text!r}",
+            "write protocol = uwsgi (nginx uwsgi_pass) or protocol = http",
+        )

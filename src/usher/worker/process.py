@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 import uvloop
 
 from usher import logfile
-from usher.adapters.load import AppLoadError, WsgiApp, load_app
+from usher.adapters.load import AppLoadError, WsgiApp, change_dir_after_load, load_app
 from usher.adapters.wsgi import WsgiHandler, base_environ
 from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
 from usher.logs import write_line
@@ -178,6 +178,11 @@ def run_worker(
             write_line(f"{exc.details}usher worker {worker_id}: {exc}")
             os._exit(EXIT_APP_LOAD_FAILED)
         _run_hooks(worker_id, "hook-post-app", settings.hook_post_app)
+        try:
+            change_dir_after_load(settings)
+        except AppLoadError as exc:
+            write_line(f"usher worker {worker_id}: {exc}")
+            os._exit(EXIT_APP_LOAD_FAILED)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     ctx = WorkerContext(settings, worker_id, loop)
