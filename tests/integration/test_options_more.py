@@ -75,8 +75,17 @@ def test_protocol_http_makes_socket_listeners_speak_http(serve: Serve) -> None:
 def test_print_and_show_config_are_logged_at_startup(serve: Serve) -> None:
     port = free_port()
     server = serve(
-        ["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", str(WSGI_APPS)]
-        + ["--processes", "2", "--show-config", "--print", "hello operator"]
+        [
+            "--http-socket",
+            f"127.0.0.1:{port}",
+            "--wsgi-file",
+            str(WSGI_APPS),
+            "--processes",
+            "2",
+            "--show-config",
+            "--print",
+            "hello operator",
+        ]
     )
     log = server.log_text().splitlines()
     assert "hello operator" in log
@@ -107,8 +116,17 @@ def test_a_paste_deploy_app_with_its_logging(serve: Serve, tmp_path: Path) -> No
     (tmp_path / "production.ini").write_text(PASTE_INI)
     port = free_port()
     server = serve(
-        ["--http-socket", f"127.0.0.1:{port}", "--chdir", str(tmp_path)]
-        + ["--paste", "config:production.ini", "--paste-logger", "--pythonpath", str(tmp_path)]
+        [
+            "--http-socket",
+            f"127.0.0.1:{port}",
+            "--chdir",
+            str(tmp_path),
+            "--paste",
+            "config:production.ini",
+            "--paste-logger",
+            "--pythonpath",
+            str(tmp_path),
+        ]
     )
     assert get(("127.0.0.1", port), "/").body == b"bonjour"
     assert "app paste config:production.ini" in server.log_text()
