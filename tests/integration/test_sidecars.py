@@ -80,6 +80,26 @@ def test_a_reload_replaces_a_plain_daemon_and_keeps_a_smart_one(
     assert not [event for event in events.received if event.startswith("smart ")]
 
 
+def test_a_reload_of_the_workers_restarts_a_daemon_or_sends_its_reload_signal(
+    serve: Serve, events: EventListener
+) -> None:
+    # With lazy-apps a reload replaces the workers from the same master: the plain daemon is
+    # stopped and started again; one with a reload signal gets it instead and keeps running.
+    args = [*base_args(), "--lazy-apps", "--attach-daemon", daemon_command("plain")]
+    args += ["--attach-daemon2", f"reloadsignal=0,cmd={daemon_command('signalled')}"]
+    server = serve(args, env={**os.environ, **events.env()})
+    plain = int(events.wait_for("plain ").split()[1])
+    signalled = int(events.wait_for("signalled ").split()[1])
+    server.send_signal(signal.SIGHUP)
+    fresh = int(events.wait_for("plain ").split()[1])
+    assert fresh != plain and gone(plain)
+    # Signal 0 reaches the daemon and does nothing: it keeps running, and is not started again.
+    assert not gone(signalled)
+    assert server.stop() == 0
+    assert gone(fresh) and gone(signalled)
+    assert not [event for event in events.drain() if event.startswith("signalled ")]
+
+
 def test_attach_daemon2_stopsignal_is_used_at_the_stop(serve: Serve, events: EventListener) -> None:
     # The fixture ignores nothing, so SIGINT ends it as SIGTERM would: the log names what ended it.
     command = daemon_command("keyval")

@@ -5,8 +5,10 @@
   workers, usher.supervise.backoff). A smart daemon (one with a pidfile) is alive while the pid in
   its pidfile is; it is started when neither that pid nor the command the master started runs,
   and it is left running across a reload, where the re-executed master finds it by its pidfile.
-  The others are stopped before a reload re-executes the master. On a stop every daemon gets its
-  stop signal, and SIGKILL after worker-reload-mercy.
+  The others are stopped before a reload re-executes the master, and restarted when a reload
+  replaces only the workers (lazy-apps), unless they have a reload signal: then they get it and
+  keep running. On a stop every daemon gets its stop signal, and SIGKILL after
+  worker-reload-mercy.
 - Cron jobs (cron, unique-cron) run when the minute matches (usher.supervise.cron decides);
   unique ones not while their previous run is alive. Their runs are not waited for at a stop.
 
@@ -52,6 +54,7 @@ class Daemon:
     start_at: float | None = None  # when to (re)start it; None: not planned
     kill_at: float | None = None  # while stopping: when SIGKILL follows
     kept: bool = False  # left running across a reload (smart): the master does not wait for it
+    restarting: bool = False  # stopped for a reload of the workers: started again once reaped
 
     def foreign_pid(self) -> int | None:
         """The live pid from the pidfile, when it is not the master's own child."""
@@ -80,6 +83,7 @@ class Sidecars:
         self.cron_runs: dict[int, int] = {}  # pid -> job index, for unique-cron
         self.started = False
         self.stopping = False
+        self.phase_seen: Phase | None = None
 
     # -- the loop's calls ----------------------------------------------------------------------
 
@@ -92,6 +96,9 @@ class Sidecars:
         if phase in (Phase.STOPPING, Phase.REEXECUTING):
             self._stop(now, keep_smart=phase is Phase.REEXECUTING)
             return
+        if phase is Phase.RELOADING and self.phase_seen is not Phase.RELOADING:
+            self._reload(now)
+        self.phase_seen = phase
         if self.started:
             for daemon in self.daemons:
                 self._watch(daemon, now)
@@ -112,6 +119,10 @@ class Sidecars:
         if self.stopping:
             return
         now = time.monotonic()
+        if daemon.restarting:
+            daemon.restarting, daemon.kill_at, daemon.failures = False, None, 0
+            daemon.start_at = now
+            return
         lived = now - daemon.started_at
         if daemon.spec.control:
             write_line(f"usher: control daemon {daemon.spec.command!r} exited; stopping")
@@ -133,6 +144,10 @@ class Sidecars:
     # -- daemons -------------------------------------------------------------------------------
 
     def _watch(self, daemon: Daemon, now: float) -> None:
+        if daemon.kill_at is not None and now >= daemon.kill_at:
+            daemon.kill_at = None
+            write_line(f"usher: daemon {daemon.spec.command!r} still running; killing it")
+            _signal(daemon, signal.SIGKILL)
         if daemon.running():
             return
         if daemon.start_at is None:
@@ -146,6 +161,17 @@ class Sidecars:
         daemon.pid = spawn_shell(daemon.spec.command)
         daemon.started_at = now
         write_line(f"usher: daemon {daemon.spec.command!r} started (pid {daemon.pid})")
+
+    def _reload(self, now: float) -> None:
+        """The workers are replaced from this master: a daemon with a reload signal gets it, a
+        smart one is left alone, the others are stopped and started again once they exit."""
+        for daemon in self.daemons:
+            if daemon.spec.reload_signal is not None:
+                _signal(daemon, daemon.spec.reload_signal)
+            elif daemon.pid is not None and not daemon.spec.smart:
+                daemon.restarting = True
+                daemon.kill_at = now + self.grace
+                _signal(daemon, daemon.spec.stop_signal)
 
     def _stop(self, now: float, *, keep_smart: bool) -> None:
         first = not self.stopping

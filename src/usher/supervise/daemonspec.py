@@ -27,7 +27,9 @@ class DaemonSpec:
     command: str
     pidfile: str | None = None  # set: the daemon writes its pid there, the master watches it
     stop_signal: int = signal.SIGTERM
-    reload_signal: int | None = None  # sent on a reload to a daemon that survives it
+    # Sent on a reload instead of a restart: the daemon survives a reload of the workers, and
+    # with a pidfile any reload (a re-executed master can only find a daemon by its pidfile).
+    reload_signal: int | None = None
     control: bool = False  # the server stops when this daemon dies
 
     @property
