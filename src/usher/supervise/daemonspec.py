@@ -61,7 +61,7 @@ def parse_attach_daemon2(text: str) -> DaemonSpec:
     pairs = _keyvals(text)
     command = next((pairs[key] for key in _COMMAND_KEYS if key in pairs), "")
     if not command.strip():
-        raise ValueError(f"{text!r} has no cmd=: write attach-daemon2 = cmd=COMMAND,...")
+        raise ValueError(f"{text!r} has no cmd= key")
     unknown = set(pairs) - set(_COMMAND_KEYS) - IGNORED_KEYS - _KNOWN
     if unknown:
         raise ValueError(
