@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,8 @@ def test_accepting1_once_runs_in_worker_1_and_not_again_after_a_respawn(
     assert int(events.wait_for("accepting1 ").split()[1]) == first
     os.kill(first, signal.SIGKILL)
     second = first
-    for _ in range(500):  # until the respawned worker answers (each try is a round trip)
+    deadline = time.monotonic() + 15.0  # the respawn waits 0.5 s (a young death); ample
+    while time.monotonic() < deadline:  # until the respawned worker answers (each a round trip)
         try:
             second = worker_pid(site)
         except OSError:
