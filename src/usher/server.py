@@ -5,9 +5,18 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import shlex
+import sys
 
 from usher import __version__
-from usher.adapters.load import AppLoadError, WsgiApp, describe, load_app, prepare_environment
+from usher.adapters.load import (
+    AppLoadError,
+    WsgiApp,
+    change_dir_after_load,
+    describe,
+    load_app,
+    prepare_environment,
+)
 from usher.logfile import reopen
 from usher.logs import write_line
 from usher.master.loop import Master
@@ -45,6 +54,14 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         reopen(log)
     for note in notes:
         write_line(f"usher: note: {note}")
+    _show(settings)
+    if _refuse_hooks(settings):
+        return 2
+    if settings.max_fd:
+        from usher.supervise.fdlimit import set_open_files  # resource: only with max-fd
+
+        if (problem := set_open_files(settings.max_fd)) is not None:
+            write_line(f"usher: {problem}")
     cwd = os.getcwd()
     wanted = list(settings.listeners)
     if not wanted:
@@ -94,9 +111,55 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
 
 def _load(settings: Settings) -> WsgiApp | None:
     prepare_environment(settings)
+    if settings.pyargv is not None:
+        # The app's sys.argv, as uWSGI sets it; workers inherit it, lazy ones included.
+        sys.argv = [sys.argv[0], *shlex.split(settings.pyargv)]
     if settings.lazy_apps:
-        return None
-    return load_app(settings)
+        return None  # the hooks run in each worker, around its own load
+    _run_hooks("hook-pre-app", settings.hook_pre_app)
+    app = load_app(settings)
+    _run_hooks("hook-post-app", settings.hook_post_app)
+    change_dir_after_load(settings)
+    return app
+
+
+def _show(settings: Settings) -> None:
+    """print and show-config, before anything else is started, as uWSGI logs them."""
+    for text in settings.print:
+        write_line(text)
+    if settings.show_config:
+        from usher.options.show import render_config
+
+        for line in render_config(settings):
+            write_line(line)
+
+
+def _run_hooks(option: str, texts: tuple[str, ...]) -> None:
+    if not texts:
+        return
+    from usher.supervise.hooks import HookFailed, run_hooks  # only configs with hooks need it
+
+    try:
+        run_hooks(option, texts)
+    except HookFailed as exc:
+        raise StartupError(f"{exc} (as in uWSGI, a failing {option} stops the start)") from None
+
+
+def _refuse_hooks(settings: Settings) -> bool:
+    """Name each hook whose action usher does not run; under strict that refuses the start."""
+    hooks = [
+        *(("hook-pre-app", text) for text in settings.hook_pre_app),
+        *(("hook-post-app", text) for text in settings.hook_post_app),
+        *(("hook-accepting1-once", text) for text in settings.hook_accepting1_once),
+    ]
+    if not hooks:
+        return False
+    from usher.supervise.hooks import unknown_actions
+
+    lines = unknown_actions(hooks)
+    for line in lines:
+        write_line(f"usher: {'error' if settings.strict else 'note'}: {line}")
+    return bool(lines) and settings.strict
 
 
 def _banner(settings: Settings, listeners: list[Listener]) -> None:

@@ -41,6 +41,12 @@ class EventListener:
                 raise AssertionError(f"no {prefix!r} event in {timeout} s; got {self.received}")
             self.received.append(self._sock.recv(4096).decode())
 
+    def drain(self) -> list[str]:
+        """Collect the events already queued, without waiting; every one not yet consumed."""
+        while select.select([self._sock], [], [], 0)[0]:
+            self.received.append(self._sock.recv(4096).decode())
+        return self.received
+
     def close(self) -> None:
         self._sock.close()
         shutil.rmtree(self._dir, ignore_errors=True)

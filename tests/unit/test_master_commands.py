@@ -6,6 +6,8 @@ deadline and the log line each command leaves.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from usher.master.chain import ChainReload
@@ -119,3 +121,20 @@ def test_a_recycle_verdict_while_winding_down_leaves_the_leaving_worker_alone() 
     commands.carry_out(proc, Verdict("recycle", "rss 300 MB > reload-on-rss 200 MB"))
     assert commands.pool.slots[1].current is proc
     assert list(commands.pool.procs) == [gone] and not proc.retiring
+
+
+@pytest.mark.parametrize(
+    ("argv", "grace"), [((), 1.0), (("--harakiri-graceful-timeout", "7"), 7.0)]
+)
+def test_harakiri_graceful_timeout_is_the_wait_before_sigkill(
+    argv: tuple[str, ...], grace: float
+) -> None:
+    commands = make_commands("--harakiri", "5", *argv)
+    with open("/proc/sys/kernel/pid_max") as handle:
+        gone = int(handle.read()) + 1
+    proc = WorkerProcess(gone, 1, None, 0.0, 0.0)
+    commands.pool.procs[gone] = commands.pool.slots[1].current = proc
+    before = time.monotonic()
+    commands.carry_out(proc, Verdict("harakiri", "GET / running for 6.0s"))
+    assert proc.ended_for == "harakiri" and proc.kill_at is not None
+    assert before + grace <= proc.kill_at <= time.monotonic() + grace

@@ -178,3 +178,33 @@ def test_listen_queue_of_a_tcp_listener() -> None:
             client.close()
     with socket.socket(socket.AF_UNIX) as unix:
         assert listen_queue(unix) is None
+
+
+def test_reload_on_as_recycles_on_address_space_once_min_worker_lifetime_passed() -> None:
+    big = RowView(1, 1, 0, 900 * MB, 0, 0, 0, 0, 0, True, 1, (0,) * 5, (0,) * 12, ())
+    verdict = judge(settings("--reload-on-as", "800"), big, 60.0, 0)
+    assert verdict is not None and verdict.action == "recycle"
+    assert "address space 900 MB > reload-on-as 800 MB" in verdict.reason
+    assert judge(settings("--reload-on-as", "800"), big, 5.0, 0) is None  # younger than 10 s
+    assert judge(settings("--reload-on-as", "1000"), big, 60.0, 0) is None
+
+
+def test_max_worker_lifetime_is_spread_by_worker_id_times_delta() -> None:
+    def aged(worker_id: int, age: float, *argv: str) -> str | None:
+        seen = RowView(1, worker_id, 0, 0, 0, 0, 0, 0, 0, True, 1, (0,) * 5, (0,) * 12, ())
+        verdict = judge(settings("--max-worker-lifetime", "100", *argv), seen, age, 0)
+        return None if verdict is None else verdict.action
+
+    assert aged(1, 99.0) is None
+    assert aged(1, 101.0) == "recycle"
+    assert aged(3, 101.0, "--max-worker-lifetime-delta", "10") is None  # 100 + 3 x 10
+    assert aged(3, 131.0, "--max-worker-lifetime-delta", "10") == "recycle"
+    assert (
+        judge(
+            settings(),
+            RowView(1, 1, 0, 0, 0, 0, 0, 0, 0, True, 1, (0,) * 5, (0,) * 12, ()),
+            10**6,
+            0,
+        )
+        is None
+    )

@@ -18,6 +18,16 @@ OPTIONAL = {
     "--touch-reload": ("usher.supervise.touch",),
     "--uid": ("pwd", "grp"),
     "--limit-as": ("resource",),
+    "--attach-daemon": (
+        "usher.master.sidecars",
+        "usher.supervise.cron",
+        "usher.supervise.daemonspec",
+        "usher.supervise.spawn",
+    ),
+    "--hook-pre-app": ("usher.supervise.hooks",),
+    "--py-autoreload": ("usher.supervise.autoreload", "watchfiles"),
+    "--paste": ("usher.adapters.paste",),
+    "--show-config": ("usher.options.show",),
     "help": ("usher.options.docs", "usher.options.docs_text", "difflib"),
 }
 
@@ -51,3 +61,8 @@ def test_an_option_imports_its_feature() -> None:
     )
     assert {"usher.master.statsserver", "usher.supervise.fifo", "usher.master.cheaper"} <= loaded
     assert "usher.ops.prometheus" not in loaded
+
+
+def test_daemons_and_cron_import_the_sidecars_only_when_set() -> None:
+    loaded = modules_at_fork("--cron", "-1 -1 -1 -1 -1 true")
+    assert {"usher.master.sidecars", "usher.supervise.cron", "usher.supervise.spawn"} <= loaded

@@ -41,6 +41,15 @@ def prepare_environment(settings: Settings) -> None:
         sys.path.insert(0, os.getcwd())
 
 
+def change_dir_after_load(settings: Settings) -> None:
+    """chdir2: the working directory the app runs in, set once it is loaded."""
+    if settings.chdir2:
+        try:
+            os.chdir(settings.chdir2)
+        except OSError as exc:
+            raise AppLoadError(f"chdir2 {settings.chdir2!r}: {exc.strerror}") from exc
+
+
 def _add_virtualenv(home: str) -> None:
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     site_packages = os.path.join(home, "lib", version, "site-packages")
@@ -56,6 +65,8 @@ def describe(settings: Settings) -> str:
     """The app as the startup banner names it."""
     if settings.wsgi_file:
         return f"{settings.wsgi_file} ({settings.callable})"
+    if settings.paste and not settings.module:
+        return f"paste {settings.paste}"
     module, _, name = (settings.module or "").partition(":")
     return f"{module}:{name or settings.callable}" if module else "(none)"
 
@@ -91,6 +102,15 @@ def import_app(settings: Settings) -> WsgiApp:
 
 
 def _load_callable(settings: Settings) -> WsgiApp:
+    if settings.paste and not (settings.wsgi_file or settings.module):
+        from usher.adapters.paste import PasteError, load_paste  # only paste configs need it
+
+        try:
+            return load_paste(settings.paste, logger=settings.paste_logger)
+        except PasteError as exc:
+            # The app's own traceback when loading it raised; none for a missing file or package.
+            details = traceback.format_exc() if exc.__cause__ is not None else ""
+            raise AppLoadError(str(exc), details) from exc
     if settings.wsgi_file:
         module = _exec_file(settings.wsgi_file)
         target, name = settings.wsgi_file, settings.callable

@@ -277,4 +277,5 @@ class Commands:
             f"{settings.harakiri}s){verbose}; its stack follows, then it is killed"
         )
         slot.harakiris += 1
-        self.pool.end(proc, signal.SIGUSR2, "harakiri", grace=HARAKIRI_GRACE)
+        grace = settings.harakiri_graceful_timeout or HARAKIRI_GRACE  # uWSGI's graceful harakiri
+        self.pool.end(proc, signal.SIGUSR2, "harakiri", grace=grace)

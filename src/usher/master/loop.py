@@ -59,6 +59,7 @@ from usher.supervise import systemd
 from usher.supervise.reactor import Reactor
 
 if TYPE_CHECKING:
+    from usher.master.sidecars import Sidecars
     from usher.supervise.fifo import MasterFifo
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGCHLD)
@@ -107,6 +108,12 @@ class Master:
 
             self.fifo = MasterFifo(settings.master_fifo, self.reactor, self.commands.obey)
         self.signal_r, self.signal_w = os.pipe()
+        self.sidecars: Sidecars | None = None
+        if _wants_sidecars(settings):  # daemons and cron: imported only when set, as the FIFO
+            from usher.master.sidecars import Sidecars
+
+            self.sidecars = Sidecars(settings, self._stop_for, time.time)
+            self.pool.on_other_child = self.sidecars.child_exited
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -118,10 +125,12 @@ class Master:
         for slot in self.pool.initial_slots():
             self.pool.spawn(slot)
         next_tick = time.monotonic() + TICK
-        while not (self.lifecycle.phase is Phase.STOPPING and not self.pool.procs):
+        while not (self.lifecycle.phase is Phase.STOPPING and self._all_gone()):
             self.reactor.wait(self._timeout(next_tick))
             self._reap()
             now = time.monotonic()
+            if self.sidecars is not None:
+                self.sidecars.tick(self.lifecycle.phase, now)
             if now >= next_tick:
                 next_tick = now + TICK
                 self.upkeep.tick(now)
@@ -130,9 +139,16 @@ class Master:
             if not self.lifecycle.winding_down:
                 self.pool.respawn_due(now)
             self.pool.enforce_deadlines(now)
-            if self.lifecycle.phase is Phase.REEXECUTING and not self.pool.procs:
+            if self.lifecycle.phase is Phase.REEXECUTING and self._all_gone():
                 self.reexec()
         return self.lifecycle.exit_status
+
+    def _all_gone(self) -> bool:
+        """No worker left, and no daemon the master waits for (usher.master.sidecars)."""
+        return not self.pool.procs and (self.sidecars is None or self.sidecars.idle())
+
+    def _stop_for(self, why: str) -> None:
+        self.commands.stop(graceful=True, why=why)
 
     def _install_signals(self) -> None:
         os.set_blocking(self.signal_w, False)
@@ -290,6 +306,16 @@ class Master:
 def app_dir(settings: Settings, cwd: str) -> str:
     """The app's directory (chdir, from where the server started), as uWSGI's stats `cwd`."""
     return os.path.normpath(os.path.join(cwd, settings.chdir)) if settings.chdir else cwd
+
+
+def _wants_sidecars(settings: Settings) -> bool:
+    return bool(
+        settings.attach_daemon
+        or settings.attach_daemon2
+        or settings.smart_attach_daemon
+        or settings.cron
+        or settings.unique_cron
+    )
 
 
 def _enqueue_only(signum: int, frame: object) -> None:

@@ -56,9 +56,11 @@ class WorkerPool:
         self.ready_r, self.ready_w = os.pipe()
         # When the workers told to leave by a stop or re-exec are killed (worker-reload-mercy).
         self.drain_deadline: float | None = None
-        # Children that are not workers (a reload's check, usher.master.preflight), reaped here
-        # too because the master's waitpid takes every child: what to call with their status.
+        # Children that are not workers, reaped here too because the master's waitpid takes
+        # every child: a reload's check (usher.master.preflight) is adopted with what to call
+        # with its status; the rest (attached daemons, cron runs) go to `on_other_child`.
         self.others: dict[int, Callable[[int], None]] = {}
+        self.on_other_child: Callable[[int, int], None] | None = None
 
     # -- which workers -------------------------------------------------------------------------
 
@@ -120,7 +122,8 @@ class WorkerPool:
             if pid != 0:
                 signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         if pid == 0:
-            self._become_worker(Seat(slot.worker_id, self.ready_w, self.scoreboard, row))
+            first = slot.spawns == 0  # counted after the fork: 0 in the slot's first child
+            self._become_worker(Seat(slot.worker_id, self.ready_w, self.scoreboard, row, first))
         proc = WorkerProcess(pid, slot.worker_id, row, time.monotonic(), time.time())
         if row is not None:
             self.scoreboard.set_head(row, pid=pid, worker_id=slot.worker_id)
@@ -218,6 +221,8 @@ class WorkerPool:
                 exited.append((proc, status))
             elif pid in self.others:
                 self.others.pop(pid)(status)
+            elif self.on_other_child is not None:
+                self.on_other_child(pid, status)
         return exited
 
     def adopt(self, pid: int, on_exit: Callable[[int], None]) -> None:

@@ -1,5 +1,5 @@
 """The limits' verdicts: the master's once-a-second judgement of each worker against harakiri,
-reload-on-rss and evil-reload-on-rss.
+reload-on-rss, evil-reload-on-rss, reload-on-as and max-worker-lifetime.
 
 Pure decisions from figures (a scoreboard row with the memory read from /proc, the process's age);
 the master's commands carry them out and log one line for each. Not to be confused with
@@ -45,7 +45,25 @@ def judge(settings: Settings, row: RowView, age: float, now_ns: int) -> Verdict 
         return Verdict(
             "recycle", f"rss {rss_mb:.0f} MB > reload-on-rss {settings.reload_on_rss} MB"
         )
+    vsz_mb = row.vsz / _MB
+    if settings.reload_on_as and vsz_mb > settings.reload_on_as:
+        if age < settings.min_worker_lifetime:
+            return None
+        return Verdict(
+            "recycle", f"address space {vsz_mb:.0f} MB > reload-on-as {settings.reload_on_as} MB"
+        )
+    lifetime = worker_lifetime(settings, row.worker_id)
+    if lifetime and age > lifetime:
+        return Verdict("recycle", f"it has run {age:.0f}s, max-worker-lifetime {lifetime}s")
     return None
+
+
+def worker_lifetime(settings: Settings, worker_id: int) -> int:
+    """max-worker-lifetime for one worker, spread by worker id x max-worker-lifetime-delta as in
+    uWSGI, so that workers started together are not all recycled in the same second; 0: none."""
+    if not settings.max_worker_lifetime:
+        return 0
+    return settings.max_worker_lifetime + worker_id * settings.max_worker_lifetime_delta
 
 
 def _harakiri(limit_ns: int, row: RowView, now_ns: int) -> Verdict | None:

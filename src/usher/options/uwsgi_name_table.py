@@ -274,8 +274,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "http-stud-prefix http-uid http-gid http-resubscribe http-buffer-size "
         "http-server-name-as-http-host http-headers-timeout http-connect-timeout http-manage-source "
         "http-manage-rtsp http-enable-proxy-protocol enable-proxy-protocol http-auto-gzip "
-        "fastcgi-socket fastcgi-nph-socket scgi-socket scgi-nph-socket raw-socket puwsgi-socket "
-        "protocol socket-protocol",
+        "fastcgi-socket fastcgi-nph-socket scgi-socket scgi-nph-socket raw-socket puwsgi-socket",
     ),
     (
         "unsupported",
@@ -383,8 +382,8 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "unsupported",
         _SYSTEMD_HOOK,
         "hook-asap hook-pre-jail hook-post-jail hook-in-jail "
-        "hook-as-root hook-as-user hook-as-user-atexit hook-pre-app hook-post-app hook-post-fork "
-        "hook-accepting hook-accepting1 hook-accepting-once hook-accepting1-once hook-master-start "
+        "hook-as-root hook-as-user hook-as-user-atexit hook-post-fork "
+        "hook-accepting hook-accepting1 hook-accepting-once hook-master-start "
         "hook-touch hook-as-gateway after-request-hook after-request-call exec-asap exec-pre-jail "
         "exec-post-jail exec-in-jail exec-as-root exec-as-user exec-as-user-atexit exec-pre-app "
         "exec-post-app call-asap call-pre-jail call-post-jail call-in-jail call-as-root call-as-user "
@@ -419,13 +418,12 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         _TIMERS,
-        "cron cron2 unique-cron cron-harakiri signal-timer|timer signal-rbtimer|rbtimer",
+        "cron2 cron-harakiri signal-timer|timer signal-rbtimer|rbtimer",
     ),
     (
         "unsupported",
         _SIDECARS,
-        "attach-daemon attach-control-daemon smart-attach-daemon "
-        "smart-attach-daemon2 attach-daemon2 daemons-honour-stdin worker-exec worker-exec2",
+        "attach-control-daemon smart-attach-daemon2 daemons-honour-stdin worker-exec worker-exec2",
     ),
     (
         "unsupported",
@@ -444,17 +442,12 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         "recycle workers with reload-on-rss, evil-reload-on-rss or limit-as",
-        "reload-on-as evil-reload-on-as",
-    ),
-    (
-        "unsupported",
-        "recycle workers with max-requests (and max-requests-delta)",
-        "max-worker-lifetime max-worker-lifetime-delta",
+        "evil-reload-on-as",
     ),
     (
         "unsupported",
         "usher's harakiri kills at the deadline, logs the stack and answers 504",
-        "harakiri-graceful-timeout harakiri-graceful-signal harakiri-queue-threshold "
+        "harakiri-graceful-signal harakiri-queue-threshold "
         "harakiri-no-arh|no-harakiri-arh|no-harakiri-after-req-hook backtrace-depth",
     ),
     (
@@ -484,13 +477,13 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         "usher loads WSGI apps from module or wsgi-file",
-        "paste paste-logger ini-paste ini-paste-logged pecan web3 pump wsgi-lite eval cgi-mode|c",
+        "ini-paste ini-paste-logged pecan web3 pump wsgi-lite eval cgi-mode|c",
     ),
     (
         "unsupported",
         "usher's Python is the interpreter it runs on; set sys.argv and flags in the "
         "app or with PYTHONOPTIMIZE",
-        "pyargv optimize|O py-programname|py-program-name "
+        "optimize|O py-programname|py-program-name "
         "py-executable|py-sys-executable no-site python-raw python-worker-override",
     ),
     (
@@ -501,7 +494,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         "restart on code changes with touch-reload fed by a file watcher (watchfiles, entr)",
-        "py-auto-reload|py-autoreload|python-auto-reload|python-autoreload py-auto-reload-ignore",
+        "py-auto-reload-ignore",
     ),
     (
         "unsupported",
@@ -521,7 +514,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         "set these in the service manager (systemd LimitNOFILE=, UMask=, EnvironmentFile=)",
-        "max-fd envdir early-envdir unenv",
+        "envdir early-envdir unenv",
     ),
     (
         "unsupported",
@@ -539,7 +532,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "pidfile2 safe-pidfile safe-pidfile2 flock flock-wait flock2 flock-wait2",
     ),
     ("unsupported", "usher detaches with daemonize", "daemonize2"),
-    ("unsupported", "use chdir", "chdir2 force-cwd"),
+    ("unsupported", "use chdir", "force-cwd"),
     (
         "unsupported",
         "read the app's settings from the environment or a config file of the app",
@@ -554,7 +547,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         _BUILD,
-        "dump-options show-config binary-append-data print iprint exit cflags "
+        "dump-options binary-append-data iprint exit cflags "
         "dot-h config-py build-plugin print-sym|print-symbol python-version extract "
         "privileged-binary-patch unprivileged-binary-patch privileged-binary-patch-arg "
         "unprivileged-binary-patch-arg ping ping-timeout",

@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 import uvloop
 
 from usher import logfile
-from usher.adapters.load import AppLoadError, WsgiApp, load_app
+from usher.adapters.load import AppLoadError, WsgiApp, change_dir_after_load, load_app
 from usher.adapters.wsgi import WsgiHandler, base_environ
 from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
 from usher.logs import write_line
@@ -55,6 +55,7 @@ class Seat:
     ready_fd: int
     scoreboard: Scoreboard
     row: int | None
+    first: bool = False  # the slot's first worker under this master (hook-accepting1-once)
 
 
 class Worker:
@@ -175,10 +176,17 @@ def run_worker(
         pass
     _limit_address_space(settings.limit_as)
     if app is None:
+        _run_hooks(worker_id, "hook-pre-app", settings.hook_pre_app)
         try:
             app = load_app(settings)
         except AppLoadError as exc:
             write_line(f"{exc.details}usher worker {worker_id}: {exc}")
+            os._exit(EXIT_APP_LOAD_FAILED)
+        _run_hooks(worker_id, "hook-post-app", settings.hook_post_app)
+        try:
+            change_dir_after_load(settings)
+        except AppLoadError as exc:
+            write_line(f"usher worker {worker_id}: {exc}")
             os._exit(EXIT_APP_LOAD_FAILED)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -230,8 +238,12 @@ async def _start_serving(
         for handler in handlers:
             handler.serving(loop_shared)
         reporter.start()
+        if settings.py_autoreload and seat.worker_id == 1:
+            _watch_modules(settings.py_autoreload)
         os.write(seat.ready_fd, READY_RECORD.pack(seat.worker_id, os.getpid()))
         os.close(seat.ready_fd)
+        if seat.worker_id == 1 and seat.first and settings.hook_accepting1_once:
+            _run_hooks(1, "hook-accepting1-once", settings.hook_accepting1_once, fatal=False)
     except BaseException as exc:  # a worker that cannot serve must not linger half-started
         write_line(f"usher worker {seat.worker_id}: cannot start serving: {exc!r}")
         os._exit(1)
@@ -255,6 +267,37 @@ def _watch_master(worker: Worker, master_pid: int, mercy: int) -> None:
     worker.begin_stop()
     # Nobody is left to enforce worker-reload-mercy: the worker bounds its own stop.
     worker.ctx.loop.call_later(mercy, os._exit, EXIT_OK)
+
+
+def _run_hooks(worker_id: int, option: str, texts: tuple[str, ...], *, fatal: bool = True) -> None:
+    """Run a moment's hooks in this worker; a failure ends a worker that has not loaded its app
+    (as the master's start would end), and is only logged once the worker serves."""
+    if not texts:
+        return
+    from usher.supervise.hooks import HookFailed, run_hooks  # only configs with hooks need it
+
+    try:
+        run_hooks(option, texts)
+    except HookFailed as exc:
+        write_line(f"usher worker {worker_id}: {exc}")
+        if fatal:
+            os._exit(EXIT_APP_LOAD_FAILED)
+
+
+def _watch_modules(period: int) -> None:
+    """py-autoreload: when a module's file changes, ask the master for a graceful reload (the
+    SIGHUP path, so it is the reload an operator would get)."""
+    try:
+        from usher.supervise.autoreload import watch_loaded_modules
+    except ImportError:  # pragma: no cover - the dev extra is missing
+        write_line("usher worker 1: py-autoreload needs watchfiles: pip install watchfiles")
+        return
+
+    def reload(paths: list[str]) -> None:
+        write_line(f"usher worker 1: py-autoreload: {', '.join(paths)} changed; reloading")
+        os.kill(os.getppid(), signal.SIGHUP)
+
+    watch_loaded_modules(period, reload)
 
 
 def _attach_board(worker: Worker, settings: Settings, seat: Seat) -> Reporter:
