@@ -61,6 +61,11 @@ def test_deploys_rollback_a_failed_health_check_and_pruning(
     assert "DEBUG = False" in (release / "usher_deploy_settings.py").read_text()
     assert get_page(site) == "mysite version=1 debug=False key=50\n"
     assert "health" in out and "usher deploy: deploy done" in out
+    # What the long steps took is kept on the host: the next deploy's bars measure against it.
+    timings = (site.root / ".deploy-timings").read_text()
+    assert "packages:" in timings and "static:" in timings
+    status, out, err = deploy(site, "--dry-run")
+    assert status == 0 and "s last time)" in out, out + err
 
     project.set_version("2")
     project.commit("version 2")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from usher.deploy import serving, steps
 from usher.deploy.config import DeployConfig, Host
@@ -71,13 +71,18 @@ def _deploy_host(
     return HostPlan(
         host,
         inputs.release,
-        prepare=tuple(prepare),
+        prepare=_with_expected(prepare, facts),
         switch=_switch_to(config, manager, inputs.release),
         undo=_undo(config, facts, manager),
         finish=(serving.prune(layout, config.keep_releases),),
         discard=(serving.discard(layout),),
         front=_front(config, host, facts, upstreams),
     )
+
+
+def _with_expected(prepare: list[Step], facts: HostFacts) -> tuple[Step, ...]:
+    """Long steps carry what they took last time on this host: the yardstick of their bars."""
+    return tuple(replace(s, expected=facts.expected(s.name)) if s.long else s for s in prepare)
 
 
 def _switch_to(config: DeployConfig, manager: Manager, release: str) -> tuple[Step, ...]:

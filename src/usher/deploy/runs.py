@@ -20,6 +20,7 @@ from usher.deploy.plan import Plan
 from usher.deploy.planner import DeployInputs, deploy_plan, rollback_plan
 from usher.deploy.progress import Progress
 from usher.deploy.ssh import Session, connect
+from usher.deploy.steps import write_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ async def run(config: DeployConfig, request: Request, progress: Progress) -> Non
         hosts = ", ".join(host_plan.host.label for host_plan in plan.hosts)
         progress.note(f"usher deploy: {plan.action} {plan.commit[:12]} on {hosts}")
         await execute(plan, sessions, progress)
+        if request.action == "deploy":
+            await _record_timings(config, sessions, progress)
 
 
 async def _connect_all(
@@ -94,6 +97,23 @@ async def _lock_all(
         stack.push_async_callback(lock.release, session, layout)
         if removed:
             progress.note(f"{label}: {removed}")
+
+
+async def _record_timings(
+    config: DeployConfig, sessions: Mapping[str, Session], progress: Progress
+) -> None:
+    """Keep on each host what its prepare steps took, for the next deploy's progress bars."""
+    path = layout_for(config, "").timings
+    for label, session in sessions.items():
+        text = "".join(
+            f"{r.step}:{r.seconds:.1f}\n"
+            for r in progress.records
+            if r.host == label and r.phase == "prepare" and r.status == "ok"
+        )
+        if text:
+            command = write_file(path, text, "644")
+            # Only the bars' yardstick: a host that cannot keep it costs no deploy.
+            await session.run(command.script, command.stdin)
 
 
 def _plan(config: DeployConfig, request: Request, facts: Mapping[str, HostFacts]) -> Plan:

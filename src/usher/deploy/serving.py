@@ -87,6 +87,7 @@ def health(config: DeployConfig, layout: Layout) -> Step:
         (_health_command(config, arguments),),
         hint="the release was not switched to; fix the app and deploy again",
         report=True,
+        long=True,
     )
 
 
