@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import Deploy, Project, Site
+from tests.deploy.conftest import HTTP_ONLY_CHECKS, Deploy, Project, Site
 from tests.deploy.sshd import Sshd
 
 
@@ -227,6 +227,23 @@ def test_check_deploy_gate_stops_before_the_switch_with_its_report(
     assert "security.W008" in out and "SECURE_SSL_REDIRECT" in out
     assert "check failed" in err and "silence = ..." in err
     assert not (site.root / "current").exists() and not any((site.root / "releases").iterdir())
+
+
+def test_debug_on_is_refused_by_the_gate_unless_accepted_by_id(
+    write_site: Callable[..., Site], deploy: Deploy
+) -> None:
+    """The DEBUG=True gate: asking for debug stops the deploy with check --deploy's report;
+    accepting security.W018 explicitly lets a staging site run with DEBUG on."""
+    refused = write_site(debug="true")
+    status, out, err = deploy(refused)
+    assert status == 1
+    assert "security.W018" in out and "DEBUG set to True" in out
+    assert "check failed" in err and "silence = ..." in err
+    assert not (refused.root / "current").exists()
+    staging = write_site(debug="true", silence=f"{HTTP_ONLY_CHECKS} security.W018")
+    status, out, err = deploy(staging)
+    assert status == 0, out + err
+    assert get_page(staging).startswith("mysite version=1 debug=True ")
 
 
 def test_json_output_for_ci(write_site: Callable[..., Site], deploy: Deploy) -> None:

@@ -79,6 +79,7 @@ class DeployConfig:
     module: str
     allowed_hosts: tuple[str, ...]
     https: bool
+    debug: bool
     silence: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
     env_file: Path | None
@@ -148,6 +149,7 @@ KEYS: Mapping[str, str] = {
     "module": "",
     "allowed_hosts": "",
     "https": "false",
+    "debug": "false",
     "silence": "",
     "env": "",
     "env_file": "",
@@ -274,6 +276,7 @@ def _build(values: _Values, base: Path) -> DeployConfig:
         module=module,
         allowed_hosts=values.words("allowed_hosts") or tuple(h.address for h in hosts),
         https=_bool(values, "https"),
+        debug=_bool(values, "debug"),
         silence=values.words("silence"),
         env=tuple(
             _env_pair(value, line, values.path) for value, line in values.many.get("env", ())

@@ -156,6 +156,9 @@ def settings_overlay(config: DeployConfig, layout: Layout) -> str:
     secrets from the environment (the env files), so settings.py is never edited.
     """
     https = "True" if config.https else "False"
+    # Off unless the config asks (a staging site); check --deploy then refuses it (security.W018)
+    # unless that id is in `silence`: asking for debug never slips past the gate by accident.
+    debug = "True" if config.debug else "False"
     return f'''"""{HEADER}
 
 The settings of {config.settings_module}, hardened for production by usher deploy.
@@ -165,7 +168,7 @@ import os
 
 from {config.settings_module} import *  # noqa: F403
 
-DEBUG = False
+DEBUG = {debug}
 SECRET_KEY = os.environ["SECRET_KEY"]
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "").split()
 SILENCED_SYSTEM_CHECKS = [
