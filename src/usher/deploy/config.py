@@ -57,6 +57,22 @@ class Host:
 
 
 @dataclass(frozen=True, slots=True)
+class VaultSource:
+    """Where the secrets of `app.env` are read from a Vault KV version 2 engine, on this machine.
+
+    The token is never in the file nor on a command line: it is read from the environment
+    variable `token_env`, else from `token_file` (the vault CLI's `~/.vault-token`).
+    """
+
+    address: str
+    mount: str
+    path: str
+    token_env: str
+    token_file: Path
+    ca_cert: Path | None
+
+
+@dataclass(frozen=True, slots=True)
 class DeployConfig:
     """Everything `usher deploy` needs to know, validated; paths on hosts are absolute."""
 
@@ -97,6 +113,7 @@ class DeployConfig:
     nginx_listen: str
     server_name: str
     service_user: str
+    vault: VaultSource | None = None
     # Every host of the file, also when --hosts deploys to some of them: a front balances them all.
     every_host: tuple[Host, ...] = ()
 
@@ -167,6 +184,12 @@ KEYS: Mapping[str, str] = {
     "nginx_listen": "80",
     "server_name": "",
     "service_user": "",
+    "vault_address": "",
+    "vault_mount": "secret",
+    "vault_path": "",
+    "vault_token_env": "VAULT_TOKEN",
+    "vault_token_file": "~/.vault-token",
+    "vault_ca_cert": "",
 }
 _REPEATABLE = frozenset({"host", "env", "silence", "allowed_hosts"})
 
@@ -296,7 +319,22 @@ def _build(values: _Values, base: Path) -> DeployConfig:
         nginx_listen=values.get("nginx_listen"),
         server_name=values.get("server_name") or " ".join(values.words("allowed_hosts")) or "_",
         service_user=values.get("service_user") or user,
+        vault=_vault(values, base),
         every_host=hosts,
+    )
+
+
+def _vault(values: _Values, base: Path) -> VaultSource | None:
+    if not values.get("vault_address"):
+        return None
+    ca_cert = values.get("vault_ca_cert")
+    return VaultSource(
+        address=values.get("vault_address").rstrip("/"),
+        mount=values.get("vault_mount").strip("/"),
+        path=_required(values, "vault_path").strip("/"),
+        token_env=values.get("vault_token_env"),
+        token_file=_local_path(values.get("vault_token_file"), base),
+        ca_cert=_local_path(ca_cert, base) if ca_cert else None,
     )
 
 

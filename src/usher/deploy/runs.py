@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 
-from usher.deploy import local, lock
+from usher.deploy import local, lock, vault
 from usher.deploy.config import DeployConfig
 from usher.deploy.errors import DeployError
 from usher.deploy.executor import execute
@@ -124,7 +124,7 @@ def _plan(config: DeployConfig, request: Request, facts: Mapping[str, HostFacts]
         commit=commit,
         release=f"{local.timestamp()}-{commit[:12]}",
         secret_key=local.new_secret_key(),
-        extra_env=local.read_env_file(config.env_file),
+        extra_env=local.read_env_file(config.env_file) + vault.read_secrets(config.vault),
     )
     return deploy_plan(config, facts, inputs)
 
