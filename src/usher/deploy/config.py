@@ -4,7 +4,7 @@ The file is usher's ini style (usher.options' parser: `key = value`, `;`/`#` com
 keys repeat). Only the `[deploy]` section is read; every key is listed in `KEYS` so a typo is an
 error with a suggestion instead of a silently ignored line. Hosts are written one per line:
 
-    host = [user@]address[:port] [role ...] [SHA256:fingerprint]    ; roles: app (default), front
+    host = [user@]address[:port] [role ...] [SHA256:fingerprint]    ; roles: app (default), front, worker
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from usher.options.ini import parse_ini
 SECTION = "deploy"
 # Looked for in this order in the working directory when --config is not given.
 DEFAULT_FILES = ("deploy.ini", "usher.ini")
-ROLES = frozenset({"app", "front"})
+# app serves the site; front runs nginx before the app hosts; worker runs only attach_daemon
+# commands (a Celery worker): the release and its venv, no sockets.
+ROLES = frozenset({"app", "front", "worker"})
 HOST_PLACEHOLDER = "{host}"
 Framework = Literal["django", "wsgi"]
 ProcessManager = Literal["auto", "systemd", "none"]
@@ -114,6 +116,8 @@ class DeployConfig:
     server_name: str
     service_user: str
     vault: VaultSource | None = None
+    # The commands a worker host's usher runs and restarts (uWSGI's attach-daemon).
+    attach_daemon: tuple[str, ...] = ()
     # Every host of the file, also when --hosts deploys to some of them: a front balances them all.
     every_host: tuple[Host, ...] = ()
 
@@ -131,8 +135,8 @@ class DeployConfig:
         )
 
     def app_hosts(self) -> tuple[Host, ...]:
-        """The hosts that run the site."""
-        return tuple(host for host in self.hosts if "app" in host.roles)
+        """The hosts that run a release: the site (`app`) or its daemons (`worker`)."""
+        return tuple(host for host in self.hosts if host.roles & {"app", "worker"})
 
     def balanced_hosts(self) -> tuple[Host, ...]:
         """The app hosts a front's nginx lists: all of the file's, whatever --hosts chose."""
@@ -190,8 +194,9 @@ KEYS: Mapping[str, str] = {
     "vault_token_env": "VAULT_TOKEN",
     "vault_token_file": "~/.vault-token",
     "vault_ca_cert": "",
+    "attach_daemon": "",
 }
-_REPEATABLE = frozenset({"host", "env", "silence", "allowed_hosts"})
+_REPEATABLE = frozenset({"host", "env", "silence", "allowed_hosts", "attach_daemon"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +284,14 @@ def _build(values: _Values, base: Path) -> DeployConfig:
     )
     if not hosts:
         raise ConfigError(values.path, "host", "no host listed", "add host = ADDRESS [app] [front]")
+    daemons = tuple(value.strip() for value, _ in values.many.get("attach_daemon", ()))
+    if any("worker" in host.roles for host in hosts) and not daemons:
+        raise ConfigError(
+            values.origin("host"),
+            "attach_daemon",
+            "worker hosts run only attach_daemon commands and none is set",
+            "add attach_daemon = COMMAND (e.g. celery -A mysite worker)",
+        )
     return DeployConfig(
         name=name,
         repo=_required(values, "repo"),
@@ -320,6 +333,7 @@ def _build(values: _Values, base: Path) -> DeployConfig:
         server_name=values.get("server_name") or " ".join(values.words("allowed_hosts")) or "_",
         service_user=values.get("service_user") or user,
         vault=_vault(values, base),
+        attach_daemon=daemons,
         every_host=hosts,
     )
 
@@ -400,7 +414,7 @@ def _host(value: str, line: int, path: str, default_user: str) -> Host:
     role_set = frozenset(roles) or frozenset({"app"})
     origin = Origin("ini", path, line)
     if not role_set <= ROLES:
-        raise ConfigError(origin, "host", f"unknown role in {value!r}", "use app and/or front")
+        raise ConfigError(origin, "host", f"unknown role in {value!r}", "use app, front or worker")
     if port and not port.isdigit():
         raise ConfigError(
             origin, "host", f"bad port in {value!r}", "write host = ADDRESS[:PORT] or [IPV6]:PORT"
