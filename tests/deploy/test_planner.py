@@ -251,8 +251,8 @@ def test_a_site_nginx_refuses_is_replaced_by_the_previous_one(
 
 def test_a_long_step_says_it_is_still_running() -> None:
     """The heartbeat line comes while the step runs; the step ends when that line was seen."""
-    from usher.deploy.config import Host
     from usher.deploy.executor import run_steps
+    from usher.deploy.hosts import Host
     from usher.deploy.plan import Command, Step
 
     async def scenario() -> list[str]:

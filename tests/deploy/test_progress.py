@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from usher.deploy.bars import Screen, bar_line, render_bar
-from usher.deploy.config import Host, load_config
+from usher.deploy.config import load_config
 from usher.deploy.executor import run_steps
 from usher.deploy.facts import HostFacts, parse_facts
+from usher.deploy.hosts import Host
 from usher.deploy.plan import Command, Step
 from usher.deploy.planner import DeployInputs, deploy_plan
 from usher.deploy.progress import Progress

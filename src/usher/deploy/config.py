@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from usher.deploy.hosts import Host, parse_host
 from usher.options import ConfigError
 from usher.options.errors import Origin
 from usher.options.ini import parse_ini
@@ -23,9 +24,6 @@ from usher.options.ini import parse_ini
 SECTION = "deploy"
 # Looked for in this order in the working directory when --config is not given.
 DEFAULT_FILES = ("deploy.ini", "usher.ini")
-# app serves the site; front runs nginx before the app hosts; worker runs only attach_daemon
-# commands (a Celery worker): the release and its venv, no sockets.
-ROLES = frozenset({"app", "front", "worker"})
 HOST_PLACEHOLDER = "{host}"
 Framework = Literal["django", "wsgi"]
 ProcessManager = Literal["auto", "systemd", "none"]
@@ -33,29 +31,6 @@ ProcessManager = Literal["auto", "systemd", "none"]
 _FRAMEWORKS: Mapping[str, Framework] = {"django": "django", "wsgi": "wsgi"}
 _MANAGERS: Mapping[str, ProcessManager] = {"auto": "auto", "systemd": "systemd", "none": "none"}
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class Host:
-    """One SSH target and what it does: `app` runs the site, `front` runs nginx before the apps."""
-
-    address: str
-    port: int
-    user: str
-    roles: frozenset[str]
-    # A pinned host key (SHA256:... as ssh-keygen -lf prints it): trusted on first use if it matches.
-    fingerprint: str | None = None
-
-    @property
-    def label(self) -> str:
-        """How progress lines and errors name the host."""
-        if self.port == 22:
-            return self.address
-        return (
-            f"[{self.address}]:{self.port}"
-            if ":" in self.address
-            else f"{self.address}:{self.port}"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +255,7 @@ def _build(values: _Values, base: Path) -> DeployConfig:
     module = values.get("module") or _default_module(values, framework, settings_module)
     user = values.get("user")
     hosts = tuple(
-        _host(value, line, values.path, user) for value, line in values.many.get("host", ())
+        parse_host(value, line, values.path, user) for value, line in values.many.get("host", ())
     )
     if not hosts:
         raise ConfigError(values.path, "host", "no host listed", "add host = ADDRESS [app] [front]")
@@ -399,27 +374,6 @@ def _int(values: _Values, key: str, minimum: int) -> int:
 def _local_path(value: str, base: Path) -> Path:
     # Relative paths are read from the config file's folder, so the file works from any cwd.
     return (base / os.path.expanduser(value)).resolve()
-
-
-def _host(value: str, line: int, path: str, default_user: str) -> Host:
-    address, *words = value.split()
-    pins = [word for word in words if word.startswith("SHA256:")]
-    roles = [word for word in words if word not in pins]
-    user, _, address = address.rpartition("@")
-    if address.startswith("["):  # [2001:db8::1]:2222, as OpenSSH writes an IPv6 host and port
-        address, _, port = address[1:].partition("]")
-        port = port.removeprefix(":")
-    else:
-        address, _, port = address.partition(":")
-    role_set = frozenset(roles) or frozenset({"app"})
-    origin = Origin("ini", path, line)
-    if not role_set <= ROLES:
-        raise ConfigError(origin, "host", f"unknown role in {value!r}", "use app, front or worker")
-    if port and not port.isdigit():
-        raise ConfigError(
-            origin, "host", f"bad port in {value!r}", "write host = ADDRESS[:PORT] or [IPV6]:PORT"
-        )
-    return Host(address, int(port or 22), user or default_user, role_set, next(iter(pins), None))
 
 
 def _env_pair(value: str, line: int, path: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from usher.deploy.config import Host
+from usher.deploy.hosts import Host
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from usher.deploy import serving, steps
-from usher.deploy.config import DeployConfig, Host
+from usher.deploy.config import DeployConfig
 from usher.deploy.errors import DeployError
 from usher.deploy.facts import HostFacts
+from usher.deploy.hosts import Host
 from usher.deploy.layout import layout_for
 from usher.deploy.plan import HostPlan, Plan, Step
 from usher.deploy.serving import Manager

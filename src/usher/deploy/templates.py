@@ -9,7 +9,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from usher.deploy.config import DeployConfig, Host
+from usher.deploy.config import DeployConfig
+from usher.deploy.hosts import Host
 from usher.deploy.layout import Layout
 
 OVERLAY_MODULE = "usher_deploy_settings"
