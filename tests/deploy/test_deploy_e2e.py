@@ -8,13 +8,14 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import HTTP_ONLY_CHECKS, Deploy, Project, Site
+from tests.deploy.conftest import HTTP_ONLY_CHECKS, SOURCE_ROOT, Deploy, Project, Site
 from tests.deploy.sshd import Sshd
 
 
@@ -316,3 +317,36 @@ def test_hosts_selects_from_the_config_and_json_dry_run_is_one_document(
     assert document["outcome"] == "dry run, nothing changed"
     assert any(" health " in line for line in document["notes"])
     assert not site.root.exists()
+
+
+def test_two_deploys_started_together_exactly_one_takes_the_lock(
+    write_site: Callable[..., Site],
+) -> None:
+    """A real race: two `usher deploy` processes at once on one site; the lock's mkdir lets one
+    through, the other stops before changing anything and names the winner's pid."""
+    site = write_site()
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from usher.deploy.cli import main; sys.exit(main(sys.argv[1:]))",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(SOURCE_ROOT)}
+    racers = [
+        subprocess.Popen(
+            [*command, "--config", str(site.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    results = [(racer.pid, *racer.communicate(timeout=90), racer.returncode) for racer in racers]
+    winners = [result for result in results if result[3] == 0]
+    losers = [result for result in results if result[3] != 0]
+    assert len(winners) == 1 and len(losers) == 1, results
+    (winner_pid, winner_out, _, _), (_, _, loser_err, loser_status) = winners[0], losers[0]
+    assert "usher deploy: deploy done" in winner_out
+    assert loser_status == 1 and f"(pid {winner_pid})" in loser_err and "is locked by" in loser_err
+    assert get_page(site).startswith("mysite version=1 ")
+    assert not (site.root / ".deploy-lock").exists()
