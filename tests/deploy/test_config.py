@@ -81,6 +81,7 @@ def test_usher_ini_is_found_when_it_has_a_deploy_section(tmp_path: Path) -> None
         ),
         ("env = NOEQUALS", "env: not KEY=VALUE"),
         ("https = maybe", "https: not a boolean"),
+        ("framework = wsgi\nmodule = app:app\ndebug = true", "debug: only Django's DEBUG"),
     ],
 )
 def test_mistakes_are_one_line_errors_with_the_file_and_line(

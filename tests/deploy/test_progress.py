@@ -9,8 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from usher.deploy.bars import Screen, bar_line, render_bar
 from usher.deploy.config import load_config
+from usher.deploy.errors import DeployError
 from usher.deploy.executor import run_steps
 from usher.deploy.facts import HostFacts, parse_facts
 from usher.deploy.hosts import Host
@@ -127,3 +130,19 @@ def test_the_last_durations_become_the_plan_s_yardsticks(tmp_path: Path) -> None
     assert expected == {"packages": 41.5, "static": 3.0, "migrate": 0.0, "health": 0.0}
     assert all(step.expected == 0 for step in first.hosts[0].prepare)
     assert "(~42s last time)" in "\n".join(later.describe())
+
+
+def test_a_step_cut_short_leaves_no_bar_behind() -> None:
+    """A lost connection raises out of a long step without its end line; the bar still goes."""
+    stream = io.StringIO()
+    progress = Watched(print, screen=Screen(stream))
+
+    class Lost:
+        async def run(self, script: str, stdin: str = "") -> Result:
+            await progress.shown.wait()
+            raise DeployError("10.0.0.2: the SSH connection failed")
+
+    step = Step("packages", "pip", (Command("pip"),), long=True)
+    with pytest.raises(DeployError):
+        asyncio.run(run_steps(HOST.label, Lost(), [step], "prepare", progress))
+    assert stream.getvalue().endswith("\x1b[1F\x1b[J")

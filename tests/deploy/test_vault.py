@@ -8,6 +8,7 @@ in the shape Vault documents, 403 for another token and 404 for another path, as
 from __future__ import annotations
 
 import json
+import socket
 import stat
 import threading
 from collections.abc import Callable, Iterator
@@ -135,3 +136,12 @@ def test_a_deploy_sends_the_vault_secret_to_the_host_as_a_private_env_file(
     assert not any(
         TOKEN in path.read_text(errors="replace") for path in site.root.rglob("*") if path.is_file()
     )
+
+
+def test_an_unreachable_vault_names_the_address(tmp_path: Path) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    address = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    closed.close()  # nothing listens there now: the connection is refused
+    with pytest.raises(DeployError, match=f"cannot reach {address}.*check vault_address"):
+        read_secrets(source(address, tmp_path), {"TEST_VAULT_TOKEN": TOKEN})

@@ -259,6 +259,13 @@ def _build(values: _Values, base: Path) -> DeployConfig:
     )
     if not hosts:
         raise ConfigError(values.path, "host", "no host listed", "add host = ADDRESS [app] [front]")
+    if framework != "django" and _bool(values, "debug"):
+        raise ConfigError(
+            values.origin("debug"),
+            "debug",
+            "only Django's DEBUG is set by usher deploy (its settings overlay)",
+            "remove it, or set framework = django",
+        )
     daemons = tuple(value.strip() for value, _ in values.many.get("attach_daemon", ()))
     if any("worker" in host.roles for host in hosts) and not daemons:
         raise ConfigError(

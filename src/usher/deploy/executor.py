@@ -43,6 +43,8 @@ async def _run_step(label: str, runner: Runner, step: Step, phase: str, progress
         await _run_commands(label, runner, step, phase, progress, started)
     finally:
         beat.cancel()
+        # A step cut short by a lost connection never reports an end: its bar goes all the same.
+        progress.stop_running(label, step.name)
 
 
 async def _heartbeat(

@@ -87,6 +87,11 @@ class Progress:
         self._running[(host, step)] = (phase, seconds, expected)
         self._screen.show([], self._bars())
 
+    def stop_running(self, host: str, step: str) -> None:
+        """Remove a long step's bar (a no-op once `step` has recorded its end)."""
+        if self._running.pop((host, step), None) is not None and self._screen is not None:
+            self._screen.show([], self._bars())
+
     def report(self, host: str, text: str) -> None:
         """A failed step's whole output (check --deploy's report), indented under its host."""
         self.notes.extend(f"{host}: {line}" for line in text.splitlines() if line.strip())

@@ -69,6 +69,10 @@ def _read(source: VaultSource, token: str) -> object:
         raise DeployError(
             f"vault {_where(source)}: cannot reach {source.address}: {error}; check vault_address"
         ) from None
+    except ValueError as error:  # a body that is not JSON: something else answers there
+        raise DeployError(
+            f"vault {_where(source)}: the answer is not Vault's JSON ({error}); check vault_address"
+        ) from None
     return answer
 
 
