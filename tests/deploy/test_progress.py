@@ -34,7 +34,8 @@ def test_a_bar_measures_elapsed_time_against_the_last_deploy() -> None:
 
 def test_a_bar_without_a_yardstick_bounces_and_shows_only_the_time() -> None:
     frames = [render_bar(t / 4, 0, width=8) for t in range(10)]
-    assert frames[0] == "[####....] 0s (no earlier deploy to compare with)"
+    assert frames[0] == "[####....] 0.0s (no earlier deploy to compare with)"
+    assert render_bar(0.4, 0.8, width=8) == "[####....]  50% 0.4s of ~0.8s last time"
     assert frames[4].startswith("[....####]") and frames[8].startswith("[####....]")
     assert all(len(frame.split("]")[0]) == 9 for frame in frames)
 
@@ -42,7 +43,7 @@ def test_a_bar_without_a_yardstick_bounces_and_shows_only_the_time() -> None:
 def test_a_bar_line_lines_up_with_the_step_lines() -> None:
     line = bar_line("10.0.0.2", "prepare", "packages", 5, 10)
     assert line.startswith(f"{'10.0.0.2':<22} {'prepare':<8} {'packages':<10} [")
-    assert line.endswith("5s of ~10s last time")
+    assert line.endswith("5.0s of ~10s last time")
 
 
 def test_the_screen_redraws_bars_below_the_finished_lines() -> None:
@@ -100,7 +101,7 @@ def test_on_a_terminal_a_long_step_is_a_bar_then_one_line() -> None:
     progress = Watched(print, screen=Screen(stream))
     run_slow_step(progress, long=True)
     out = stream.getvalue()
-    assert "of ~8s last time" in out and "\x1b[1F\x1b[J" in out
+    assert "of ~8.0s last time" in out and "\x1b[1F\x1b[J" in out
     # The last thing on the screen is the finished line, with no bar left under it.
     assert out.rpartition("\x1b[1F\x1b[J")[2].split()[3] == "ok"
 

@@ -28,14 +28,21 @@ def render_bar(elapsed: float, expected: float, width: int = BAR_WIDTH) -> str:
         step = int(elapsed * _CELLS_PER_SECOND) % (2 * span)
         start = step if step < span else 2 * span - step
         cells = "." * start + "#" * _BLOCK + "." * (width - _BLOCK - start)
-        return f"[{cells[:width]}] {elapsed:.0f}s (no earlier deploy to compare with)"
+        return f"[{cells[:width]}] {_seconds(elapsed)} (no earlier deploy to compare with)"
     # Never 100% while running: the step is not done until it says so.
     fraction = min(elapsed / expected, 0.99)
     filled = int(fraction * width)
     cells = "#" * filled + "." * (width - filled)
     if elapsed > expected:
-        return f"[{cells}] {elapsed:.0f}s, longer than last time (~{expected:.0f}s)"
-    return f"[{cells}] {fraction * 100:3.0f}% {elapsed:.0f}s of ~{expected:.0f}s last time"
+        return f"[{cells}] {_seconds(elapsed)}, longer than last time (~{_seconds(expected)})"
+    return (
+        f"[{cells}] {fraction * 100:3.0f}% {_seconds(elapsed)} of ~{_seconds(expected)} last time"
+    )
+
+
+def _seconds(value: float) -> str:
+    # Tenths below ten seconds, where whole seconds would print "0s of ~0s".
+    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
 
 
 def bar_line(host: str, phase: str, step: str, elapsed: float, expected: float) -> str:
