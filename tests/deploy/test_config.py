@@ -74,9 +74,14 @@ def test_usher_ini_is_found_when_it_has_a_deploy_section(tmp_path: Path) -> None
             "process_manager = supervisord",
             "unknown value 'supervisord'; use one of auto, systemd, none",
         ),
-        ("host = 203.0.113.12 worker", "unknown role in '203.0.113.12 worker'"),
+        ("host = 203.0.113.12 db", "unknown role in '203.0.113.12 db'"),
+        (
+            "host = 203.0.113.12 worker",
+            "attach_daemon: worker hosts run only attach_daemon commands and none is set",
+        ),
         ("env = NOEQUALS", "env: not KEY=VALUE"),
         ("https = maybe", "https: not a boolean"),
+        ("framework = wsgi\nmodule = app:app\ndebug = true", "debug: only Django's DEBUG"),
     ],
 )
 def test_mistakes_are_one_line_errors_with_the_file_and_line(

@@ -8,13 +8,14 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import Deploy, Project, Site
+from tests.deploy.conftest import HTTP_ONLY_CHECKS, SOURCE_ROOT, Deploy, Project, Site
 from tests.deploy.sshd import Sshd
 
 
@@ -61,6 +62,11 @@ def test_deploys_rollback_a_failed_health_check_and_pruning(
     assert "DEBUG = False" in (release / "usher_deploy_settings.py").read_text()
     assert get_page(site) == "mysite version=1 debug=False key=50\n"
     assert "health" in out and "usher deploy: deploy done" in out
+    # What the long steps took is kept on the host: the next deploy's bars measure against it.
+    timings = (site.root / ".deploy-timings").read_text()
+    assert "packages:" in timings and "static:" in timings
+    status, out, err = deploy(site, "--dry-run")
+    assert status == 0 and "s last time)" in out, out + err
 
     project.set_version("2")
     project.commit("version 2")
@@ -224,6 +230,23 @@ def test_check_deploy_gate_stops_before_the_switch_with_its_report(
     assert not (site.root / "current").exists() and not any((site.root / "releases").iterdir())
 
 
+def test_debug_on_is_refused_by_the_gate_unless_accepted_by_id(
+    write_site: Callable[..., Site], deploy: Deploy
+) -> None:
+    """The DEBUG=True gate: asking for debug stops the deploy with check --deploy's report;
+    accepting security.W018 explicitly lets a staging site run with DEBUG on."""
+    refused = write_site(debug="true")
+    status, out, err = deploy(refused)
+    assert status == 1
+    assert "security.W018" in out and "DEBUG set to True" in out
+    assert "check failed" in err and "silence = ..." in err
+    assert not (refused.root / "current").exists()
+    staging = write_site(debug="true", silence=f"{HTTP_ONLY_CHECKS} security.W018")
+    status, out, err = deploy(staging)
+    assert status == 0, out + err
+    assert get_page(staging).startswith("mysite version=1 debug=True ")
+
+
 def test_json_output_for_ci(write_site: Callable[..., Site], deploy: Deploy) -> None:
     site = write_site(silence="")
     status, out, _ = deploy(site, "--json")
@@ -294,3 +317,36 @@ def test_hosts_selects_from_the_config_and_json_dry_run_is_one_document(
     assert document["outcome"] == "dry run, nothing changed"
     assert any(" health " in line for line in document["notes"])
     assert not site.root.exists()
+
+
+def test_two_deploys_started_together_exactly_one_takes_the_lock(
+    write_site: Callable[..., Site],
+) -> None:
+    """A real race: two `usher deploy` processes at once on one site; the lock's mkdir lets one
+    through, the other stops before changing anything and names the winner's pid."""
+    site = write_site()
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from usher.deploy.cli import main; sys.exit(main(sys.argv[1:]))",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(SOURCE_ROOT)}
+    racers = [
+        subprocess.Popen(
+            [*command, "--config", str(site.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    results = [(racer.pid, *racer.communicate(timeout=90), racer.returncode) for racer in racers]
+    winners = [result for result in results if result[3] == 0]
+    losers = [result for result in results if result[3] != 0]
+    assert len(winners) == 1 and len(losers) == 1, results
+    (winner_pid, winner_out, _, _), (_, _, loser_err, loser_status) = winners[0], losers[0]
+    assert "usher deploy: deploy done" in winner_out
+    assert loser_status == 1 and f"(pid {winner_pid})" in loser_err and "is locked by" in loser_err
+    assert get_page(site).startswith("mysite version=1 ")
+    assert not (site.root / ".deploy-lock").exists()

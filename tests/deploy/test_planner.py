@@ -251,8 +251,8 @@ def test_a_site_nginx_refuses_is_replaced_by_the_previous_one(
 
 def test_a_long_step_says_it_is_still_running() -> None:
     """The heartbeat line comes while the step runs; the step ends when that line was seen."""
-    from usher.deploy.config import Host
     from usher.deploy.executor import run_steps
+    from usher.deploy.hosts import Host
     from usher.deploy.plan import Command, Step
 
     async def scenario() -> list[str]:
@@ -269,7 +269,7 @@ def test_a_long_step_says_it_is_still_running() -> None:
                 await seen.wait()
                 return Result(0, "done\n", "")
 
-        step = Step("packages", "pip install", (Command("pip install"),))
+        step = Step("packages", "pip install", (Command("pip install"),), long=True)
         host = Host("10.0.0.2", 22, "root", frozenset({"app"}))
         await run_steps(host.label, Slow(), [step], "prepare", Progress(write, heartbeat=0.01))
         return lines

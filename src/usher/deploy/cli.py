@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from usher.deploy.bars import Screen
 from usher.deploy.config import find_config, load_config
 from usher.deploy.errors import DeployError
 from usher.deploy.progress import Progress
@@ -73,7 +75,9 @@ def main(argv: Sequence[str]) -> int:
     if MISSING_SSH:
         print(f"usher deploy: {MISSING_SSH}", file=sys.stderr)
         return 1
-    progress = Progress(print, as_json=args.json)
+    # Bars only for a person at a terminal; CI logs and pipes get plain, final lines.
+    screen = Screen(sys.stdout, shutil.get_terminal_size().columns) if sys.stdout.isatty() else None
+    progress = Progress(print, as_json=args.json, screen=screen)
     request = Request(
         action=args.action or "deploy",
         dry_run=args.dry_run,

@@ -4,7 +4,7 @@ The file is usher's ini style (usher.options' parser: `key = value`, `;`/`#` com
 keys repeat). Only the `[deploy]` section is read; every key is listed in `KEYS` so a typo is an
 error with a suggestion instead of a silently ignored line. Hosts are written one per line:
 
-    host = [user@]address[:port] [role ...] [SHA256:fingerprint]    ; roles: app (default), front
+    host = [user@]address[:port] [role ...] [SHA256:fingerprint]    ; roles: app (default), front, worker
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from usher.deploy.hosts import Host, parse_host
 from usher.options import ConfigError
 from usher.options.errors import Origin
 from usher.options.ini import parse_ini
@@ -23,7 +24,6 @@ from usher.options.ini import parse_ini
 SECTION = "deploy"
 # Looked for in this order in the working directory when --config is not given.
 DEFAULT_FILES = ("deploy.ini", "usher.ini")
-ROLES = frozenset({"app", "front"})
 HOST_PLACEHOLDER = "{host}"
 Framework = Literal["django", "wsgi"]
 ProcessManager = Literal["auto", "systemd", "none"]
@@ -34,26 +34,19 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
-class Host:
-    """One SSH target and what it does: `app` runs the site, `front` runs nginx before the apps."""
+class VaultSource:
+    """Where the secrets of `app.env` are read from a Vault KV version 2 engine, on this machine.
+
+    The token is never in the file nor on a command line: it is read from the environment
+    variable `token_env`, else from `token_file` (the vault CLI's `~/.vault-token`).
+    """
 
     address: str
-    port: int
-    user: str
-    roles: frozenset[str]
-    # A pinned host key (SHA256:... as ssh-keygen -lf prints it): trusted on first use if it matches.
-    fingerprint: str | None = None
-
-    @property
-    def label(self) -> str:
-        """How progress lines and errors name the host."""
-        if self.port == 22:
-            return self.address
-        return (
-            f"[{self.address}]:{self.port}"
-            if ":" in self.address
-            else f"{self.address}:{self.port}"
-        )
+    mount: str
+    path: str
+    token_env: str
+    token_file: Path
+    ca_cert: Path | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +72,7 @@ class DeployConfig:
     module: str
     allowed_hosts: tuple[str, ...]
     https: bool
+    debug: bool
     silence: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
     env_file: Path | None
@@ -96,6 +90,9 @@ class DeployConfig:
     nginx_listen: str
     server_name: str
     service_user: str
+    vault: VaultSource | None = None
+    # The commands a worker host's usher runs and restarts (uWSGI's attach-daemon).
+    attach_daemon: tuple[str, ...] = ()
     # Every host of the file, also when --hosts deploys to some of them: a front balances them all.
     every_host: tuple[Host, ...] = ()
 
@@ -113,8 +110,8 @@ class DeployConfig:
         )
 
     def app_hosts(self) -> tuple[Host, ...]:
-        """The hosts that run the site."""
-        return tuple(host for host in self.hosts if "app" in host.roles)
+        """The hosts that run a release: the site (`app`) or its daemons (`worker`)."""
+        return tuple(host for host in self.hosts if host.roles & {"app", "worker"})
 
     def balanced_hosts(self) -> tuple[Host, ...]:
         """The app hosts a front's nginx lists: all of the file's, whatever --hosts chose."""
@@ -148,6 +145,7 @@ KEYS: Mapping[str, str] = {
     "module": "",
     "allowed_hosts": "",
     "https": "false",
+    "debug": "false",
     "silence": "",
     "env": "",
     "env_file": "",
@@ -165,8 +163,15 @@ KEYS: Mapping[str, str] = {
     "nginx_listen": "80",
     "server_name": "",
     "service_user": "",
+    "vault_address": "",
+    "vault_mount": "secret",
+    "vault_path": "",
+    "vault_token_env": "VAULT_TOKEN",
+    "vault_token_file": "~/.vault-token",
+    "vault_ca_cert": "",
+    "attach_daemon": "",
 }
-_REPEATABLE = frozenset({"host", "env", "silence", "allowed_hosts"})
+_REPEATABLE = frozenset({"host", "env", "silence", "allowed_hosts", "attach_daemon"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,10 +255,25 @@ def _build(values: _Values, base: Path) -> DeployConfig:
     module = values.get("module") or _default_module(values, framework, settings_module)
     user = values.get("user")
     hosts = tuple(
-        _host(value, line, values.path, user) for value, line in values.many.get("host", ())
+        parse_host(value, line, values.path, user) for value, line in values.many.get("host", ())
     )
     if not hosts:
         raise ConfigError(values.path, "host", "no host listed", "add host = ADDRESS [app] [front]")
+    if framework != "django" and _bool(values, "debug"):
+        raise ConfigError(
+            values.origin("debug"),
+            "debug",
+            "only Django's DEBUG is set by usher deploy (its settings overlay)",
+            "remove it, or set framework = django",
+        )
+    daemons = tuple(value.strip() for value, _ in values.many.get("attach_daemon", ()))
+    if any("worker" in host.roles for host in hosts) and not daemons:
+        raise ConfigError(
+            values.origin("host"),
+            "attach_daemon",
+            "worker hosts run only attach_daemon commands and none is set",
+            "add attach_daemon = COMMAND (e.g. celery -A mysite worker)",
+        )
     return DeployConfig(
         name=name,
         repo=_required(values, "repo"),
@@ -274,6 +294,7 @@ def _build(values: _Values, base: Path) -> DeployConfig:
         module=module,
         allowed_hosts=values.words("allowed_hosts") or tuple(h.address for h in hosts),
         https=_bool(values, "https"),
+        debug=_bool(values, "debug"),
         silence=values.words("silence"),
         env=tuple(
             _env_pair(value, line, values.path) for value, line in values.many.get("env", ())
@@ -293,7 +314,23 @@ def _build(values: _Values, base: Path) -> DeployConfig:
         nginx_listen=values.get("nginx_listen"),
         server_name=values.get("server_name") or " ".join(values.words("allowed_hosts")) or "_",
         service_user=values.get("service_user") or user,
+        vault=_vault(values, base),
+        attach_daemon=daemons,
         every_host=hosts,
+    )
+
+
+def _vault(values: _Values, base: Path) -> VaultSource | None:
+    if not values.get("vault_address"):
+        return None
+    ca_cert = values.get("vault_ca_cert")
+    return VaultSource(
+        address=values.get("vault_address").rstrip("/"),
+        mount=values.get("vault_mount").strip("/"),
+        path=_required(values, "vault_path").strip("/"),
+        token_env=values.get("vault_token_env"),
+        token_file=_local_path(values.get("vault_token_file"), base),
+        ca_cert=_local_path(ca_cert, base) if ca_cert else None,
     )
 
 
@@ -344,27 +381,6 @@ def _int(values: _Values, key: str, minimum: int) -> int:
 def _local_path(value: str, base: Path) -> Path:
     # Relative paths are read from the config file's folder, so the file works from any cwd.
     return (base / os.path.expanduser(value)).resolve()
-
-
-def _host(value: str, line: int, path: str, default_user: str) -> Host:
-    address, *words = value.split()
-    pins = [word for word in words if word.startswith("SHA256:")]
-    roles = [word for word in words if word not in pins]
-    user, _, address = address.rpartition("@")
-    if address.startswith("["):  # [2001:db8::1]:2222, as OpenSSH writes an IPv6 host and port
-        address, _, port = address[1:].partition("]")
-        port = port.removeprefix(":")
-    else:
-        address, _, port = address.partition(":")
-    role_set = frozenset(roles) or frozenset({"app"})
-    origin = Origin("ini", path, line)
-    if not role_set <= ROLES:
-        raise ConfigError(origin, "host", f"unknown role in {value!r}", "use app and/or front")
-    if port and not port.isdigit():
-        raise ConfigError(
-            origin, "host", f"bad port in {value!r}", "write host = ADDRESS[:PORT] or [IPV6]:PORT"
-        )
-    return Host(address, int(port or 22), user or default_user, role_set, next(iter(pins), None))
 
 
 def _env_pair(value: str, line: int, path: str) -> tuple[str, str]:

@@ -35,18 +35,26 @@ async def run_steps(
 
 async def _run_step(label: str, runner: Runner, step: Step, phase: str, progress: Progress) -> None:
     started = time.monotonic()
-    beat = asyncio.create_task(_heartbeat(label, phase, step.name, started, progress))
+    if not step.long:
+        await _run_commands(label, runner, step, phase, progress, started)
+        return
+    beat = asyncio.create_task(_heartbeat(label, phase, step, started, progress))
     try:
         await _run_commands(label, runner, step, phase, progress, started)
     finally:
         beat.cancel()
+        # A step cut short by a lost connection never reports an end: its bar goes all the same.
+        progress.stop_running(label, step.name)
 
 
-async def _heartbeat(label: str, phase: str, name: str, started: float, progress: Progress) -> None:
-    # A long step (pip, collectstatic, a slow health check) says it is alive every few seconds.
+async def _heartbeat(
+    label: str, phase: str, step: Step, started: float, progress: Progress
+) -> None:
+    # A long step (pip, collectstatic, a slow health check) shows it is alive: a bar on a
+    # terminal, a line now and then elsewhere.
     while True:
         await asyncio.sleep(progress.heartbeat)
-        progress.running(label, phase, name, time.monotonic() - started)
+        progress.running(label, phase, step.name, time.monotonic() - started, step.expected)
 
 
 async def _run_commands(

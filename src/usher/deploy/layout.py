@@ -7,6 +7,7 @@
 <root>/cache/pip                            pip's wheel cache, shared by the releases' venvs
 <root>/run, <root>/log                      pidfile and socket (without systemd), logs
 <root>/.deploy-lock/                        exists while a deploy runs; `holder` says whose
+<root>/.deploy-timings                      how long each step took in the last good deploy
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ class Layout:
     @property
     def log_file(self) -> str:
         return f"{self.root}/log/usher.log"
+
+    @property
+    def timings(self) -> str:
+        """`step:seconds` of the last successful deploy here: the yardstick of progress bars."""
+        return f"{self.root}/.deploy-timings"
 
     @property
     def lock(self) -> str:

@@ -9,7 +9,7 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from usher.deploy.config import Host
+from usher.deploy.hosts import Host
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,10 @@ class Step:
     hint: str = ""
     # The host's output is printed whole when the step fails (check --deploy's report).
     report: bool = False
+    # A step that often takes long (pip, collectstatic): shown with a bar while it runs.
+    long: bool = False
+    # Seconds it took in the last successful deploy to this host (0: unknown): the bar's yardstick.
+    expected: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,8 @@ class Plan:
             )
             for phase, steps in host_plan.phases():
                 for step in steps:
-                    lines.append(f"  {phase:<8} {step.name:<10} {step.summary}")
+                    took = f" (~{step.expected:.0f}s last time)" if step.expected else ""
+                    lines.append(f"  {phase:<8} {step.name:<10} {step.summary}{took}")
                     if scripts:
                         lines.extend(_script_lines(step))
         return lines

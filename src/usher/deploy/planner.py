@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from usher.deploy import serving, steps
-from usher.deploy.config import DeployConfig, Host
+from usher.deploy.config import DeployConfig
 from usher.deploy.errors import DeployError
 from usher.deploy.facts import HostFacts
+from usher.deploy.hosts import Host
 from usher.deploy.layout import layout_for
 from usher.deploy.plan import HostPlan, Plan, Step
 from usher.deploy.serving import Manager
@@ -52,8 +53,11 @@ def _deploy_host(
     config = config.for_host(host)
     manager = manager_for(config, facts)
     layout = layout_for(config, inputs.release)
-    if "app" not in host.roles:
+    if not host.roles & {"app", "worker"}:
         return HostPlan(host, "", front=_front(config, host, facts, upstreams))
+    # A worker-only host serves nothing: no checklist of a web site, no static files, no health
+    # check over HTTP; migrations run on the app hosts, which share the database.
+    serves = "app" in host.roles
     prepare: list[Step] = [
         steps.folders(layout),
         steps.source(config, layout, inputs.commit),
@@ -61,43 +65,50 @@ def _deploy_host(
         steps.requirements(config, layout),
         steps.settings(config, layout, inputs.secret_key, inputs.extra_env),
     ]
-    if config.framework == "django":
+    if serves and config.framework == "django":
         prepare += [
             steps.check_deploy(config, layout),
             steps.collectstatic(config, layout),
             steps.migrate(config, layout),
         ]
-    prepare += [serving.generate(config, layout, manager), serving.health(config, layout)]
+    prepare.append(serving.generate(config, layout, manager, host.roles))
+    if serves:
+        prepare.append(serving.health(config, layout))
     return HostPlan(
         host,
         inputs.release,
-        prepare=tuple(prepare),
-        switch=_switch_to(config, manager, inputs.release),
-        undo=_undo(config, facts, manager),
+        prepare=_with_expected(prepare, facts),
+        switch=_switch_to(config, manager, inputs.release, serves),
+        undo=_undo(config, facts, manager, serves),
         finish=(serving.prune(layout, config.keep_releases),),
         discard=(serving.discard(layout),),
         front=_front(config, host, facts, upstreams),
     )
 
 
-def _switch_to(config: DeployConfig, manager: Manager, release: str) -> tuple[Step, ...]:
+def _with_expected(prepare: list[Step], facts: HostFacts) -> tuple[Step, ...]:
+    """Long steps carry what they took last time on this host: the yardstick of their bars."""
+    return tuple(replace(s, expected=facts.expected(s.name)) if s.long else s for s in prepare)
+
+
+def _switch_to(
+    config: DeployConfig, manager: Manager, release: str, serves: bool
+) -> tuple[Step, ...]:
+    """Switch, (re)start, and on an app host check the site answers (a worker has no HTTP)."""
     target = layout_for(config, release)
     return (
         serving.switch(target, release),
         serving.start_or_reload(config, target, manager, release),
-        serving.live(config, target, manager),
+        *([serving.live(config, target, manager)] if serves else []),
     )
 
 
-def _undo(config: DeployConfig, facts: HostFacts, manager: Manager) -> tuple[Step, ...]:
+def _undo(
+    config: DeployConfig, facts: HostFacts, manager: Manager, serves: bool
+) -> tuple[Step, ...]:
     if facts.current is None:
         return (serving.stop(config, layout_for(config, ""), manager),)
-    layout = layout_for(config, facts.current)
-    return (
-        serving.switch(layout, facts.current),
-        serving.start_or_reload(config, layout, manager, facts.current),
-        serving.live(config, layout, manager),
-    )
+    return _switch_to(config, manager, facts.current, serves)
 
 
 def _front(
@@ -146,12 +157,13 @@ def rollback_plan(config: DeployConfig, facts: Mapping[str, HostFacts], target: 
             )
         manager = manager_for(config, host_facts)
         host_config = config.for_host(host)
+        serves = "app" in host.roles
         plans.append(
             HostPlan(
                 host,
                 release,
-                switch=_switch_to(host_config, manager, release),
-                undo=_undo(host_config, host_facts, manager),
+                switch=_switch_to(host_config, manager, release, serves),
+                undo=_undo(host_config, host_facts, manager, serves),
             )
         )
     return Plan("rollback", target or "previous", tuple(plans))

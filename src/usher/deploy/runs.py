@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 
-from usher.deploy import local, lock
+from usher.deploy import local, lock, vault
 from usher.deploy.config import DeployConfig
 from usher.deploy.errors import DeployError
 from usher.deploy.executor import execute
@@ -20,6 +20,7 @@ from usher.deploy.plan import Plan
 from usher.deploy.planner import DeployInputs, deploy_plan, rollback_plan
 from usher.deploy.progress import Progress
 from usher.deploy.ssh import Session, connect
+from usher.deploy.steps import write_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ async def run(config: DeployConfig, request: Request, progress: Progress) -> Non
         hosts = ", ".join(host_plan.host.label for host_plan in plan.hosts)
         progress.note(f"usher deploy: {plan.action} {plan.commit[:12]} on {hosts}")
         await execute(plan, sessions, progress)
+        if request.action == "deploy":
+            await _record_timings(config, sessions, progress)
 
 
 async def _connect_all(
@@ -96,6 +99,26 @@ async def _lock_all(
             progress.note(f"{label}: {removed}")
 
 
+async def _record_timings(
+    config: DeployConfig, sessions: Mapping[str, Session], progress: Progress
+) -> None:
+    """Keep on each host what its prepare steps took, for the next deploy's progress bars."""
+    path = layout_for(config, "").timings
+    for label, session in sessions.items():
+        text = "".join(
+            f"{r.step}:{r.seconds:.1f}\n"
+            for r in progress.records
+            if r.host == label and r.phase == "prepare" and r.status == "ok"
+        )
+        if text:
+            command = write_file(path, text, "644")
+            # Only the bars' yardstick: a host that cannot keep it costs no deploy.
+            try:
+                await session.run(command.script, command.stdin)
+            except DeployError as error:
+                progress.note(f"note: step timings not kept: {error}")
+
+
 def _plan(config: DeployConfig, request: Request, facts: Mapping[str, HostFacts]) -> Plan:
     if request.action == "rollback":
         return rollback_plan(config, facts, request.target)
@@ -104,7 +127,7 @@ def _plan(config: DeployConfig, request: Request, facts: Mapping[str, HostFacts]
         commit=commit,
         release=f"{local.timestamp()}-{commit[:12]}",
         secret_key=local.new_secret_key(),
-        extra_env=local.read_env_file(config.env_file),
+        extra_env=local.read_env_file(config.env_file) + vault.read_secrets(config.vault),
     )
     return deploy_plan(config, facts, inputs)
 

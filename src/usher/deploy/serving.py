@@ -11,7 +11,7 @@ from usher.deploy.config import DeployConfig
 from usher.deploy.layout import Layout
 from usher.deploy.plan import Command, Step, quote
 from usher.deploy.steps import write_file
-from usher.deploy.templates import nginx_site, systemd_unit, usher_ini
+from usher.deploy.templates import nginx_site, systemd_unit, usher_ini, worker_ini
 
 Manager = Literal["systemd", "none"]
 
@@ -30,15 +30,16 @@ def unit_path(config: DeployConfig) -> str:
     return f"/etc/systemd/system/{config.name}.service"
 
 
-def generate(config: DeployConfig, layout: Layout, manager: Manager) -> Step:
-    """usher.ini in the release (and the unit, kept in the release beside it)."""
-    commands = [
-        write_file(
-            f"{layout.release}/usher.ini",
-            usher_ini(config, layout, socket_for(config, manager), manager == "none"),
-            "644",
-        )
-    ]
+def generate(config: DeployConfig, layout: Layout, manager: Manager, roles: frozenset[str]) -> Step:
+    """usher.ini in the release (and the unit, kept in the release beside it): the site's, with
+    the daemons when the host is also a worker, or a worker's with only the daemons."""
+    pidfile = manager == "none"
+    if "app" in roles:
+        daemons = config.attach_daemon if "worker" in roles else ()
+        ini = usher_ini(config, layout, socket_for(config, manager), pidfile, daemons)
+    else:
+        ini = worker_ini(config, layout, pidfile)
+    commands = [write_file(f"{layout.release}/usher.ini", ini, "644")]
     if manager == "systemd":
         commands.append(
             write_file(
@@ -87,6 +88,7 @@ def health(config: DeployConfig, layout: Layout) -> Step:
         (_health_command(config, arguments),),
         hint="the release was not switched to; fix the app and deploy again",
         report=True,
+        long=True,
     )
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import asyncssh
 
-from usher.deploy.config import DeployConfig, Host
+from usher.deploy.config import DeployConfig
 from usher.deploy.errors import DeployError
+from usher.deploy.hosts import Host
 
 CONNECT_TIMEOUT = 20
 

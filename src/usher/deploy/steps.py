@@ -134,6 +134,7 @@ fi"""
         f"pip install -r {config.requirements} (wheel cache in cache/pip)",
         (Command(script),),
         hint="fix the requirements file or the package index the host uses",
+        long=True,
     )
 
 
@@ -184,7 +185,11 @@ def collectstatic(config: DeployConfig, layout: Layout) -> Step:
     """Static files into shared/static, served by nginx."""
     script = manage(config, layout, "collectstatic --noinput")
     return Step(
-        "static", "manage.py collectstatic into shared/static", (Command(script),), report=True
+        "static",
+        "manage.py collectstatic into shared/static",
+        (Command(script),),
+        report=True,
+        long=True,
     )
 
 
@@ -196,4 +201,5 @@ def migrate(config: DeployConfig, layout: Layout) -> Step:
         "manage.py migrate (SQLite files live in shared/db)",
         (Command(script),),
         report=True,
+        long=True,
     )
