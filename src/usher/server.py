@@ -6,10 +6,10 @@ import gc
 import os
 import platform
 
-from usher import __version__
+from usher import __version__, procname
 from usher.adapters.load import AppLoadError, WsgiApp, describe, load_app, prepare_environment
 from usher.logfile import reopen
-from usher.logs import write_line
+from usher.logs import install_router, wants_router, write_line
 from usher.master.loop import Master
 from usher.options import Settings
 from usher.sockets import Listener, ListenerError, bind_all, close_all
@@ -25,6 +25,15 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         _daemonize(settings.daemonize)
     elif settings.logto:
         reopen(settings.logto)
+    if wants_router(settings):
+        # Only then: its encoders import json, which every worker would otherwise keep.
+        from usher.logroute import build_router
+
+        try:
+            install_router(build_router(settings))
+        except (ValueError, OSError) as exc:  # a logger or encoder usher cannot use
+            write_line(f"usher: {exc}")
+            return 1
     for note in notes:
         write_line(f"usher: note: {note}")
     cwd = os.getcwd()
@@ -86,11 +95,7 @@ def _banner(settings: Settings, listeners: list[Listener]) -> None:
 
 
 def _set_title(settings: Settings) -> None:
-    try:
-        import setproctitle
-    except ImportError:  # pragma: no cover - a core dependency; titles are cosmetic
-        return
-    setproctitle.setproctitle(f"usher master {describe(settings)}")
+    procname.set_title(settings, f"usher master {describe(settings)}", master=True)
 
 
 def _write_pidfile(path: str | None) -> None:

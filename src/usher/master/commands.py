@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from usher import logfile
-from usher.logs import write_line
+from usher.logs import reopen_loggers, write_line
 from usher.master.chain import ChainReload
 from usher.master.lifecycle import Lifecycle
 from usher.master.pool import WorkerPool
@@ -177,14 +177,15 @@ class Commands:
 
     # -- logs ----------------------------------------------------------------------------------
 
-    def reopen_log(self, why: str, *, rotate: bool) -> None:
+    def reopen_log(self, why: str, *, rotate: bool, backup: str | None = None) -> None:
         """Reopen (or rotate, then reopen) the log file, in the master and in every worker."""
         path = logfile.log_path(self.settings)
+        reopen_loggers()
         if path is None:
             write_line(f"usher: {why}: no log file to reopen (set logto or daemonize)")
             return
         try:
-            moved = logfile.rotate(path) if rotate else None
+            moved = logfile.rotate(path, backup=backup) if rotate else None
             if moved is None:
                 logfile.reopen(path)
         except OSError as exc:

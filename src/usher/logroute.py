@@ -1,0 +1,152 @@
+"""The server log and the request log as uWSGI's `logger`, `req-logger`, `log-route`,
+`log-encoder`, `log-req-encoder` and `log-date` describe them.
+
+Routing follows uWSGI: a line matching a `log-route` goes to that route's named logger (every
+route that matches); a line that matches none goes to every unnamed logger, or to fd 2 when
+there are none. Request lines go to the `req-logger`s when there are some, encoded by
+`log-req-encoder`; otherwise they are server lines like any other. With none of these options
+set no router exists, and every line goes straight to fd 2 (usher.logs.write_line).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from usher.logencode import Encoder, chain, parse_encoder
+from usher.logsinks import FdSink, LoggerError, Sink, open_sink
+from usher.options import Settings
+
+__all__ = ["LogRouter", "LoggerError", "build_router"]
+
+
+@dataclass
+class Logger:
+    """One destination with the encoders meant for it."""
+
+    name: str | None
+    sink: Sink
+    encoders: list[Encoder] = field(default_factory=list)
+
+    def write(self, line: str) -> None:
+        encoders = self.encoders
+        text = chain(encoders)(line) if encoders else line + "\n"
+        self.sink.write(text.encode("utf-8", "replace"))
+
+
+class LogRouter:
+    """Sends each server or request line to its loggers (see the module docstring)."""
+
+    def __init__(
+        self,
+        unnamed: list[Logger],
+        named: dict[str, Logger],
+        routes: list[tuple[re.Pattern[str], Logger]],
+        requests: list[Logger],
+        date_format: str | None,
+    ) -> None:
+        self.unnamed = unnamed
+        self.named = named
+        self.routes = routes
+        self.requests = requests
+        self.date_format = date_format
+
+    def server_line(self, text: str) -> None:
+        """Route one server line (or a request line when no req-logger is set)."""
+        if self.date_format is not None:
+            text = _dated(text, self.date_format)
+        routed = False
+        for pattern, logger in self.routes:
+            if pattern.search(text):
+                logger.write(text)
+                routed = True
+        if not routed:
+            for logger in self.unnamed:
+                logger.write(text)
+
+    def request_line(self, text: str) -> None:
+        """Write one request's access line."""
+        requests = self.requests
+        if not requests:
+            self.server_line(text)
+            return
+        for logger in requests:
+            logger.write(text)
+
+    def reopen(self) -> None:
+        """Reopen every file logger (SIGUSR1: logrotate moved the files away)."""
+        loggers = [*self.unnamed, *self.named.values(), *self.requests]
+        for logger in loggers:
+            logger.sink.reopen()
+
+
+def build_router(settings: Settings) -> LogRouter:
+    """Open every logger the settings name; raises LoggerError (or EncoderError, a ValueError)
+    naming a value usher cannot use."""
+    unnamed: list[Logger] = []
+    named: dict[str, Logger] = {}
+    for value in settings.logger:
+        name, spec = _split_name(value)
+        logger = Logger(name, open_sink(spec))
+        if name is None:
+            unnamed.append(logger)
+        else:
+            named[name] = logger
+    if not unnamed:  # lines no route takes go where they would go without loggers
+        unnamed.append(Logger(None, FdSink(2)))
+    _attach(settings.log_encoder, [*unnamed, *named.values()], named)
+    requests = [Logger(None, open_sink(value)) for value in settings.req_logger]
+    _attach(settings.log_req_encoder, requests, {})
+    return LogRouter(
+        unnamed, named, _routes(settings.log_route, named), requests, _date_format(settings)
+    )
+
+
+def _split_name(value: str) -> tuple[str | None, str]:
+    """`name kind:args` or `kind:args` (uWSGI tells them apart by the space)."""
+    first, space, rest = value.strip().partition(" ")
+    if space and ":" not in first:
+        return first, rest.strip()
+    return None, value.strip()
+
+
+def _attach(values: tuple[str, ...], everyone: list[Logger], named: dict[str, Logger]) -> None:
+    for value in values:
+        target, encoder = parse_encoder(value)
+        if target is None:
+            for logger in everyone:
+                logger.encoders.append(encoder)
+        elif target in named:
+            named[target].encoders.append(encoder)
+        else:
+            raise LoggerError(f"log encoder {value!r} names no logger called {target!r}")
+
+
+def _routes(
+    values: tuple[str, ...], named: dict[str, Logger]
+) -> list[tuple[re.Pattern[str], Logger]]:
+    routes = []
+    for value in values:
+        name, _, regexp = value.strip().partition(" ")
+        if name not in named:
+            raise LoggerError(f"log-route {value!r}: no logger is named {name!r}")
+        try:
+            routes.append((re.compile(regexp.strip()), named[name]))
+        except re.error as exc:
+            raise LoggerError(f"log-route {value!r}: {exc}") from exc
+    return routes
+
+
+def _date_format(settings: Settings) -> str | None:
+    value = settings.log_date
+    if value is None:
+        return None
+    # A bare `log-date` (or `= true`) is ctime's layout, as uWSGI prints it.
+    return "" if value.strip().lower() in ("", "true", "1", "yes", "on") else value
+
+
+def _dated(text: str, date_format: str) -> str:
+    now = time.time()
+    stamp = time.strftime(date_format) if date_format else time.ctime(now)
+    return f"{stamp} - {text}"
