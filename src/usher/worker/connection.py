@@ -185,6 +185,11 @@ class Connection(asyncio.Protocol):
         if not self.busy:
             self.release_request()
             self.unlink()
+        elif responder.paused and self.exchange is not None:
+            # An inline response waiting for the client to read: let it run into the closed
+            # connection and end, or it would wait for a resume that never comes.
+            responder.paused = False
+            self.exchange.resume()
         if worker.stopping:
             worker.connection_closed()
 
@@ -405,6 +410,7 @@ class Responder:
         "chunked",
         "conn",
         "drained",
+        "gone",
         "head",
         "head_bytes",
         "header_count",
@@ -439,6 +445,8 @@ class Responder:
         self.head_bytes: int = 0
         self.header_count: int = 0
         self.started = 0.0
+        # The client went away (went_away). Never reset: no request follows on the connection.
+        self.gone = False
 
     @property
     def peer(self) -> tuple[str, str]:
@@ -461,16 +469,31 @@ class Responder:
     def emit(self, data: bytes) -> None:
         conn = self.conn
         if not self.threaded:
+            # After a write error the transport discards what it is given and reports the loss
+            # a turn later: the exchange must stop producing a response nobody reads now.
+            transport = conn.transport
+            if conn.closed or transport is None or transport.is_closing():
+                raise self.went_away()
             conn.write(data)
             return
         if conn.closed:
-            raise ConnectionAbortedError("client went away")
+            raise self.went_away()
         conn.worker.loop.call_soon_threadsafe(conn.write, data)
         drained = self.drained
         if drained is not None and not drained.is_set():
             drained.wait()
             if conn.closed:
-                raise ConnectionAbortedError("client went away")
+                raise self.went_away()
+
+    def went_away(self) -> ConnectionAbortedError:
+        """The error a write raises once the client has gone (WsgiExchange.failed ends the
+        exchange on it). The first for a request is logged, unless usher closed the connection
+        itself (a timeout, already logged)."""
+        conn = self.conn
+        if not self.gone and (conn.lost or not conn.closed):
+            self.gone = True
+            conn.worker.log.client_gone(self.peer, self.request)
+        return ConnectionAbortedError("client went away")
 
     def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
         request = self.request

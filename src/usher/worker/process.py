@@ -132,6 +132,7 @@ def listener_context(
         loop=ctx.loop,
         pool=ctx.pool,
         report=ctx.report_exception,
+        write_exceptions=not settings.disable_write_exception,
     )
     limits = Limits(max_head=settings.buffer_size, max_body=settings.limit_post)
     return ListenerContext(protocol, limits, handler, decoder)
