@@ -552,10 +552,13 @@ class Responder:
             self.body_bytes = len(body)
             data += body
         conn = self.conn
-        if not self.threaded and conn.worker.batching:
+        if self.threaded:
+            self.emit(data)
+        elif conn.worker.batching:
             conn.defer(data)
         else:
-            self.emit(data)
+            # Whole, so nothing follows it: a client gone already is noticed by no write error.
+            conn.write(data)
         if self.threaded:
             self.conn.worker.loop.call_soon_threadsafe(self.conn.response_finished)
         else:
