@@ -10,15 +10,22 @@ set no router exists, and every line goes straight to fd 2 (usher.logs.write_lin
 
 from __future__ import annotations
 
+import io
 import re
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from usher.logencode import Encoder, chain, parse_encoder
 from usher.logsinks import FdSink, LoggerError, Sink, open_sink
 from usher.options import Settings
 
-__all__ = ["LogRouter", "LoggerError", "build_router"]
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+__all__ = ["LineWriter", "LogRouter", "LoggerError", "build_router", "capture_python_output"]
 
 
 @dataclass
@@ -150,3 +157,44 @@ def _dated(text: str, date_format: str) -> str:
     now = time.time()
     stamp = time.strftime(date_format) if date_format else time.ctime(now)
     return f"{stamp} - {text}"
+
+
+class LineWriter(io.RawIOBase):
+    """Under sys.stdout/sys.stderr while loggers are configured: each line the app prints or
+    logs through Python goes to the loggers, as uWSGI's loggers get the app's output."""
+
+    def __init__(self, router: LogRouter, fd: int) -> None:
+        super().__init__()
+        self.router = router
+        self.fd = fd  # for fileno(): faulthandler and C code write to the descriptor itself
+        self.pending = b""
+        self.lock = threading.Lock()  # the app's pool threads print too
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def write(self, data: ReadableBuffer) -> int:
+        chunk = bytes(data)
+        with self.lock:
+            lines = (self.pending + chunk).split(b"\n")
+            self.pending = lines.pop()
+        for line in lines:
+            self.router.server_line(line.decode("utf-8", "replace"))
+        return len(chunk)
+
+
+def capture_python_output(router: LogRouter) -> None:
+    """Route what Python code writes to sys.stdout and sys.stderr through the loggers.
+
+    Done before the app is imported, so that the handlers its logging config creates hold these
+    streams. What is written to descriptors 1 and 2 directly (C extensions, child processes)
+    still goes where they point: stderr or the logto file.
+    """
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        # Line-buffered: each whole line reaches the writer at once, a partial one waits.
+        buffered = io.BufferedWriter(LineWriter(router, fd))
+        stream = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace", line_buffering=True)
+        setattr(sys, name, stream)

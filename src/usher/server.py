@@ -27,13 +27,15 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         reopen(settings.logto)
     if wants_router(settings):
         # Only then: its encoders import json, which every worker would otherwise keep.
-        from usher.logroute import build_router
+        from usher.logroute import build_router, capture_python_output
 
         try:
-            install_router(build_router(settings))
+            router = build_router(settings)
         except (ValueError, OSError) as exc:  # a logger or encoder usher cannot use
             write_line(f"usher: {exc}")
             return 1
+        install_router(router)
+        capture_python_output(router)
     for note in notes:
         write_line(f"usher: note: {note}")
     cwd = os.getcwd()

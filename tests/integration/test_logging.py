@@ -207,3 +207,26 @@ def test_process_titles(serve: Serve, options: tuple[str, ...], master: str, wor
 
 def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+
+
+def test_what_the_app_prints_goes_through_loggers_and_routes(serve: Serve, tmp_path: Path) -> None:
+    app_log, rest = tmp_path / "app.log", tmp_path / "rest.log"
+    address, server = start(
+        serve,
+        "--logger", f"app file:{app_log}",
+        "--logger", f"file:{rest}",
+        "--log-route", "app ^write-many:",
+        "--threads", "2",
+    )  # fmt: skip
+    assert get(address, "/write-many?chunks=1").status == 200
+    server.stop()
+    assert app_log.read_text() == "write-many: every write() returned\n"
+    assert "GET /write-many" in rest.read_text() and "write-many:" not in server.stderr_text()
+
+
+def test_a_logger_usher_cannot_use_stops_the_start_with_one_line(serve: Serve) -> None:
+    port = free_port()
+    args = ["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", str(WSGI_APPS)]
+    server = serve([*args, "--logger", "zeromq:tcp://127.0.0.1:5555"], wait_ready=False)
+    assert server.wait() == 1
+    assert "usher: logger 'zeromq:tcp://127.0.0.1:5555': usher knows file:PATH" in server.stderr_text()

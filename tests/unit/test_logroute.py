@@ -9,7 +9,7 @@ import pytest
 
 from usher.logencode import EncoderError, parse_encoder
 from usher.logroute import LoggerError, build_router
-from usher.logsinks import open_sink
+from usher.logsinks import DEV_LOG, SyslogSink, open_sink
 from usher.options import load_settings
 from usher.procname import title
 
@@ -62,6 +62,17 @@ def test_routes_send_matching_lines_to_named_loggers_only(tmp_path) -> None:  # 
     router.request_line("GET /")
     assert named.lines == [b"!ERR bad\n"]
     assert unnamed.lines == [b"fine\n", b"GET /\n"]
+
+
+def test_syslog_goes_to_dev_log_and_rsyslog_where_told() -> None:
+    local = open_sink("syslog:shop,daemon")
+    assert isinstance(local, SyslogSink)
+    assert (local.address, local.ident, local.priority) == (DEV_LOG, "shop", 3 * 8 + 6)
+    remote = open_sink("rsyslog:10.0.0.5:514")
+    assert isinstance(remote, SyslogSink) and remote.address == ("10.0.0.5", 514)
+    assert remote.ident == "usher" and remote.priority == 1 * 8 + 6
+    local.sock.close()
+    remote.sock.close()
 
 
 def test_bad_values_are_refused_with_the_reason() -> None:

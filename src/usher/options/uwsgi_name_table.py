@@ -122,8 +122,8 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     ),
     (
         "accepted",
-        "each usher process writes whole lines with one write (O_APPEND files, one datagram each), "
-        "which is what the master's log pipe gives uWSGI",
+        "each usher process writes whole lines with one write (O_APPEND files, one datagram each) "
+        "and the app's Python output goes through the loggers: what uWSGI's master log pipe gives",
         "log-master log-master-bufsize log-master-stream log-master-req-stream threaded-logger",
     ),
     (
