@@ -67,14 +67,3 @@ def _fill(name: str, msg: str, now: float) -> str:
     if name.startswith("strftime:"):
         return time.strftime(name[len("strftime:") :], time.localtime(now))
     return "${" + name + "}"  # unknown: left as written, so the mistake shows in the log
-
-
-def chain(encoders: list[Encoder]) -> Encoder:
-    """One encoder doing each of `encoders` in turn."""
-
-    def encode(line: str) -> str:
-        for encoder in encoders:
-            line = encoder(line)
-        return line
-
-    return encode

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from usher.logencode import Encoder, chain, parse_encoder
+from usher.logencode import Encoder, parse_encoder
 from usher.logsinks import FdSink, LoggerError, Sink, open_sink
 from usher.options import Settings
 
@@ -37,8 +37,9 @@ class Logger:
     encoders: list[Encoder] = field(default_factory=list)
 
     def write(self, line: str) -> None:
-        encoders = self.encoders
-        text = chain(encoders)(line) if encoders else line + "\n"
+        text = line if self.encoders else line + "\n"
+        for encoder in self.encoders:
+            text = encoder(text)
         self.sink.write(text.encode("utf-8", "replace"))
 
 
