@@ -94,10 +94,12 @@ def wants_router(settings: Settings) -> bool:
     )
 
 
-def reopen_loggers() -> None:
-    """Reopen the file loggers (SIGUSR1), if any."""
-    if _router is not None:
-        _router.reopen()
+def reopen_loggers() -> bool:
+    """Reopen the file loggers (SIGUSR1); False when there are none."""
+    if _router is None:
+        return False
+    _router.reopen()
+    return True
 
 
 def write_line(text: str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.ops import fifo_command
 from tests.support.http import get
 from tests.support.paths import FIXTURES
 from tests.support.server import Serve, ServerProcess, free_port, short_tmp_dir
@@ -230,3 +231,14 @@ def test_a_logger_usher_cannot_use_stops_the_start_with_one_line(serve: Serve) -
     server = serve([*args, "--logger", "zeromq:tcp://127.0.0.1:5555"], wait_ready=False)
     assert server.wait() == 1
     assert "usher: logger 'zeromq:tcp://127.0.0.1:5555': usher knows file:PATH" in server.stderr_text()
+
+
+def test_file_loggers_reopen_on_the_fifo_l_command(serve: Serve, tmp_path: Path) -> None:
+    log, fifo = tmp_path / "server.log", str(tmp_path / "master.fifo")
+    address, server = start(serve, "--logger", f"file:{log}", "--master-fifo", fifo)
+    assert get(address, "/pid?before").status == 200
+    log.rename(tmp_path / "server.log.1")  # as logrotate does
+    fifo_command(fifo, "l")
+    server.wait_notification("log reopened")
+    assert any(_logged_in(log, address, f"/pid?after={n}") for n in range(200))
+    assert "GET /pid?before" in (tmp_path / "server.log.1").read_text()

@@ -180,13 +180,13 @@ class Commands:
     def reopen_log(self, why: str, *, rotate: bool, backup: str | None = None) -> None:
         """Reopen (or rotate, then reopen) the log file, in the master and in every worker."""
         path = logfile.log_path(self.settings)
-        reopen_loggers()
-        if path is None:
+        loggers = reopen_loggers()  # file: loggers, beside the logto file
+        if path is None and not loggers:
             write_line(f"usher: {why}: no log file to reopen (set logto or daemonize)")
             return
         try:
-            moved = logfile.rotate(path, backup=backup) if rotate else None
-            if moved is None:
+            moved = logfile.rotate(path, backup=backup) if rotate and path else None
+            if moved is None and path is not None:
                 logfile.reopen(path)
         except OSError as exc:
             write_line(f"usher: {why}: cannot reopen {path}: {exc.strerror}")
