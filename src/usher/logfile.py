@@ -29,9 +29,18 @@ def reopen(path: str) -> None:
     os.close(fd)
 
 
-def rotate(path: str, now: float | None = None) -> str:
-    """Move the log aside as `path.<unix time>` and reopen `path`; returns the new name."""
-    moved = f"{path}.{int(time.time() if now is None else now)}"
+def rotate(path: str, now: float | None = None, backup: str | None = None) -> str:
+    """Move the log aside as `backup` (replacing it), or `path.<unix time>`, and reopen `path`;
+    returns the new name."""
+    moved = backup or f"{path}.{int(time.time() if now is None else now)}"
     os.rename(path, moved)
     reopen(path)
     return moved
+
+
+def oversized(path: str, limit: int) -> bool:
+    """log-maxsize: has the log at `path` reached `limit` bytes?"""
+    try:
+        return os.stat(path).st_size >= limit
+    except OSError:
+        return False  # moved away by someone else: nothing to rotate

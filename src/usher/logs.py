@@ -12,8 +12,10 @@ import re
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
+from usher.options import Settings
 from usher.protocols.events import ProtocolError, Request
 
 
@@ -65,8 +67,52 @@ DEFAULT_FORMAT = (
 _PLACEHOLDER = re.compile(r"%\((\w+)\)")
 
 
+class Router(Protocol):
+    """Where lines go when loggers are configured (usher.logroute.LogRouter)."""
+
+    def server_line(self, text: str) -> None: ...
+
+    def request_line(self, text: str) -> None: ...
+
+    def reopen(self) -> None: ...
+
+
+# The process's log router, set once at startup when logger options ask for one. Like fd 2, the
+# log belongs to the whole process: every module writes to it, and a worker inherits it at fork.
+_router: Router | None = None
+
+
+def install_router(router: Router | None) -> None:
+    """Send every line through `router` from now on (None: straight to fd 2)."""
+    global _router
+    _router = router
+
+
+def wants_router(settings: Settings) -> bool:
+    """True when an option asks for more than plain lines to fd 2 (usher.logroute)."""
+    return bool(
+        settings.logger
+        or settings.req_logger
+        or settings.log_encoder
+        or settings.log_req_encoder
+        or settings.log_date is not None
+    )
+
+
+def reopen_loggers() -> bool:
+    """Reopen the file loggers (SIGUSR1); False when there are none."""
+    if _router is None:
+        return False
+    _router.reopen()
+    return True
+
+
 def write_line(text: str) -> None:
-    """Write one log line to the server log (fd 2)."""
+    """Write one log line to the server log (fd 2, or the configured loggers)."""
+    router = _router
+    if router is not None:
+        router.server_line(text)
+        return
     data = (text + "\n").encode("utf-8", "replace")
     # A closed or full log must never take a request down with it.
     with contextlib.suppress(OSError):
@@ -128,6 +174,13 @@ def _ctime(fields: RequestFields) -> str:
     return _ctime_cache[1]
 
 
+def _forwarded_addr(fields: RequestFields) -> str:
+    """log-x-forwarded-for: the header as the proxy sent it, else the peer's address."""
+    environ = fields.environ
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    return forwarded or str(environ.get("REMOTE_ADDR", fields.conn.peer[0]))
+
+
 def _unknown(fields: RequestFields) -> str:
     return "-"
 
@@ -138,6 +191,7 @@ _FIELDS: dict[str, Callable[[RequestFields], str]] = {
     "reqs": lambda f: str(f.conn.worker.requests + 1),
     "total_reqs": lambda f: str(f.log.count_total(f.conn.worker.requests + 1)),
     "addr": lambda f: str(f.environ.get("REMOTE_ADDR", f.conn.peer[0])),
+    "forwarded_addr": _forwarded_addr,
     "user": lambda f: f.environ.get("REMOTE_USER", "-"),
     "method": lambda f: f.environ.get("REQUEST_METHOD", "-"),
     "uri": lambda f: f.environ.get("REQUEST_URI", f.environ.get("PATH_INFO", "-")),
@@ -162,21 +216,80 @@ _FIELDS: dict[str, Callable[[RequestFields], str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Notable:
+    """The requests logged even under disable-logging: log-4xx, log-5xx and log-slow."""
+
+    client_errors: bool = False
+    server_errors: bool = False
+    slow_ms: int = 0
+
+    def __bool__(self) -> bool:
+        return self.client_errors or self.server_errors or self.slow_ms > 0
+
+    def matches(self, status: str, elapsed: float) -> bool:
+        kind = status[:1]
+        return (
+            (self.client_errors and kind == "4")
+            or (self.server_errors and kind == "5")
+            or (self.slow_ms > 0 and elapsed * 1000 > self.slow_ms)
+        )
+
+
 class ServerLog:
     """Per-worker logging: access lines in the configured format, errors with context."""
 
-    def __init__(self, *, enabled: bool, log_format: str | None, pid: int, worker_id: int) -> None:
-        self.enabled = enabled
+    def __init__(
+        self,
+        *,
+        enabled: bool,
+        log_format: str | None,
+        pid: int,
+        worker_id: int,
+        notable: Notable | None = None,
+        micros: bool = False,
+        strftime: bool = False,
+        forwarded_for: bool = False,
+        report_gone: bool = True,
+    ) -> None:
+        # With disable-logging, only the notable requests are logged (`filtered`).
+        self.filtered = not enabled and bool(notable)
+        self.enabled = enabled or self.filtered
+        self.notable = notable or Notable()
         self.pid: int = pid
         self.worker_id: int = worker_id
         self.clock = time.monotonic
         # The server-wide total in the scoreboard (usher.scoreboard.ServerTotal), set by the
         # worker once it has one; without it the worker's own count stands in.
         self.total: Totals | None = None
-        template = log_format or DEFAULT_FORMAT
+        self.strftime = strftime
+        self.report_gone = report_gone
+        template = log_format or (
+            DEFAULT_FORMAT.replace("%(msecs) msecs", "%(micros) micros")
+            if micros
+            else DEFAULT_FORMAT
+        )
         self.names = _PLACEHOLDER.findall(template)
+        if forwarded_for:
+            self.names = ["forwarded_addr" if name == "addr" else name for name in self.names]
         self.getters = [_FIELDS.get(name, _unknown) for name in self.names]
         self.template = _PLACEHOLDER.sub("{}", template.replace("{", "{{").replace("}", "}}"))
+        self.emit: Callable[[str], None] = write_line if _router is None else _router.request_line
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, pid: int, worker_id: int) -> ServerLog:
+        """The log a worker keeps, as the logging options describe it."""
+        return cls(
+            enabled=not settings.disable_logging,
+            log_format=settings.log_format,
+            pid=pid,
+            worker_id=worker_id,
+            notable=Notable(settings.log_4xx, settings.log_5xx, settings.log_slow),
+            micros=settings.log_micros,
+            strftime=settings.logformat_strftime,
+            forwarded_for=settings.log_x_forwarded_for,
+            report_gone=not settings.ignore_write_errors,
+        )
 
     def count_total(self, own: int) -> int:
         """Count this request in the server-wide total and return it."""
@@ -184,12 +297,23 @@ class ServerLog:
 
     def access(self, conn: Carrier, responder: Answer) -> None:
         """Write the access line of a finished request (the caller checks `enabled`)."""
+        if self.filtered and not self.notable.matches(
+            responder.status, self.clock() - responder.started
+        ):
+            return
         fields = RequestFields(self, conn, responder)
-        write_line(self.template.format(*[getter(fields) for getter in self.getters]))
+        line = self.template.format(*[getter(fields) for getter in self.getters])
+        self.emit(time.strftime(line) if self.strftime else line)
+
+    def client_gone(self, peer: tuple[str, str], request: Request | None) -> None:
+        """The client left before its response was sent: one line, not an app error."""
+        if not self.report_gone:
+            return
+        where = "" if request is None else " during " + _request_text(request)
+        write_line(f"[worker {self.worker_id}] {peer[0]}: client went away{where} (write error)")
 
     def app_exception(self, request: Request, exc: BaseException) -> None:
-        uri = request.path + b"?" + request.query if request.query else request.path
-        where = f"{request.method} {uri.decode('latin-1')}"
+        where = _request_text(request)
         text = "".join(traceback.format_exception(exc)).rstrip()
         write_line(f"[worker {self.worker_id}] exception in the app on {where}:\n{text}")
 
@@ -198,3 +322,8 @@ class ServerLog:
 
     def timeout(self, peer: tuple[str, str], what: str) -> None:
         write_line(f"[worker {self.worker_id}] {peer[0]}: disconnected, {what}")
+
+
+def _request_text(request: Request) -> str:
+    uri = request.path + b"?" + request.query if request.query else request.path
+    return f"{request.method} {uri.decode('latin-1')}"

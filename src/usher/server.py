@@ -8,7 +8,7 @@ import platform
 import shlex
 import sys
 
-from usher import __version__
+from usher import __version__, procname
 from usher.adapters.load import (
     AppLoadError,
     WsgiApp,
@@ -18,7 +18,7 @@ from usher.adapters.load import (
     prepare_environment,
 )
 from usher.logfile import reopen
-from usher.logs import write_line
+from usher.logs import install_router, wants_router, write_line
 from usher.master.loop import Master
 from usher.options import Settings
 from usher.privileges import (
@@ -52,6 +52,17 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         # A re-executed master is daemonized already, as uWSGI's is: forking again would change
         # the pid the pidfile (written once) and process managers know it by.
         reopen(log)
+    if wants_router(settings):
+        # Only then: its encoders import json, which every worker would otherwise keep.
+        from usher.logroute import build_router, capture_python_output
+
+        try:
+            router = build_router(settings)
+        except (ValueError, OSError) as exc:  # a logger or encoder usher cannot use
+            write_line(f"usher: {exc}")
+            return 1
+        install_router(router)
+        capture_python_output(router)
     for note in notes:
         write_line(f"usher: note: {note}")
     _show(settings)
@@ -173,11 +184,7 @@ def _banner(settings: Settings, listeners: list[Listener]) -> None:
 
 
 def _set_title(settings: Settings) -> None:
-    try:
-        import setproctitle
-    except ImportError:  # pragma: no cover - a core dependency; titles are cosmetic
-        return
-    setproctitle.setproctitle(f"usher master {describe(settings)}")
+    procname.set_title(settings, f"usher master {describe(settings)}", master=True)
 
 
 def _write_pidfile(path: str | None) -> None:

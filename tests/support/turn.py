@@ -36,6 +36,9 @@ class RecordingTransport:
     def resume_reading(self) -> None:
         pass
 
+    def is_closing(self) -> bool:
+        return self.closed
+
     def close(self) -> None:
         self.closed = True
 

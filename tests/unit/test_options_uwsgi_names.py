@@ -92,7 +92,7 @@ def test_statuses_and_notes(name: str, status: str, words: str) -> None:
 
 def test_aliases_resolve_to_one_entry() -> None:
     assert lookup_known("spooler-freq") == lookup_known("spooler-frequency") is not None
-    assert lookup_known("logger-req") == lookup_known("req-logger") is not None
+    assert lookup("logger-req") is lookup("req-logger")
     assert lookup_known("wait-iface") == lookup_known("wait-for-interface") is not None
     assert lookup("logformat") is lookup("log-format")
     assert lookup("lazy") is lookup("lazy-apps")

@@ -8,12 +8,13 @@ import time
 
 import pytest
 
-from usher.supervise.cron import CronTable, parse_cron
-from usher.supervise.daemonspec import (
+from usher.options.cronspec import parse_cron
+from usher.options.daemonspec import (
     parse_attach_daemon2,
     parse_signal,
     parse_smart_attach_daemon,
 )
+from usher.supervise.cron import CronTable
 
 
 def at(year: int, month: int, day: int, hour: int, minute: int) -> time.struct_time:

@@ -21,7 +21,7 @@ OPTIONAL = {
     "--attach-daemon": (
         "usher.master.sidecars",
         "usher.supervise.cron",
-        "usher.supervise.daemonspec",
+        "usher.options.daemonspec",
         "usher.supervise.spawn",
     ),
     "--hook-pre-app": ("usher.supervise.hooks",),

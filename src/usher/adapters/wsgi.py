@@ -107,6 +107,7 @@ class WsgiHandler:
         "pool",
         "report",
         "spool_threshold",
+        "write_exceptions",
     )
 
     def __init__(
@@ -118,8 +119,11 @@ class WsgiHandler:
         loop: AbstractEventLoop,
         pool: Executor | None,
         report: Report,
+        write_exceptions: bool = True,
     ) -> None:
         self.app = app
+        # write() raises when the client has gone, unless disable-write-exception.
+        self.write_exceptions = write_exceptions
         self.base_environ = base_environ
         # post-buffering: the largest body kept in memory before it moves to a temporary file.
         self.spool_threshold = spool_threshold
@@ -224,10 +228,6 @@ class WsgiExchange:
 
     def _thread_failed(self, exc: BaseException) -> None:
         self.out.threaded = False
-        if isinstance(exc, ConnectionAbortedError):  # the client went away mid-response
-            self.close()
-            self.out.abort()
-            return
         self.failed(exc)
 
     def _refuse_body(self, exc: OSError) -> None:
@@ -257,11 +257,19 @@ class WsgiExchange:
         return self.write
 
     def write(self, data: bytes) -> None:
-        """The legacy write() callable: sends at once (no backpressure is possible here)."""
+        """The legacy write() callable: sends at once (no backpressure is possible here).
+
+        When the client has gone it raises ConnectionAbortedError (an OSError, as uWSGI raises
+        IOError) so that the app stops; with disable-write-exception the data is dropped.
+        """
         if not self.headers_sent:
             self._send_head(None)
         if data:
-            self.out.send_body(data)
+            try:
+                self.out.send_body(data)
+            except ConnectionAbortedError:
+                if self.handler.write_exceptions:
+                    raise
 
     def begin(self) -> bool:
         """Call the app and send what can be sent now; True when the response is complete."""
@@ -354,7 +362,10 @@ class WsgiExchange:
 
     def failed(self, exc: BaseException) -> None:
         """The app raised: report it, then answer 500 if nothing was sent yet, else drop the
-        connection."""
+        connection. A client that went away is no error of the app: the carrier logs it once."""
+        if isinstance(exc, ConnectionAbortedError):
+            self.gone()
+            return
         report = self.handler.report
         report(self.request, exc)
         try:
@@ -363,6 +374,14 @@ class WsgiExchange:
             # close() of the app's iterable raised as well: the response is lost either way.
             report(self.request, close_exc)
             self.out.abort()
+
+    def gone(self) -> None:
+        """The client went away mid-response: stop the app's iterable and drop the connection."""
+        try:
+            self.close()
+        except Exception as exc:
+            self.handler.report(self.request, exc)  # close() itself failing is the app's error
+        self.out.abort()
 
     def fail(self, exc: BaseException) -> None:
         """Answer 500 if nothing was sent yet, else drop the connection."""

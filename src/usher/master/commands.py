@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from usher import logfile
-from usher.logs import write_line
+from usher.logs import reopen_loggers, write_line
 from usher.master.chain import ChainReload
 from usher.master.lifecycle import Lifecycle
 from usher.master.pool import WorkerPool
@@ -225,15 +225,16 @@ class Commands:
 
     # -- logs ----------------------------------------------------------------------------------
 
-    def reopen_log(self, why: str, *, rotate: bool) -> None:
+    def reopen_log(self, why: str, *, rotate: bool, backup: str | None = None) -> None:
         """Reopen (or rotate, then reopen) the log file, in the master and in every worker."""
         path = logfile.log_path(self.settings)
-        if path is None:
+        loggers = reopen_loggers()  # file: loggers, beside the logto file
+        if path is None and not loggers:
             write_line(f"usher: {why}: no log file to reopen (set logto or daemonize)")
             return
         try:
-            moved = logfile.rotate(path) if rotate else None
-            if moved is None:
+            moved = logfile.rotate(path, backup=backup) if rotate and path else None
+            if moved is None and path is not None:
                 logfile.reopen(path)
         except OSError as exc:
             write_line(f"usher: {why}: cannot reopen {path}: {exc.strerror}")

@@ -26,14 +26,15 @@ from typing import TYPE_CHECKING
 
 from usher.logs import write_line
 from usher.master.lifecycle import Phase
-from usher.supervise.backoff import boot_failures, respawn_delay
-from usher.supervise.cron import CronJob, CronTable, parse_cron
-from usher.supervise.daemonspec import (
+from usher.options.cronspec import CronJob, parse_cron
+from usher.options.daemonspec import (
     DaemonSpec,
     parse_attach_daemon,
     parse_attach_daemon2,
     parse_smart_attach_daemon,
 )
+from usher.supervise.backoff import boot_failures, respawn_delay
+from usher.supervise.cron import CronTable
 from usher.supervise.kill import kill
 from usher.supervise.spawn import signal_group, spawn_shell
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from usher import logfile
 from usher.logs import write_line
 from usher.master.chain import ChainReload
 from usher.master.commands import Commands
@@ -71,6 +72,22 @@ class Upkeep:
         if not self.lifecycle.winding_down:
             self._touched()
             self._cheaper()
+        self._rotate_full_log()
+
+    def _rotate_full_log(self) -> None:
+        # log-maxsize is checked here, once a second, not at each write: every process writes to
+        # the file and none knows its size without a stat per line. The master renames it and
+        # every process reopens (the SIGUSR1 a logrotate reopen sends), so one rotation suffices.
+        settings = self.settings
+        path = logfile.log_path(settings)
+        if (
+            settings.log_maxsize
+            and path is not None
+            and logfile.oversized(path, settings.log_maxsize)
+        ):
+            self.commands.reopen_log(
+                f"log-maxsize {settings.log_maxsize}", rotate=True, backup=settings.log_backupname
+            )
 
     def _inspect(self, proc: WorkerProcess, now: float) -> None:
         scoreboard = self.pool.scoreboard

@@ -242,6 +242,114 @@ class Settings:
         metavar="FORMAT",
         help="Request log line in uWSGI's %(var) syntax, e.g. %(addr) %(method) %(uri) %(status).",
     )
+    logger: tuple[str, ...] = option(
+        (),
+        group=FILES,
+        repeatable=True,
+        metavar="[NAME] KIND[:ARGS]",
+        help="Send log lines to this logger instead of stderr: file:PATH, stdio, "
+        "syslog[:IDENT[,FACILITY]] (/dev/log) or rsyslog:ADDRESS[,IDENT[,FACILITY]] (host:port "
+        "over UDP, or a unix datagram socket path). A name before it makes it a named logger, "
+        "which only gets the lines a log-route sends it.",
+    )
+    req_logger: tuple[str, ...] = option(
+        (),
+        aliases=("logger-req",),
+        group=FILES,
+        repeatable=True,
+        metavar="KIND[:ARGS]",
+        help="Send request (access) lines to this logger, apart from the server log; the same "
+        "kinds as logger.",
+    )
+    log_route: tuple[str, ...] = option(
+        (),
+        group=FILES,
+        repeatable=True,
+        metavar="NAME REGEXP",
+        help="Send log lines matching REGEXP to the named logger (and not to the unnamed ones).",
+    )
+    log_encoder: tuple[str, ...] = option(
+        (),
+        group=FILES,
+        repeatable=True,
+        metavar="ENCODER[:LOGGER] [ARGS]",
+        help="Transform server log lines before they are written, in the order given: nl, "
+        "format TEMPLATE, json TEMPLATE (${msg}, ${msgnl}, ${unix}, ${micros}, ${millis}, "
+        "${strftime:FMT}); :LOGGER applies it to that logger only.",
+    )
+    log_req_encoder: tuple[str, ...] = option(
+        (),
+        group=FILES,
+        repeatable=True,
+        metavar="ENCODER[:LOGGER] [ARGS]",
+        help="Transform request log lines, as log-encoder does for the server log.",
+    )
+    log_date: str | None = option(
+        None,
+        aliases=("logdate",),
+        group=FILES,
+        flag_only_value="true",
+        metavar="[STRFTIME]",
+        help="Prefix server log lines with the date (ctime's layout, or this strftime format).",
+    )
+    log_micros: bool = option(
+        False,
+        group=FILES,
+        help="Report request times in microseconds in the default request line.",
+    )
+    logformat_strftime: bool = option(
+        False,
+        aliases=("log-format-strftime",),
+        group=FILES,
+        help="Pass the request line made by log-format through strftime (%Y, %H and so on).",
+    )
+    log_4xx: bool = option(
+        False, group=FILES, help="Log requests answered 4xx even when disable-logging is on."
+    )
+    log_5xx: bool = option(
+        False, group=FILES, help="Log requests answered 5xx even when disable-logging is on."
+    )
+    log_slow: int = option(
+        0,
+        group=FILES,
+        minimum=0,
+        metavar="MSECS",
+        help="Log requests slower than this even when disable-logging is on (0: off).",
+    )
+    log_maxsize: int = option(
+        0,
+        group=FILES,
+        minimum=0,
+        metavar="BYTES",
+        help="Rotate the logto/daemonize file once it passes this size (checked every second).",
+    )
+    log_backupname: str | None = option(
+        None,
+        group=FILES,
+        metavar="PATH",
+        help="Where log-maxsize moves the full log (replacing it); default: <log>.<unix time>.",
+    )
+    log_x_forwarded_for: bool = option(
+        False,
+        group=FILES,
+        help="Log the X-Forwarded-For header as the client address (behind a proxy).",
+    )
+    disable_write_exception: bool = option(
+        False,
+        group=FILES,
+        help="Do not raise OSError in the app's write() when the client has gone away.",
+    )
+    ignore_write_errors: bool = option(
+        False,
+        group=FILES,
+        help="Do not log a client that went away before its response was sent.",
+    )
+    ignore_sigpipe: bool = option(
+        False,
+        group=FILES,
+        help="Accepted for uWSGI configs: usher never gets SIGPIPE (a gone client is a write "
+        "error, see ignore-write-errors).",
+    )
 
     # -- limits -----------------------------------------------------------------------------
     # The uwsgi protocol stores the size of its variable block in 16 bits, so a request head
@@ -425,6 +533,32 @@ class Settings:
         metavar="SECONDS",
         help="How long every worker must be busy (or two idle) before the cheaper algorithm "
         "adds (or stops) workers.",
+    )
+    auto_procname: bool = option(
+        False,
+        group=PROCESSES,
+        help="Title processes by role (usher master, usher worker N): usher always does.",
+    )
+    procname: str | None = option(
+        None,
+        group=PROCESSES,
+        metavar="NAME",
+        help="Title every process NAME instead of usher master / usher worker N.",
+    )
+    procname_master: str | None = option(
+        None, group=PROCESSES, metavar="NAME", help="Title the master process NAME."
+    )
+    procname_prefix: str | None = option(
+        None, group=PROCESSES, metavar="PREFIX", help="Put PREFIX before every process title."
+    )
+    procname_prefix_spaced: str | None = option(
+        None,
+        group=PROCESSES,
+        metavar="PREFIX",
+        help="Put PREFIX and a space before every process title.",
+    )
+    procname_append: str | None = option(
+        None, group=PROCESSES, metavar="SUFFIX", help="Put SUFFIX after every process title."
     )
     log_reopen: bool = option(
         False,

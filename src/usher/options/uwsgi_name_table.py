@@ -105,14 +105,8 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     ),
     (
         "accepted",
-        "Python ignores SIGPIPE, and usher ends a response quietly when the client has gone",
-        "ignore-sigpipe ignore-write-errors disable-write-exception write-errors-exception-only "
-        "write-errors-tolerance",
-    ),
-    (
-        "accepted",
-        "usher names its processes itself (usher master, usher worker N)",
-        "auto-procname",
+        "usher stops a response at the first write error and logs the gone client once",
+        "write-errors-exception-only write-errors-tolerance",
     ),
     ("accepted", "usher's master always reaps its children", "reaper|r"),
     ("accepted", "usher sets TCP_NODELAY on its TCP connections", "tcp-nodelay"),
@@ -128,7 +122,8 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     ),
     (
         "accepted",
-        "usher's workers write whole log lines to the one log; there is no log pipe to the master",
+        "each usher process writes whole lines with one write (O_APPEND files, one datagram each) "
+        "and the app's Python output goes through the loggers: what uWSGI's master log pipe gives",
         "log-master log-master-bufsize log-master-stream log-master-req-stream threaded-logger",
     ),
     (
@@ -348,22 +343,19 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         _LOGGER,
-        "logger req-logger|logger-req log-syslog log-socket log-encoder "
-        "log-req-encoder log-drain log-filter log-route log-req-route rsyslog-packet-size "
+        "log-syslog log-socket log-drain log-filter log-req-route rsyslog-packet-size "
         "rsyslog-split-messages logto2 logfile-chown logfile-chmod log-truncate",
     ),
     (
         "unsupported",
         "usher's request log line is set by log-format; it logs every request unless "
         "disable-logging",
-        "logformat-strftime|log-format-strftime logdate|log-date log-prefix "
-        "log-zero log-slow log-4xx log-5xx log-big log-sendfile log-ioerror log-micros "
-        "log-x-forwarded-for",
+        "log-prefix log-zero log-big log-sendfile log-ioerror",
     ),
     (
         "unsupported",
         "rotate logs with logrotate and log-reopen (or the master FIFO's l command)",
-        "log-maxsize log-backupname touch-logrotate touch-logreopen",
+        "touch-logrotate touch-logreopen",
     ),
     (
         "unsupported",
@@ -372,11 +364,6 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "alarm-cheap alarm-freq alarm-fd alarm-segfault|segfault-alarm "
         "alarm-backlog|backlog-alarm|lq-alarm|alarm-lq|alarm-listen-queue|listen-queue-alarm "
         "log-alarm|alarm-log not-log-alarm|not-alarm-log alarm-msg-size",
-    ),
-    (
-        "unsupported",
-        "usher names its processes usher master and usher worker N",
-        "procname-prefix procname-prefix-spaced procname-append procname procname-master",
     ),
     (
         "unsupported",

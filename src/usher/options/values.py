@@ -212,22 +212,22 @@ def check_owner(text: str) -> None:
 
 
 def check_cron(text: str) -> None:
-    """`minute hour day month weekday command`, as usher.supervise.cron reads it."""
-    from usher.supervise.cron import parse_cron  # only configs with cron lines need it
+    """`minute hour day month weekday command`, as usher.options.cronspec reads it."""
+    from usher.options.cronspec import parse_cron  # only configs with cron lines need it
 
     _as_invalid(parse_cron, text, "write e.g. -1 -1 -1 -1 -1 /usr/bin/true (-1: any)")
 
 
 def check_daemon_keyval(text: str) -> None:
-    """attach-daemon2's `key=value,...`, as usher.supervise.daemonspec reads it."""
-    from usher.supervise.daemonspec import parse_attach_daemon2
+    """attach-daemon2's `key=value,...`, as usher.options.daemonspec reads it."""
+    from usher.options.daemonspec import parse_attach_daemon2
 
     _as_invalid(parse_attach_daemon2, text, "write e.g. cmd=celery -A app worker,stopsignal=15")
 
 
 def check_smart_daemon(text: str) -> None:
     """smart-attach-daemon's `PIDFILE COMMAND`."""
-    from usher.supervise.daemonspec import parse_smart_attach_daemon
+    from usher.options.daemonspec import parse_smart_attach_daemon
 
     _as_invalid(parse_smart_attach_daemon, text, "write the pidfile, a space, then the command")
 

@@ -182,6 +182,11 @@ class Connection(asyncio.Protocol):
         if not self.busy:
             self.release_request()
             self.unlink()
+        elif responder.paused and self.exchange is not None:
+            # An inline response waiting for the client to read: let it run into the closed
+            # connection and end, or it would wait for a resume that never comes.
+            responder.paused = False
+            self.exchange.resume()
         if worker.stopping:
             worker.connection_closed()
 

@@ -125,12 +125,7 @@ class WorkerContext:
         self.recent_ns = 0  # average app time of recent inline requests
         self.batching = True  # hold quick responses for the end of the turn (Connection.defer)
         self.board: Board = make_board(metered=False)
-        self.log = ServerLog(
-            enabled=not settings.disable_logging,
-            log_format=settings.log_format,
-            pid=os.getpid(),
-            worker_id=worker_id,
-        )
+        self.log = ServerLog.from_settings(settings, pid=os.getpid(), worker_id=worker_id)
 
     # -- the loop's turn -------------------------------------------------------------------
     # Inline requests run inside libuv's callbacks, one turn of the loop serving every ready

@@ -27,11 +27,11 @@ from typing import Any, NoReturn
 
 import uvloop
 
-from usher import logfile
+from usher import logfile, procname
 from usher.adapters.load import AppLoadError, WsgiApp, change_dir_after_load, load_app
 from usher.adapters.wsgi import WsgiHandler, base_environ
 from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
-from usher.logs import write_line
+from usher.logs import reopen_loggers, write_line
 from usher.options import Settings
 from usher.protocols.events import Limits
 from usher.protocols.uwsgi import VarsDecoder
@@ -135,6 +135,7 @@ def listener_context(
         loop=ctx.loop,
         pool=ctx.pool,
         report=ctx.report_exception,
+        write_exceptions=not settings.disable_write_exception,
     )
     limits = Limits(
         max_head=settings.buffer_size,
@@ -168,12 +169,7 @@ def run_worker(
     worker_id = seat.worker_id
     master_pid = os.getppid()
     _reset_signals()
-    try:
-        import setproctitle
-
-        setproctitle.setproctitle(f"usher worker {worker_id}")
-    except ImportError:  # pragma: no cover - a core dependency; titles are cosmetic
-        pass
+    procname.set_title(settings, f"usher worker {worker_id}")
     _limit_address_space(settings.limit_as)
     if app is None:
         _run_hooks(worker_id, "hook-pre-app", settings.hook_pre_app)
@@ -320,12 +316,16 @@ def _install_signals(worker: Worker, settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, worker.begin_stop)
     loop.add_signal_handler(signal.SIGQUIT, lambda: os._exit(EXIT_OK))
-    path = logfile.log_path(settings)
-    if path is not None:
-        loop.add_signal_handler(signal.SIGUSR1, logfile.reopen, path)
-    else:
-        signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # its default action would end the worker
+    # SIGUSR1: the master reopened the logs (logrotate, log-maxsize); without SIGUSR1 handled
+    # at all, its default action would end the worker.
+    loop.add_signal_handler(signal.SIGUSR1, _reopen_logs, logfile.log_path(settings))
     harakiri.install(worker.ctx, EXIT_HARAKIRI)
+
+
+def _reopen_logs(path: str | None) -> None:
+    if path is not None:
+        logfile.reopen(path)
+    reopen_loggers()
 
 
 def _limit_address_space(megabytes: int) -> None:

@@ -27,6 +27,7 @@ class Carrying(Protocol):
     worker: WorkerContext
     transport: asyncio.Transport | None
     closed: bool
+    lost: bool
     exchange: Exchange | None
     last_activity: float
     responder: Responder
@@ -58,6 +59,7 @@ class Responder:
         "chunked",
         "conn",
         "drained",
+        "gone",
         "head",
         "head_bytes",
         "header_count",
@@ -92,6 +94,8 @@ class Responder:
         self.head_bytes: int = 0
         self.header_count: int = 0
         self.started = 0.0
+        # The client went away (went_away). Never reset: no request follows on the connection.
+        self.gone = False
 
     @property
     def peer(self) -> tuple[str, str]:
@@ -114,16 +118,31 @@ class Responder:
     def emit(self, data: bytes) -> None:
         conn = self.conn
         if not self.threaded:
+            # After a write error the transport discards what it is given and reports the loss
+            # a turn later: the exchange must stop producing a response nobody reads now.
+            transport = conn.transport
+            if conn.closed or transport is None or transport.is_closing():
+                raise self.went_away()
             conn.write(data)
             return
         if conn.closed:
-            raise ConnectionAbortedError("client went away")
+            raise self.went_away()
         conn.worker.loop.call_soon_threadsafe(conn.write, data)
         drained = self.drained
         if drained is not None and not drained.is_set():
             drained.wait()
             if conn.closed:
-                raise ConnectionAbortedError("client went away")
+                raise self.went_away()
+
+    def went_away(self) -> ConnectionAbortedError:
+        """The error a write raises once the client has gone (WsgiExchange.failed ends the
+        exchange on it). The first for a request is logged, unless usher closed the connection
+        itself (a timeout, already logged)."""
+        conn = self.conn
+        if not self.gone and (conn.lost or not conn.closed):
+            self.gone = True
+            conn.worker.log.client_gone(self.peer, self.request)
+        return ConnectionAbortedError("client went away")
 
     def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
         self._plan_head(status, headers, length)
@@ -185,10 +204,13 @@ class Responder:
             self.body_bytes = len(body)
             data += body
         conn = self.conn
-        if not self.threaded and conn.worker.batching:
+        if self.threaded:
+            self.emit(data)
+        elif conn.worker.batching:
             conn.defer(data)
         else:
-            self.emit(data)
+            # Whole, so nothing follows it: a client gone already is noticed by no write error.
+            conn.write(data)
         if self.threaded:
             self.conn.worker.loop.call_soon_threadsafe(self.conn.response_finished)
         else:
