@@ -283,7 +283,7 @@ class Connection(asyncio.Protocol):
         """Called on the loop when a response is complete."""
         responder = self.responder
         worker = self.worker
-        if worker.log.enabled:
+        if worker.log.enabled and not responder.quiet:
             worker.log.access(self, responder)
         worker.requests += 1
         worker.board.finish(self, responder)
@@ -411,6 +411,7 @@ class Responder:
         "in_sendfile",
         "keep_alive",
         "paused",
+        "quiet",
         "remaining",
         "request",
         "started",
@@ -422,6 +423,7 @@ class Responder:
         self.conn = conn
         self.paused = False
         self.threaded = False
+        self.quiet = False  # donotlog (usher.adapters.base.Responder)
         self.in_sendfile = False
         # Only a pool thread waits for the transport to drain; inline needs no lock per connection.
         self.drained: threading.Event | None = None

@@ -28,7 +28,8 @@ from typing import Any, NoReturn
 import uvloop
 
 from usher import logfile
-from usher.adapters.load import AppLoadError, WsgiApp, load_app
+from usher.adapters.load import AppLoadError, WsgiApp, load_app, load_mounts
+from usher.adapters.router import RouterHandler, Routing, routing_from_settings
 from usher.adapters.wsgi import WsgiHandler, base_environ
 from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
 from usher.logs import write_line
@@ -97,15 +98,24 @@ def request_limit(settings: Settings, worker_id: int) -> int:
 
 
 def listener_contexts(
-    settings: Settings, listeners: list[Listener], app: WsgiApp, ctx: WorkerContext
+    settings: Settings,
+    listeners: list[Listener],
+    app: WsgiApp,
+    ctx: WorkerContext,
+    mounts: tuple[tuple[str, WsgiApp], ...] = (),
 ) -> list[ListenerContext]:
     """Each listener's codec limits and handler (the app, over that listener's base environ)."""
     # One decoder per worker: it learns the front server's run of uwsgi variables once.
     decoder = VarsDecoder()
+    routing = routing_from_settings(settings)
     contexts = []
     for listener in listeners:
         name, port = listener.server_name_port()
-        contexts.append(listener_context(settings, ctx, app, listener.protocol, name, port, decoder))
+        contexts.append(
+            listener_context(
+                settings, ctx, app, listener.protocol, name, port, decoder, routing, mounts
+            )
+        )
     return contexts
 
 
@@ -117,22 +127,38 @@ def listener_context(
     server_name: str,
     server_port: str,
     decoder: VarsDecoder,
+    routing: Routing | None = None,
+    mounts: tuple[tuple[str, WsgiApp], ...] = (),
 ) -> ListenerContext:
-    """One listener's limits and handler: the app over the listener's base environ."""
+    """One listener's limits and handler: the app over the listener's base environ, behind the
+    router when mounts, routes or header edits are configured (`routing`)."""
     environ = base_environ(
         server_name=server_name,
         server_port=server_port,
         multithread=settings.threads > 1,
         multiprocess=settings.processes > 1,
     )
-    handler = WsgiHandler(
-        app,
-        environ,
-        spool_threshold=settings.post_buffering,
-        loop=ctx.loop,
-        pool=ctx.pool,
-        report=ctx.report_exception,
-    )
+    handler: WsgiHandler
+    if routing is None:
+        handler = WsgiHandler(
+            app,
+            environ,
+            spool_threshold=settings.post_buffering,
+            loop=ctx.loop,
+            pool=ctx.pool,
+            report=ctx.report_exception,
+        )
+    else:
+        handler = RouterHandler(
+            app,
+            environ,
+            routing=routing,
+            mounts=mounts,
+            spool_threshold=settings.post_buffering,
+            loop=ctx.loop,
+            pool=ctx.pool,
+            report=ctx.report_exception,
+        )
     limits = Limits(max_head=settings.buffer_size, max_body=settings.limit_post)
     return ListenerContext(protocol, limits, handler, decoder)
 
@@ -167,18 +193,20 @@ def run_worker(
     except ImportError:  # pragma: no cover - a core dependency; titles are cosmetic
         pass
     _limit_address_space(settings.limit_as)
-    if app is None:
-        try:
+    try:
+        if app is None:
             app = load_app(settings)
-        except AppLoadError as exc:
-            write_line(f"{exc.details}usher worker {worker_id}: {exc}")
-            os._exit(EXIT_APP_LOAD_FAILED)
+        # Mounted apps load in each worker, after fork: the master hands workers one app.
+        mounts = load_mounts(settings)
+    except AppLoadError as exc:
+        write_line(f"{exc.details}usher worker {worker_id}: {exc}")
+        os._exit(EXIT_APP_LOAD_FAILED)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     ctx = WorkerContext(settings, worker_id, loop)
     worker = Worker(settings, ctx)
     reporter = _attach_board(worker, settings, seat)
-    worker.contexts = contexts = listener_contexts(settings, listeners, app, ctx)
+    worker.contexts = contexts = listener_contexts(settings, listeners, app, ctx, mounts)
     for listener, context in zip(listeners, contexts, strict=True):
         if listener.protocol == "uwsgi":
             # One request per connection: usher.worker.oneshot accepts and answers it in one
