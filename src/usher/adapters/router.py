@@ -208,7 +208,7 @@ class RoutedExchange(WsgiExchange):
                 if name.lower() == header:
                     self.environ[var] = value
                     break
-        added, dropped = effects.add_headers, routing.del_headers.union(effects.del_headers)
+        added, dropped = effects.add_headers, effects.del_headers
         if routing.response.rules:
             # A fresh Effects: start_response may come twice (exc_info), each with its own run.
             variables = ChainMap({"uwsgi[status]": status[:3]}, self.environ)
@@ -216,7 +216,12 @@ class RoutedExchange(WsgiExchange):
             if response.quiet:
                 self.out.quiet = True
             added = [*added, *response.add_headers]
-            dropped = dropped.union(response.del_headers)
+            dropped = [*dropped, *response.del_headers]
+        # del-header drops the app's headers and add-header's go after (so the pair replaces
+        # one); a rule's delheader drops any, add-header's included, and its addheader is last.
+        if routing.del_headers:
+            headers = [pair for pair in headers if pair[0].lower() not in routing.del_headers]
+        headers = [*headers, *routing.add_headers]
         if dropped:
             headers = [pair for pair in headers if pair[0].lower() not in dropped]
-        return [*headers, *routing.add_headers, *added]
+        return [*headers, *added]
