@@ -50,7 +50,9 @@ response-route-if = equal:${{KIND}};blog addheader:X-Kind-Seen: ${{KIND}}
 
 
 @pytest.fixture(scope="module")
-def routed(module_serve: Serve, tmp_path_factory: pytest.TempPathFactory) -> tuple[ServerProcess, Address]:
+def routed(
+    module_serve: Serve, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ServerProcess, Address]:
     if not server_is_usher():
         pytest.skip("usher's router")
     port = free_port()

@@ -17,7 +17,9 @@ pytestmark = [pytest.mark.nginx, pytest.mark.timeout(60)]
 
 
 @pytest.fixture(scope="module")
-def behind_nginx(module_serve: Serve, module_nginx: StartNginx) -> tuple[ServerProcess, NginxProcess]:
+def behind_nginx(
+    module_serve: Serve, module_nginx: StartNginx
+) -> tuple[ServerProcess, NginxProcess]:
     if not server_is_usher():
         pytest.skip("usher's router")
     port = free_port()
@@ -48,7 +50,11 @@ def test_mount_behind_nginx(behind_nginx: tuple[ServerProcess, NginxProcess]) ->
     seen = get(site, "/blog/post/7?x=1")
     assert seen.header("x-served-by") == "usher"
     payload = seen.json()
-    assert (payload["app"], payload["SCRIPT_NAME"], payload["PATH_INFO"]) == ("blog", "/blog", "/post/7")
+    assert (payload["app"], payload["SCRIPT_NAME"], payload["PATH_INFO"]) == (
+        "blog",
+        "/blog",
+        "/post/7",
+    )
     assert (payload["QUERY_STRING"], payload["REQUEST_URI"]) == ("x=1", "/blog/post/7?x=1")
     assert get(site, "/other").json()["app"] == "main"
 

@@ -68,7 +68,11 @@ def test_chain_order_and_stops() -> None:
 
 
 def test_rewrite_and_setvar_change_the_variables() -> None:
-    variables: dict[str, object] = {"PATH_INFO": "/r/x", "QUERY_STRING": "a=1", "REQUEST_URI": "/r/x?a=1"}
+    variables: dict[str, object] = {
+        "PATH_INFO": "/r/x",
+        "QUERY_STRING": "a=1",
+        "REQUEST_URI": "/r/x?a=1",
+    }
     run(("route ^/r/(.*)$ rewrite:/new/$1", "route ^/new/ setvar:SEEN=${PATH_INFO}"), variables)
     assert variables == {
         "PATH_INFO": "/new/x",
@@ -96,7 +100,12 @@ def test_unsupported_actions_are_named_and_left_out() -> None:
 
 @pytest.mark.parametrize(
     "entry",
-    ["route ^/x", "route ([ donotlog:", "route-if nonsense:${A} donotlog:", "route-if equal:${A} x:"],
+    [
+        "route ^/x",
+        "route ([ donotlog:",
+        "route-if nonsense:${A} donotlog:",
+        "route-if equal:${A} x:",
+    ],
 )
 def test_unreadable_rules(entry: str) -> None:
     with pytest.raises(RouteError):
@@ -104,7 +113,11 @@ def test_unreadable_rules(entry: str) -> None:
 
 
 def test_status_answer() -> None:
-    assert status_answer("403") == ("403 Forbidden", [("Content-Type", "text/plain")], b"Forbidden\n")
+    assert status_answer("403") == (
+        "403 Forbidden",
+        [("Content-Type", "text/plain")],
+        b"Forbidden\n",
+    )
     assert status_answer("451 Legal")[0] == "451 Legal"
 
 

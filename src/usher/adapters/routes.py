@@ -227,7 +227,9 @@ def run_chain(
     return effects
 
 
-def _act(rule: Rule, argument: str, variables: MutableMapping[str, object], effects: Effects) -> bool:
+def _act(
+    rule: Rule, argument: str, variables: MutableMapping[str, object], effects: Effects
+) -> bool:
     """Apply one action; True when it ends the chain."""
     action = rule.action
     if action == "donotlog":

@@ -66,6 +66,14 @@ class Settings:
         metavar="ADDRESS",
         help="Serve the uwsgi binary protocol on this address, for nginx's uwsgi_pass.",
     )
+    http_enable_proxy_protocol: bool = option(
+        False,
+        aliases=("enable-proxy-protocol",),
+        group=LISTENERS,
+        help="HTTP listeners expect a PROXY protocol header (v1 or v2) before each connection's "
+        "first request, as HAProxy send-proxy and cloud load balancers send it: REMOTE_ADDR and "
+        "REMOTE_PORT are then the client it names. A connection without one gets 400.",
+    )
     chmod_socket: str | None = option(
         None,
         aliases=("chmod",),

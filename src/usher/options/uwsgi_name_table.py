@@ -273,7 +273,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "http-gracetime http-quiet http-cheap http-stats|http-stats-server|http-ss http-harakiri "
         "http-stud-prefix http-uid http-gid http-resubscribe http-buffer-size "
         "http-server-name-as-http-host http-headers-timeout http-connect-timeout http-manage-source "
-        "http-manage-rtsp http-enable-proxy-protocol enable-proxy-protocol http-auto-gzip "
+        "http-manage-rtsp http-auto-gzip "
         "fastcgi-socket fastcgi-nph-socket scgi-socket scgi-nph-socket raw-socket puwsgi-socket "
         "protocol socket-protocol",
     ),

@@ -43,6 +43,7 @@ from usher.worker.board import Recycling, Reporter, cores_for, make_board
 from usher.worker.connection import Connection
 from usher.worker.context import ListenerContext, WorkerContext
 from usher.worker.oneshot import OneShotAcceptor
+from usher.worker.proxied import ProxiedConnection
 
 READY_RECORD = struct.Struct("=iI")  # worker id, pid
 
@@ -213,7 +214,9 @@ def run_worker(
             # callback.
             worker.acceptors.append(OneShotAcceptor(ctx, listener.sock, context))
             continue
-        factory = partial(Connection, ctx, context)
+        # Only listeners that expect a PROXY header get connections that read one.
+        kind = ProxiedConnection if settings.http_enable_proxy_protocol else Connection
+        factory = partial(kind, ctx, context)
         ctx.backlog.add(listener.sock, factory)
         for sock in accept_handles(listener, settings.processes):
             server = loop.run_until_complete(
