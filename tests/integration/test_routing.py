@@ -266,3 +266,14 @@ def test_router_on_pool_threads(serve: Serve) -> None:
     blog = get(site, "/blog/a")
     assert (blog.json()["PATH_INFO"], blog.header("x-served-by")) == ("/a", "usher")
     assert get(site, "/gone").status == 410
+
+
+def test_a_mount_that_cannot_load_stops_the_server_naming_it(serve: Serve) -> None:
+    port = free_port()
+    args = ["--http-socket", f"127.0.0.1:{port}", "--pythonpath", str(FIXTURES)]
+    server = serve(
+        [*args, "--module", "mount_apps:main", "--mount", "/x=no_such_module_here"],
+        wait_ready=False,
+    )
+    assert server.wait() != 0
+    assert "mount /x: module 'no_such_module_here' not found" in server.log_text()
