@@ -277,3 +277,7 @@ def test_a_mount_that_cannot_load_stops_the_server_naming_it(serve: Serve) -> No
     )
     assert server.wait() != 0
     assert "mount /x: module 'no_such_module_here' not found" in server.log_text()
+
+
+def test_the_banner_names_the_mounts(routed: tuple[ServerProcess, Address]) -> None:
+    assert "app mount_apps:main; mounts /blog, /blog/admin, /shop" in routed[0].log_text()

@@ -54,11 +54,13 @@ def _add_virtualenv(home: str) -> None:
 
 
 def describe(settings: Settings) -> str:
-    """The app as the startup banner names it."""
+    """The app as the startup banner names it, and the mounts' prefixes."""
+    mounts = ", ".join(entry.partition("=")[0] for entry in settings.mount)
+    mounted = f"; mounts {mounts}" if mounts else ""
     if settings.wsgi_file:
-        return f"{settings.wsgi_file} ({settings.callable})"
+        return f"{settings.wsgi_file} ({settings.callable}){mounted}"
     module, _, name = (settings.module or "").partition(":")
-    return f"{module}:{name or settings.callable}" if module else "(none)"
+    return (f"{module}:{name or settings.callable}" if module else "(none)") + mounted
 
 
 def load_app(settings: Settings) -> WsgiApp:
