@@ -17,6 +17,8 @@ from usher.adapters.load import (
     load_app,
     prepare_environment,
 )
+from usher.adapters.router import routing_from_settings
+from usher.adapters.routes import RouteError
 from usher.logfile import reopen
 from usher.logs import install_router, wants_router, write_line
 from usher.master.loop import Master
@@ -73,6 +75,9 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
 
         if (problem := set_open_files(settings.max_fd)) is not None:
             write_line(f"usher: {problem}")
+    refused = _check_routes(settings)
+    if refused:
+        return refused
     cwd = os.getcwd()
     wanted = list(settings.listeners)
     if not wanted:
@@ -118,6 +123,22 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         return master.run()
     finally:
         master.cleanup()
+
+
+def _check_routes(settings: Settings) -> int:
+    """Read the routing rules once before anything starts: a rule that cannot be read stops the
+    server (status 2); an action usher does not run is one line, and stops it under strict."""
+    try:
+        routing = routing_from_settings(settings)
+    except RouteError as exc:
+        write_line(f"usher: {exc}")
+        return 2
+    if routing is None:
+        return 0
+    left_out = (*routing.request.unsupported, *routing.response.unsupported)
+    for line in left_out:
+        write_line(f"usher: {'error' if settings.strict else 'note'}: {line}")
+    return 2 if left_out and settings.strict else 0
 
 
 def _load(settings: Settings) -> WsgiApp | None:

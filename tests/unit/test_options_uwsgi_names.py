@@ -174,10 +174,10 @@ def test_strict_is_exit_status_2_from_the_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "app.ini"
-    path.write_text("[uwsgi]\nstrict = true\nroute = ^/old redirect:/new\n")
+    path.write_text("[uwsgi]\nstrict = true\nerror-route = ^/old redirect:/new\n")
     assert cli.main([str(path)]) == 2
     assert capsys.readouterr().err == (
-        f"usher: {path}:3: route: is not supported by usher, and strict is on; "
+        f"usher: {path}:3: error-route: is not supported by usher, and strict is on; "
         "route, rewrite and redirect in nginx or in the app\n"
     )
 

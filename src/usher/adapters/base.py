@@ -29,6 +29,9 @@ class Responder(Protocol):
     # True while the app writes from a pool thread: writes are handed to the loop, and the thread
     # blocks while the client is slow.
     threaded: bool
+    # donotlog: no access log line for this response. Only the router (usher.adapters.router)
+    # sets it, on each of its requests; without routes it stays False and nobody writes it.
+    quiet: bool
 
     @property
     def peer(self) -> tuple[str, str]:

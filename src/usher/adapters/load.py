@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import os
@@ -62,13 +63,15 @@ def _add_virtualenv(home: str) -> None:
 
 
 def describe(settings: Settings) -> str:
-    """The app as the startup banner names it."""
+    """The app as the startup banner names it, and the mounts' prefixes."""
+    mounts = ", ".join(entry.partition("=")[0] for entry in settings.mount)
+    mounted = f"; mounts {mounts}" if mounts else ""
     if settings.wsgi_file:
-        return f"{settings.wsgi_file} ({settings.callable})"
+        return f"{settings.wsgi_file} ({settings.callable}){mounted}"
     if settings.paste and not settings.module:
         return f"paste {settings.paste}"
     module, _, name = (settings.module or "").partition(":")
-    return f"{module}:{name or settings.callable}" if module else "(none)"
+    return (f"{module}:{name or settings.callable}" if module else "(none)") + mounted
 
 
 def load_app(settings: Settings) -> WsgiApp:
@@ -83,6 +86,30 @@ def load_app(settings: Settings) -> WsgiApp:
             f"{exc.details}usher: need-app is off, every request gets 500 until the app loads: {exc}"
         )
         return _unavailable_app(str(exc))
+
+
+def load_mounts(settings: Settings) -> tuple[tuple[str, WsgiApp], ...]:
+    """The apps of `mount = /prefix=app`, each imported as `module` or `wsgi-file` would be
+    (a target ending in .py, or naming a file, is a file); AppLoadError names the mount."""
+    mounts = []
+    for entry in settings.mount:
+        prefix, _, target = entry.partition("=")
+        target = target.strip()
+        if target.endswith(".py") or os.path.isfile(target):
+            one = dataclasses.replace(settings, wsgi_file=target, module=None)
+        else:
+            one = dataclasses.replace(settings, wsgi_file=None, module=target)
+        try:
+            mounts.append((prefix.strip(), _load_callable(one)))
+        except AppLoadError as exc:
+            raise AppLoadError(f"mount {prefix.strip()}: {exc}", exc.details) from exc
+    return tuple(mounts)
+
+
+def _not_mounted(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    # The default app when only mounts are configured: a path outside them is not found.
+    start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+    return [b"Not Found\n"]
 
 
 def _unavailable_app(reason: str) -> WsgiApp:
@@ -118,6 +145,8 @@ def _load_callable(settings: Settings) -> WsgiApp:
         target, _, name = settings.module.partition(":")
         name = name or settings.callable
         module = _import(target)
+    elif settings.mount:
+        return _not_mounted
     else:
         raise AppLoadError(
             "no app configured: give --module pkg.wsgi (or module = pkg.wsgi in the ini) "

@@ -59,11 +59,24 @@ def convert(assignment: Assignment) -> tuple[bool | int | str, str]:
             return _convert_int(info, raw)
         if info.spec.check is not None:
             info.spec.check(raw)
+        if info.spec.tagged:
+            return f"{_spelling(assignment)} {raw.strip()}", ""
         return raw, ""
     except InvalidValue as invalid:
         raise ConfigError(
             assignment.origin, assignment.spelled, invalid.problem, invalid.fix
         ) from None
+
+
+def _spelling(assignment: Assignment) -> str:
+    """The option's name as written (`route-uri` from `--route-uri`, `route_uri` or an
+    environment variable), or its own name when that spelling is not one of its names."""
+    info = assignment.info
+    word = assignment.spelled.lstrip("-").lower().replace("_", "-")
+    for prefix in ("usher-", "uwsgi-"):
+        if word.startswith(prefix) and word not in info.spellings:
+            word = word[len(prefix) :]
+    return word if word in info.spellings else info.name
 
 
 def _convert_int(info: OptionInfo, raw: str) -> tuple[int, str]:

@@ -30,6 +30,7 @@ CONTROL = "Reloads and control"
 STATS = "Stats and monitoring"
 BESIDE = "Processes beside the app"
 HOOKS = "Hooks"
+ROUTING = "Mounts, routes and headers"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,6 +67,14 @@ class Settings:
         check=values.check_listener,
         metavar="ADDRESS",
         help="Serve the uwsgi binary protocol on this address, for nginx's uwsgi_pass.",
+    )
+    http_enable_proxy_protocol: bool = option(
+        False,
+        aliases=("enable-proxy-protocol",),
+        group=LISTENERS,
+        help="HTTP listeners expect a PROXY protocol header (v1 or v2) before each connection's "
+        "first request, as HAProxy send-proxy and cloud load balancers send it: REMOTE_ADDR and "
+        "REMOTE_PORT are then the client it names. A connection without one gets 400.",
     )
     chmod_socket: str | None = option(
         None,
@@ -151,6 +160,95 @@ class Settings:
         check=values.check_env_pair,
         metavar="KEY=VALUE",
         help="Set this environment variable before loading the app.",
+    )
+
+    # -- mounts, routes and headers ---------------------------------------------------------
+    mount: tuple[str, ...] = option(
+        (),
+        group=ROUTING,
+        repeatable=True,
+        check=values.check_mount,
+        metavar="/PREFIX=APP",
+        help="Serve another app under this URL prefix: APP is a module (pkg.wsgi, pkg.wsgi:app) "
+        "or a .py file, loaded in each worker. The longest matching prefix wins.",
+    )
+    manage_script_name: bool = option(
+        False,
+        group=ROUTING,
+        help="Pick the mount by PATH_INFO's prefix and move that prefix to SCRIPT_NAME (without "
+        "it, as in uWSGI, the mount is chosen by the SCRIPT_NAME the front server sends).",
+    )
+    no_default_app: bool = option(
+        False,
+        group=ROUTING,
+        help="Answer 404 to a request that matches no mount, instead of giving it to the app.",
+    )
+    route: tuple[str, ...] = option(
+        (),
+        aliases=(
+            "route-uri",
+            "route-host",
+            "route-qs",
+            "route-remote-addr",
+            "route-user-agent",
+            "route-referer",
+            "route-remote-user",
+            "route-if",
+            "route-if-not",
+        ),
+        group=ROUTING,
+        repeatable=True,
+        tagged=True,
+        metavar="REGEXP ACTION",
+        help="uWSGI internal routing, before the app: when the regexp matches PATH_INFO "
+        "(REQUEST_URI for route-uri, HTTP_HOST for route-host...) or the route-if condition "
+        "(equal:A;B, startswith:A;B, regexp:A;B, empty:A, with ${VAR}) holds, run the action: "
+        "donotlog, redirect, redirect-permanent, addheader, delheader, setvar/addvar, rewrite, "
+        "rewrite-last, break[:STATUS], return:STATUS, continue, last. Rules run in order.",
+    )
+    response_route: tuple[str, ...] = option(
+        (),
+        aliases=(
+            "response-route-uri",
+            "response-route-host",
+            "response-route-qs",
+            "response-route-status",
+            "response-route-if",
+            "response-route-if-not",
+        ),
+        group=ROUTING,
+        repeatable=True,
+        tagged=True,
+        metavar="REGEXP ACTION",
+        help="Routing rules run when the app starts its response: the same subjects and "
+        "conditions as route (response-route-status matches the status code; ${uwsgi[status]} "
+        "and collect-header's variables are set), with the actions addheader, delheader, "
+        "donotlog, continue, last and break.",
+    )
+    add_header: tuple[str, ...] = option(
+        (),
+        group=ROUTING,
+        repeatable=True,
+        check=values.check_header_line,
+        metavar="NAME: VALUE",
+        help="Add this header to every response.",
+    )
+    del_header: tuple[str, ...] = option(
+        (),
+        aliases=("rem-header",),
+        group=ROUTING,
+        repeatable=True,
+        metavar="NAME",
+        help="Remove this header (any case) from every response the app gives.",
+    )
+    collect_header: tuple[str, ...] = option(
+        (),
+        group=ROUTING,
+        repeatable=True,
+        check=values.check_collect_header,
+        metavar="HEADER VAR",
+        help="Store the value of the app's response header HEADER in the request variable VAR, "
+        "which response-route rules read as ${VAR}.",
     )
 
     # -- processes --------------------------------------------------------------------------

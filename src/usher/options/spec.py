@@ -24,6 +24,9 @@ class OptionSpec:
     check: Callable[[str], None] | None = None  # raises values.InvalidValue
     cap: int | None = None  # larger values are lowered to this, with a note (uWSGI took them)
     literal_placeholders: bool = False  # %(name) is the option's own syntax (log-format)
+    # Each value is stored as "<spelling> <value>" (route-uri, route-if...): the aliases of one
+    # ordered rule list keep their order across spellings, as uWSGI's routing table does.
+    tagged: bool = False
     metavar: str = "VALUE"
 
 
@@ -41,6 +44,7 @@ def option(
     check: Callable[[str], None] | None = None,
     cap: int | None = None,
     literal_placeholders: bool = False,
+    tagged: bool = False,
     metavar: str = "VALUE",
 ) -> T:
     """Declare one option: a dataclass field with an immutable default and its `OptionSpec`."""
@@ -56,6 +60,7 @@ def option(
         check=check,
         cap=cap,
         literal_placeholders=literal_placeholders,
+        tagged=tagged,
         metavar=metavar,
     )
     field: T = dataclasses.field(default=default, metadata={"option": spec})

@@ -268,7 +268,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "http-gracetime http-quiet http-cheap http-stats|http-stats-server|http-ss http-harakiri "
         "http-stud-prefix http-uid http-gid http-resubscribe http-buffer-size "
         "http-server-name-as-http-host http-headers-timeout http-connect-timeout http-manage-source "
-        "http-manage-rtsp http-enable-proxy-protocol enable-proxy-protocol http-auto-gzip "
+        "http-manage-rtsp http-auto-gzip "
         "fastcgi-socket fastcgi-nph-socket scgi-socket scgi-nph-socket raw-socket puwsgi-socket",
     ),
     (
@@ -314,23 +314,20 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         _ROUTE,
-        "route route-host route-uri route-qs route-remote-addr "
-        "route-user-agent route-remote-user route-referer route-label route-if route-if-not "
+        "route-label "
         "route-run final-route final-route-status final-route-host final-route-uri final-route-qs "
         "final-route-remote-addr final-route-user-agent final-route-remote-user final-route-referer "
         "final-route-label final-route-if final-route-if-not final-route-run error-route "
         "error-route-status error-route-host error-route-uri error-route-qs error-route-remote-addr "
         "error-route-user-agent error-route-remote-user error-route-referer error-route-label "
-        "error-route-if error-route-if-not error-route-run response-route response-route-status "
-        "response-route-host response-route-uri response-route-qs response-route-remote-addr "
+        "error-route-if error-route-if-not error-route-run response-route-remote-addr "
         "response-route-user-agent response-route-remote-user response-route-referer "
-        "response-route-label response-route-if response-route-if-not response-route-run "
+        "response-route-label response-route-run "
         "error-page-403 error-page-404 error-page-500 vhost vhost-host",
     ),
     (
         "unsupported",
         _HEADERS,
-        "add-header rem-header|del-header collect-header "
         "response-header-collect pull-header response-headers-limit",
     ),
     (
@@ -452,7 +449,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         "serve one app per usher and split URL prefixes in nginx",
-        "mount worker-mount manage-script-name ignore-script-name no-default-app",
+        "worker-mount ignore-script-name",
     ),
     (
         "unsupported",

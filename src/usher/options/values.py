@@ -246,3 +246,29 @@ def check_socket_protocol(text: str) -> None:
             f"usher serves http and uwsgi on socket listeners, not {text!r}",
             "write protocol = uwsgi (nginx uwsgi_pass) or protocol = http",
         )
+
+
+def check_mount(text: str) -> None:
+    """`/prefix=app`: a URL prefix starting with / and a module or file to serve under it."""
+    prefix, equals, app = text.partition("=")
+    if not equals or not prefix.startswith("/") or not app.strip() or " " in prefix:
+        raise InvalidValue(
+            f"{text!r} is not /PREFIX=APP", "write e.g. mount = /blog=blog.wsgi:application"
+        )
+
+
+def check_header_line(text: str) -> None:
+    """`Name: value`, as a response header is written (no CR or LF: they would split it)."""
+    name, colon, _ = text.partition(":")
+    if not colon or not name.strip() or any(ch in text for ch in "\r\n\0"):
+        raise InvalidValue(
+            f"{text!r} is not a header", "write e.g. add-header = X-Frame-Options: DENY"
+        )
+
+
+def check_collect_header(text: str) -> None:
+    """`HEADER VAR`: the response header to read and the request variable that keeps it."""
+    if len(text.split()) != 2:
+        raise InvalidValue(
+            f"{text!r} is not HEADER VAR", "write e.g. collect-header = Content-Type CT"
+        )

@@ -285,7 +285,7 @@ class Connection(asyncio.Protocol):
         """Called on the loop when a response is complete."""
         responder = self.responder
         worker = self.worker
-        if worker.log.enabled:
+        if worker.log.enabled and not responder.quiet:
             worker.log.access(self, responder)
         worker.requests += 1
         worker.board.finish(self, responder)

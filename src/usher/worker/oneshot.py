@@ -177,6 +177,7 @@ class OneShot:
         "head_bytes",
         "header_count",
         "pending",
+        "quiet",
         "request",
         "sock",
         "started",
@@ -201,6 +202,7 @@ class OneShot:
         self.conn: Connection | None = None
         self.status = ""  # as sent
         self.pending = b""
+        self.quiet = False  # donotlog (usher.adapters.base.Responder)
         self.started_ns = 0
         self.started = 0.0
         self.head_bytes = self.body_bytes = self.header_count = 0
@@ -264,7 +266,7 @@ class OneShot:
         self.head_bytes = len(head)
         self.body_bytes = len(body)
         self.header_count = plan.header_count
-        if worker.log.enabled:
+        if worker.log.enabled and not self.quiet:
             worker.log.access(self, self)
         worker.requests += 1
         worker.board.finish(self, self)
@@ -302,7 +304,9 @@ class OneShot:
             assert exchange is not None and request is not None
             conn = Connection(worker, self.context, ANSWERED)
             conn.connection_made(SocketTransport(worker.loop, self.sock, self._peer, conn))
-            conn.take_over(request, exchange, self.started_ns).started = self.started
+            responder = conn.take_over(request, exchange, self.started_ns)
+            responder.started = self.started
+            responder.quiet = self.quiet
             self.conn = conn
             worker.inline = None  # the connection is in worker.connections now
         return conn.responder

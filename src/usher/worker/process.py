@@ -28,7 +28,8 @@ from typing import Any, NoReturn
 import uvloop
 
 from usher import logfile, procname
-from usher.adapters.load import AppLoadError, WsgiApp, change_dir_after_load, load_app
+from usher.adapters.load import AppLoadError, WsgiApp, change_dir_after_load, load_app, load_mounts
+from usher.adapters.router import RouterHandler, Routing, routing_from_settings
 from usher.adapters.wsgi import WsgiHandler, base_environ
 from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
 from usher.logs import reopen_loggers, write_line
@@ -42,6 +43,7 @@ from usher.worker.board import Recycling, Reporter, cores_for, make_board
 from usher.worker.connection import Connection
 from usher.worker.context import ListenerContext, WorkerContext
 from usher.worker.oneshot import OneShotAcceptor
+from usher.worker.proxied import ProxiedConnection
 
 READY_RECORD = struct.Struct("=iI")  # worker id, pid
 
@@ -98,16 +100,23 @@ def request_limit(settings: Settings, worker_id: int) -> int:
 
 
 def listener_contexts(
-    settings: Settings, listeners: list[Listener], app: WsgiApp, ctx: WorkerContext
+    settings: Settings,
+    listeners: list[Listener],
+    app: WsgiApp,
+    ctx: WorkerContext,
+    mounts: tuple[tuple[str, WsgiApp], ...] = (),
 ) -> list[ListenerContext]:
     """Each listener's codec limits and handler (the app, over that listener's base environ)."""
     # One decoder per worker: it learns the front server's run of uwsgi variables once.
     decoder = VarsDecoder()
+    routing = routing_from_settings(settings)
     contexts = []
     for listener in listeners:
         name, port = listener.server_name_port()
         contexts.append(
-            listener_context(settings, ctx, app, listener.protocol, name, port, decoder)
+            listener_context(
+                settings, ctx, app, listener.protocol, name, port, decoder, routing, mounts
+            )
         )
     return contexts
 
@@ -120,23 +129,40 @@ def listener_context(
     server_name: str,
     server_port: str,
     decoder: VarsDecoder,
+    routing: Routing | None = None,
+    mounts: tuple[tuple[str, WsgiApp], ...] = (),
 ) -> ListenerContext:
-    """One listener's limits and handler: the app over the listener's base environ."""
+    """One listener's limits and handler: the app over the listener's base environ, behind the
+    router when mounts, routes or header edits are configured (`routing`)."""
     environ = base_environ(
         server_name=server_name,
         server_port=server_port,
         multithread=settings.threads > 1,
         multiprocess=settings.processes > 1,
     )
-    handler = WsgiHandler(
-        app,
-        environ,
-        spool_threshold=settings.post_buffering,
-        loop=ctx.loop,
-        pool=ctx.pool,
-        report=ctx.report_exception,
-        write_exceptions=not settings.disable_write_exception,
-    )
+    handler: WsgiHandler
+    if routing is None:
+        handler = WsgiHandler(
+            app,
+            environ,
+            spool_threshold=settings.post_buffering,
+            loop=ctx.loop,
+            pool=ctx.pool,
+            report=ctx.report_exception,
+            write_exceptions=not settings.disable_write_exception,
+        )
+    else:
+        handler = RouterHandler(
+            app,
+            environ,
+            routing=routing,
+            mounts=mounts,
+            spool_threshold=settings.post_buffering,
+            loop=ctx.loop,
+            pool=ctx.pool,
+            report=ctx.report_exception,
+            write_exceptions=not settings.disable_write_exception,
+        )
     limits = Limits(
         max_head=settings.buffer_size,
         max_body=settings.limit_post,
@@ -184,20 +210,28 @@ def run_worker(
         except AppLoadError as exc:
             write_line(f"usher worker {worker_id}: {exc}")
             os._exit(EXIT_APP_LOAD_FAILED)
+    try:
+        # Mounted apps load in each worker, after fork: the master hands workers one app.
+        mounts = load_mounts(settings)
+    except AppLoadError as exc:
+        write_line(f"{exc.details}usher worker {worker_id}: {exc}")
+        os._exit(EXIT_APP_LOAD_FAILED)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     ctx = WorkerContext(settings, worker_id, loop)
     ctx.log.total = ServerTotal(seat.scoreboard.memory, seat.scoreboard.layout.total_offset)
     worker = Worker(settings, ctx)
     reporter = _attach_board(worker, settings, seat)
-    worker.contexts = contexts = listener_contexts(settings, listeners, app, ctx)
+    worker.contexts = contexts = listener_contexts(settings, listeners, app, ctx, mounts)
     for listener, context in zip(listeners, contexts, strict=True):
         if listener.protocol == "uwsgi":
             # One request per connection: usher.worker.oneshot accepts and answers it in one
             # callback.
             worker.acceptors.append(OneShotAcceptor(ctx, listener.sock, context))
             continue
-        factory = partial(Connection, ctx, context)
+        # Only listeners that expect a PROXY header get connections that read one.
+        kind = ProxiedConnection if settings.http_enable_proxy_protocol else Connection
+        factory = partial(kind, ctx, context)
         ctx.backlog.add(listener.sock, factory)
         for sock in accept_handles(listener, settings.processes):
             server = loop.run_until_complete(

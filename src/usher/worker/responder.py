@@ -66,6 +66,7 @@ class Responder:
         "in_sendfile",
         "keep_alive",
         "paused",
+        "quiet",
         "remaining",
         "request",
         "started",
@@ -77,6 +78,7 @@ class Responder:
         self.conn = conn
         self.paused = False
         self.threaded = False
+        self.quiet = False  # donotlog (usher.adapters.base.Responder)
         self.in_sendfile = False
         # Only a pool thread waits for the transport to drain; inline needs no lock per connection.
         self.drained: threading.Event | None = None
