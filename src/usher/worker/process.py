@@ -28,7 +28,9 @@ from typing import Any, NoReturn
 import uvloop
 
 from usher import logfile
-from usher.adapters.load import AppLoadError, WsgiApp, load_app
+from usher.adapters.asgi import AsgiHandler
+from usher.adapters.base import Handler
+from usher.adapters.load import AppLoadError, WsgiApp, is_asgi, load_app
 from usher.adapters.wsgi import WsgiHandler, base_environ
 from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
 from usher.logs import write_line
@@ -120,21 +122,32 @@ def listener_context(
     server_port: str,
     decoder: VarsDecoder,
 ) -> ListenerContext:
-    """One listener's limits and handler: the app over the listener's base environ."""
-    environ = base_environ(
-        server_name=server_name,
-        server_port=server_port,
-        multithread=settings.threads > 1,
-        multiprocess=settings.processes > 1,
-    )
-    handler = WsgiHandler(
-        app,
-        environ,
-        spool_threshold=settings.post_buffering,
-        loop=ctx.loop,
-        pool=ctx.pool,
-        report=ctx.report_exception,
-    )
+    """One listener's limits and handler: the app, called as WSGI over the listener's base
+    environ, or as ASGI."""
+    handler: Handler
+    if is_asgi(app, settings.interface):
+        port = int(server_port) if server_port.isdigit() else None
+        handler = AsgiHandler(
+            app,  # called as ASGI: is_asgi checked that calling it makes a coroutine
+            (server_name, port),
+            loop=ctx.loop,
+            report=ctx.report_exception,
+        )
+    else:
+        environ = base_environ(
+            server_name=server_name,
+            server_port=server_port,
+            multithread=settings.threads > 1,
+            multiprocess=settings.processes > 1,
+        )
+        handler = WsgiHandler(
+            app,
+            environ,
+            spool_threshold=settings.post_buffering,
+            loop=ctx.loop,
+            pool=ctx.pool,
+            report=ctx.report_exception,
+        )
     limits = Limits(max_head=settings.buffer_size, max_body=settings.limit_post)
     return ListenerContext(protocol, limits, handler, decoder)
 
