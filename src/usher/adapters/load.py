@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import inspect
 import os
 import site
 import sys
@@ -226,3 +227,12 @@ def _raised(target: str, exc: BaseException) -> str:
     if "ImproperlyConfigured" in cause or "DJANGO_SETTINGS_MODULE" in str(exc):
         return f"Django is not configured when importing {target}: {exc} (set env = DJANGO_SETTINGS_MODULE=...)"
     return f"importing {target} raised {cause}: {exc}"
+
+
+def is_asgi(app: object, interface: str) -> bool:
+    """Whether to call `app` as ASGI: as `interface` says, or (auto) when calling it makes a
+    coroutine, as ASGI 3 apps (Django's ASGIHandler, Starlette, FastAPI) do."""
+    if interface != "auto":
+        return interface == "asgi"
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else type(app).__call__
+    return inspect.iscoroutinefunction(call)

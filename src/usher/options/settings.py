@@ -137,6 +137,14 @@ class Settings:
         metavar="NAME",
         help="Name of the WSGI callable in the module or file.",
     )
+    interface: str = option(
+        "auto",
+        group=APP,
+        check=values.check_interface,
+        metavar="auto|wsgi|asgi",
+        help="How to call the app: wsgi, asgi (ASGI 3, as a task on the worker's event loop), or "
+        "auto (asgi when the callable is a coroutine function, else wsgi). usher's own option.",
+    )
     home: str | None = option(
         None,
         aliases=("virtualenv", "venv", "pyhome"),

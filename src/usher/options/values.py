@@ -129,6 +129,15 @@ def check_module(text: str) -> None:
     )
 
 
+INTERFACES = ("auto", "wsgi", "asgi")
+
+
+def check_interface(text: str) -> None:
+    """auto, wsgi or asgi."""
+    if text not in INTERFACES:
+        raise InvalidValue(f"{text!r} is not an interface", f"use one of {', '.join(INTERFACES)}")
+
+
 def check_identifier(text: str) -> None:
     """A Python name (possibly dotted), e.g. the WSGI callable, or a factory call `create_app()`."""
     if not _dotted(split_factory(text)[0]):

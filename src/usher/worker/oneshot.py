@@ -126,7 +126,9 @@ class OneShotAcceptor:
             if whole is not None:
                 # The usual case behind nginx: the whole request is in, answer it now.
                 variables, body = whole
-                if worker.pool is None:
+                # A OneShot answers while the app's call lasts; threads and coroutines answer
+                # later, and a connection carries them.
+                if worker.pool is None and not context.handler.runs_coroutines:
                     OneShot(worker, context, sock, peer).run(
                         new_request(variables, len(body)), body
                     )

@@ -28,7 +28,16 @@ from typing import Any, NoReturn
 import uvloop
 
 from usher import logfile, procname
-from usher.adapters.load import AppLoadError, WsgiApp, change_dir_after_load, load_app, load_mounts
+from usher.adapters.asgi import AsgiHandler
+from usher.adapters.base import Handler
+from usher.adapters.load import (
+    AppLoadError,
+    WsgiApp,
+    change_dir_after_load,
+    is_asgi,
+    load_app,
+    load_mounts,
+)
 from usher.adapters.router import RouterHandler, Routing, routing_from_settings
 from usher.adapters.wsgi import WsgiHandler, base_environ
 from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
@@ -132,43 +141,53 @@ def listener_context(
     routing: Routing | None = None,
     mounts: tuple[tuple[str, WsgiApp], ...] = (),
 ) -> ListenerContext:
-    """One listener's limits and handler: the app over the listener's base environ, behind the
-    router when mounts, routes or header edits are configured (`routing`)."""
-    environ = base_environ(
-        server_name=server_name,
-        server_port=server_port,
-        multithread=settings.threads > 1,
-        multiprocess=settings.processes > 1,
-    )
-    handler: WsgiHandler
-    if routing is None:
-        handler = WsgiHandler(
-            app,
-            environ,
-            spool_threshold=settings.post_buffering,
+    """One listener's limits and handler: the app called as ASGI, or as WSGI over the listener's
+    base environ, behind the router when mounts, routes or header edits are configured
+    (`routing`)."""
+    handler: Handler
+    if is_asgi(app, settings.interface):
+        port = int(server_port) if server_port.isdigit() else None
+        handler = AsgiHandler(
+            app,  # called as ASGI: is_asgi checked that calling it makes a coroutine
+            (server_name, port),
             loop=ctx.loop,
-            pool=ctx.pool,
             report=ctx.report_exception,
-            write_exceptions=not settings.disable_write_exception,
         )
     else:
-        handler = RouterHandler(
-            app,
-            environ,
-            routing=routing,
-            mounts=mounts,
-            spool_threshold=settings.post_buffering,
-            loop=ctx.loop,
-            pool=ctx.pool,
-            report=ctx.report_exception,
-            write_exceptions=not settings.disable_write_exception,
-        )
+        handler = _wsgi_handler(settings, ctx, app, server_name, server_port, routing, mounts)
     limits = Limits(
         max_head=settings.buffer_size,
         max_body=settings.limit_post,
         max_fields=settings.limit_request_fields,
     )
     return ListenerContext(protocol, limits, handler, decoder)
+
+
+def _wsgi_handler(
+    settings: Settings,
+    ctx: WorkerContext,
+    app: WsgiApp,
+    server_name: str,
+    server_port: str,
+    routing: Routing | None,
+    mounts: tuple[tuple[str, WsgiApp], ...],
+) -> WsgiHandler:
+    environ = base_environ(
+        server_name=server_name,
+        server_port=server_port,
+        multithread=settings.threads > 1,
+        multiprocess=settings.processes > 1,
+    )
+    common: dict[str, Any] = {
+        "spool_threshold": settings.post_buffering,
+        "loop": ctx.loop,
+        "pool": ctx.pool,
+        "report": ctx.report_exception,
+        "write_exceptions": not settings.disable_write_exception,
+    }
+    if routing is None:
+        return WsgiHandler(app, environ, **common)
+    return RouterHandler(app, environ, routing=routing, mounts=mounts, **common)
 
 
 # libuv accepts one connection per listening handle and loop iteration. With clients that open a
