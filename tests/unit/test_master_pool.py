@@ -81,6 +81,8 @@ def test_retiring_asks_with_sigterm_and_the_deadline_kills(child: subprocess.Pop
     pool = make_pool("--processes", "1")
     # SIGTERM would end `sleep` at once: hold it, so that only the deadline's SIGKILL can.
     os.kill(child.pid, signal.SIGSTOP)
+    # Until it has stopped, a SIGTERM sent now could still be taken first (a lower number).
+    os.waitpid(child.pid, os.WUNTRACED)
     proc = adopt(pool, child.pid, 1)
     pool.retire(proc)
     assert proc.retiring and pool.slots[1].current is None
