@@ -1,6 +1,6 @@
 """Micro-benchmark of the HTTP/1 codec (not a test: pytest does not collect ``bench_*`` files).
 
-Run: ``python tests/unit/bench_codec.py [iterations]``. It times one codec parsing the request wrk
+Run: ``python tests/unit/protocols/bench_codec.py [iterations]``. It times one codec parsing the request wrk
 sends by default, reused across requests as a keep-alive connection would, and prints µs/request
 (each request gives ``[request, END]``). A small GET should stay well under 5 µs.
 """

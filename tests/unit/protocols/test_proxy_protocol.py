@@ -13,7 +13,7 @@ import pytest
 from usher.protocols.events import ProtocolError
 from usher.protocols.proxy import ProxyHeader, ProxyHeaderReader
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "proxy"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "proxy"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((CORPUS / "expected.json").read_text())
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 

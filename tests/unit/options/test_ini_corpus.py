@@ -15,7 +15,7 @@ import pytest
 
 from usher.options import load_settings
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "ini"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "ini"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((CORPUS / "expected.json").read_text())
 
 

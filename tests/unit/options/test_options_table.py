@@ -9,7 +9,7 @@ from usher.options import Settings, help_text, option_reference_markdown
 from usher.options.catalog import OPTIONS, lookup, lookup_short
 from usher.options.spec import OptionSpec
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "options.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "options.md"
 
 
 def test_docs_options_md_is_up_to_date() -> None:

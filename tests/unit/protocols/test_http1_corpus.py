@@ -38,7 +38,7 @@ from usher.protocols import (
     Upgraded,
 )
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "http"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "http"
 DEFAULTS = {"max_head": 4096, "max_body": 0}
 
 

@@ -34,7 +34,7 @@ from usher.protocols import (
     encode_uwsgi_request,
 )
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "uwsgi"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "uwsgi"
 DEFAULTS = {"max_head": 4096, "max_body": 0}
 
 
