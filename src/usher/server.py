@@ -9,9 +9,9 @@ import shlex
 import sys
 
 from usher import __version__, procname
+from usher.adapters.base import App
 from usher.adapters.load import (
     AppLoadError,
-    WsgiApp,
     change_dir_after_load,
     describe,
     load_app,
@@ -141,7 +141,7 @@ def _check_routes(settings: Settings) -> int:
     return 2 if left_out and settings.strict else 0
 
 
-def _load(settings: Settings) -> WsgiApp | None:
+def _load(settings: Settings) -> App | None:
     prepare_environment(settings)
     if settings.pyargv is not None:
         # The app's sys.argv, as uWSGI sets it; workers inherit it, lazy ones included.

@@ -17,9 +17,14 @@ the app on a pool thread lets the responder block that thread instead.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from usher.protocols.events import Request
+
+# What a module or file names as the app: a WSGI callable, or an ASGI one (the handler that calls
+# it says which, usher.adapters.load.is_asgi).
+App = Callable[..., Any]
 
 
 class Responder(Protocol):

@@ -13,10 +13,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from usher.adapters.base import App
 from usher.logs import write_line
 from usher.options import Settings, split_factory
-
-WsgiApp = Callable[..., Any]
 
 
 class AppLoadError(Exception):
@@ -75,7 +74,7 @@ def describe(settings: Settings) -> str:
     return (f"{module}:{name or settings.callable}" if module else "(none)") + mounted
 
 
-def load_app(settings: Settings) -> WsgiApp:
+def load_app(settings: Settings) -> App:
     """Import the configured callable; on failure raise AppLoadError (need-app, the default)
     or, with need-app off, log why and serve a 500 that says it until a reload fixes it."""
     try:
@@ -89,7 +88,7 @@ def load_app(settings: Settings) -> WsgiApp:
         return _unavailable_app(str(exc))
 
 
-def load_mounts(settings: Settings) -> tuple[tuple[str, WsgiApp], ...]:
+def load_mounts(settings: Settings) -> tuple[tuple[str, App], ...]:
     """The apps of `mount = /prefix=app`, each imported as `module` or `wsgi-file` would be
     (a target ending in .py, or naming a file, is a file); AppLoadError names the mount."""
     mounts = []
@@ -113,7 +112,7 @@ def _not_mounted(environ: dict[str, Any], start_response: Callable[..., Any]) ->
     return [b"Not Found\n"]
 
 
-def _unavailable_app(reason: str) -> WsgiApp:
+def _unavailable_app(reason: str) -> App:
     body = f"usher: the app is not loaded: {reason}\n".encode()
 
     def unavailable(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -123,13 +122,13 @@ def _unavailable_app(reason: str) -> WsgiApp:
     return unavailable
 
 
-def import_app(settings: Settings) -> WsgiApp:
+def import_app(settings: Settings) -> App:
     """Import the configured callable or raise AppLoadError, whatever need-app says (the check
     that a reload and --check-config make)."""
     return _load_callable(settings)
 
 
-def _load_callable(settings: Settings) -> WsgiApp:
+def _load_callable(settings: Settings) -> App:
     if settings.paste and not (settings.wsgi_file or settings.module):
         from usher.adapters.paste import PasteError, load_paste  # only paste configs need it
 

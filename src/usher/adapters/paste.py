@@ -4,10 +4,8 @@ Pylons projects ship them (`paste = config:production.ini`)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
 
-WsgiApp = Callable[..., Any]
+from usher.adapters.base import App
 
 
 class PasteError(Exception):
@@ -18,7 +16,7 @@ class PasteError(Exception):
 INSTALL = "pip install PasteDeploy"
 
 
-def load_paste(uri: str, *, logger: bool) -> WsgiApp:
+def load_paste(uri: str, *, logger: bool) -> App:
     """`loadapp(uri)` with a config path made absolute (PasteDeploy needs one); with `logger`,
     Python logging is first configured from the same file, as `pserve` does."""
     try:
@@ -38,7 +36,7 @@ def load_paste(uri: str, *, logger: bool) -> WsgiApp:
     if logger and scheme == "config":
         _configure_logging(path.partition("#")[0])
     try:
-        app: WsgiApp = loadapp(uri)
+        app: App = loadapp(uri)
     except Exception as exc:
         raise PasteError(f"PasteDeploy could not load {uri}: {type(exc).__name__}: {exc}") from exc
     return app

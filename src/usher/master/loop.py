@@ -41,7 +41,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from usher.adapters.load import WsgiApp
+from usher.adapters.base import App
 from usher.exits import EXIT_APP_LOAD_FAILED
 from usher.logs import write_line
 from usher.master.chain import ChainReload
@@ -75,7 +75,7 @@ class Master:
         self,
         settings: Settings,
         listeners: list[Listener],
-        app: WsgiApp | None,
+        app: App | None,
         argv: list[str],
         cwd: str,
     ) -> None:

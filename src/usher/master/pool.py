@@ -20,7 +20,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from usher.adapters.load import WsgiApp
+from usher.adapters.base import App
 from usher.logs import write_line
 from usher.master.respawn import plan_respawn
 from usher.master.slots import WorkerProcess, WorkerSlot
@@ -41,7 +41,7 @@ class WorkerPool:
     def __init__(
         self,
         settings: Settings,
-        app: WsgiApp | None,
+        app: App | None,
         listeners: list[Listener],
         in_child: Callable[[], None],
     ) -> None:

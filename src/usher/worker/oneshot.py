@@ -38,7 +38,7 @@ from usher.adapters.base import Exchange
 from usher.logs import write_line
 from usher.protocols.events import CodecState, Request
 from usher.protocols.uwsgi import new_request, read_whole
-from usher.worker.connection import ANSWERED, Connection
+from usher.worker.connection import ANSWERED, Answered, Connection
 from usher.worker.harakiri import shut_sending
 from usher.worker.responder import Responder
 from usher.worker.transport import DONTWAIT, READ_SIZE, SocketTransport
@@ -63,6 +63,20 @@ RETRY_AFTER_ERROR = 0.1
 _DONE = CodecState.DONE
 _STREAM = int(socket.SOCK_STREAM)
 _TRANSIENT = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.EINTR}
+
+
+def carry(
+    worker: WorkerContext,
+    context: ListenerContext,
+    sock: _socket.socket,
+    peer: Any,
+    codec: Answered | None = None,
+) -> Connection:
+    """A Connection over a SocketTransport of an accepted socket: the request is read by the
+    listener's codec, or (`codec` ANSWERED) was read already and the connection carries on."""
+    conn = Connection(worker, context, codec)
+    conn.connection_made(SocketTransport(worker.loop, sock, peer, conn))
+    return conn
 
 
 class OneShotAcceptor:
@@ -101,7 +115,7 @@ class OneShotAcceptor:
     def accept_ready(self) -> None:
         """The listening socket is readable: accept and serve up to BURST clients."""
         accept, family, worker, context = self._accept, self._family, self._worker, self._context
-        loop, limits, decoder = worker.loop, context.limits, context.decoder
+        limits, decoder = context.limits, context.decoder
         for _ in range(BURST):
             try:
                 fd, peer = accept()
@@ -133,16 +147,15 @@ class OneShotAcceptor:
                         new_request(variables, len(body)), body
                     )
                 else:
-                    conn = Connection(worker, context, ANSWERED)
-                    conn.connection_made(SocketTransport(loop, sock, peer, conn))
+                    conn = carry(worker, context, sock, peer, ANSWERED)
                     conn.begin(new_request(variables, len(body)))
                     if body:
                         conn.exchange.receive_data(body)  # type: ignore[union-attr]
                     conn.run()
             else:
-                conn = Connection(worker, context)
-                transport = SocketTransport(loop, sock, peer, conn)
-                conn.connection_made(transport)
+                conn = carry(worker, context, sock, peer)
+                transport = conn.transport
+                assert isinstance(transport, SocketTransport)
                 if data is not None:
                     transport.received(data)
                 if conn.codec.state is not _DONE and conn.reading:
@@ -304,8 +317,7 @@ class OneShot:
         if conn is None:
             worker, exchange, request = self.worker, self.exchange, self.request
             assert exchange is not None and request is not None
-            conn = Connection(worker, self.context, ANSWERED)
-            conn.connection_made(SocketTransport(worker.loop, self.sock, self._peer, conn))
+            conn = carry(worker, self.context, self.sock, self._peer, ANSWERED)
             responder = conn.take_over(request, exchange, self.started_ns)
             responder.started = self.started
             responder.quiet = self.quiet
@@ -326,9 +338,7 @@ class OneShot:
         if sent < len(data):
             # The socket's buffer is full: a connection delivers the rest, then closes. The
             # response is complete and counted; only its delivery remains.
-            worker = self.worker
-            conn = Connection(worker, self.context, ANSWERED)
-            conn.connection_made(SocketTransport(worker.loop, sock, self._peer, conn))
+            conn = carry(self.worker, self.context, sock, self._peer, ANSWERED)
             conn.write(data[sent:])
             conn.close()
             return

@@ -29,10 +29,9 @@ import uvloop
 
 from usher import logfile, procname
 from usher.adapters.asgi import AsgiHandler
-from usher.adapters.base import Handler
+from usher.adapters.base import App, Handler
 from usher.adapters.load import (
     AppLoadError,
-    WsgiApp,
     change_dir_after_load,
     is_asgi,
     load_app,
@@ -111,9 +110,9 @@ def request_limit(settings: Settings, worker_id: int) -> int:
 def listener_contexts(
     settings: Settings,
     listeners: list[Listener],
-    app: WsgiApp,
+    app: App,
     ctx: WorkerContext,
-    mounts: tuple[tuple[str, WsgiApp], ...] = (),
+    mounts: tuple[tuple[str, App], ...] = (),
 ) -> list[ListenerContext]:
     """Each listener's codec limits and handler (the app, over that listener's base environ)."""
     # One decoder per worker: it learns the front server's run of uwsgi variables once.
@@ -133,13 +132,13 @@ def listener_contexts(
 def listener_context(
     settings: Settings,
     ctx: WorkerContext,
-    app: WsgiApp,
+    app: App,
     protocol: str,
     server_name: str,
     server_port: str,
     decoder: VarsDecoder,
     routing: Routing | None = None,
-    mounts: tuple[tuple[str, WsgiApp], ...] = (),
+    mounts: tuple[tuple[str, App], ...] = (),
 ) -> ListenerContext:
     """One listener's limits and handler: the app called as ASGI, or as WSGI over the listener's
     base environ, behind the router when mounts, routes or header edits are configured
@@ -166,11 +165,11 @@ def listener_context(
 def _wsgi_handler(
     settings: Settings,
     ctx: WorkerContext,
-    app: WsgiApp,
+    app: App,
     server_name: str,
     server_port: str,
     routing: Routing | None,
-    mounts: tuple[tuple[str, WsgiApp], ...],
+    mounts: tuple[tuple[str, App], ...],
 ) -> WsgiHandler:
     environ = base_environ(
         server_name=server_name,
@@ -208,7 +207,7 @@ def accept_handles(listener: Listener, processes: int) -> list[socket.socket]:
 
 
 def run_worker(
-    settings: Settings, app: WsgiApp | None, listeners: list[Listener], seat: Seat
+    settings: Settings, app: App | None, listeners: list[Listener], seat: Seat
 ) -> NoReturn:
     """The body of a forked worker; never returns."""
     worker_id = seat.worker_id
