@@ -25,13 +25,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from usher.adapters.body import RequestBody
-from usher.adapters.environ import http_environ, uwsgi_environ
 from usher.adapters.routes import Effects, Program, parse_rules, run_chain
 from usher.adapters.wsgi import ExcInfo, WsgiApp, WsgiExchange, WsgiHandler
 from usher.options import Settings
-
-_EMPTY = RequestBody.EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,16 +138,10 @@ class RoutedExchange(WsgiExchange):
 
     def receive_end(self) -> None:
         """Build the environ, run the request chain, pick the app and run it (as WsgiExchange
-        does, repeated here so that the plain exchange keeps no hook on its path)."""
-        body, request, handler = self.body, self.request, self.handler
+        does, with the routing between, so that the plain exchange keeps no hook on its path)."""
+        environ = self.complete_environ()
+        handler = self.handler
         assert isinstance(handler, RouterHandler)
-        if body is not _EMPTY:
-            body.finish()
-        if request.vars is None:
-            environ = http_environ(handler.base_environ, request, self.out.peer, body)
-        else:
-            environ = uwsgi_environ(handler.base_environ, request.vars, body)
-        self.environ = environ
         if self.failed_store is not None:
             self._refuse_body(self.failed_store)
             return

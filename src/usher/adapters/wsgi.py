@@ -193,14 +193,8 @@ class WsgiExchange:
 
     def receive_end(self) -> None:
         """The request is complete: build the environ and run the app, inline or on the pool."""
-        body, request, handler = self.body, self.request, self.handler
-        if body is not _EMPTY:
-            body.finish()
-        if request.vars is None:
-            environ = http_environ(handler.base_environ, request, self.out.peer, body)
-        else:
-            environ = uwsgi_environ(handler.base_environ, request.vars, body)
-        self.environ = environ
+        environ = self.complete_environ()
+        handler = self.handler
         if self.failed_store is not None:
             self._refuse_body(self.failed_store)
         elif handler.pool is None:
@@ -218,6 +212,18 @@ class WsgiExchange:
         else:
             self.out.threaded = True
             handler.pool.submit(self._run_threaded)
+
+    def complete_environ(self) -> dict[str, Any]:
+        """The body is complete: rewind it, and build the request's environ over the base."""
+        body, request, handler = self.body, self.request, self.handler
+        if body is not _EMPTY:
+            body.finish()
+        if request.vars is None:
+            environ = http_environ(handler.base_environ, request, self.out.peer, body)
+        else:
+            environ = uwsgi_environ(handler.base_environ, request.vars, body)
+        self.environ = environ
+        return environ
 
     def _run_threaded(self) -> None:
         """Body of a pool thread: the whole exchange, blocking on backpressure."""
