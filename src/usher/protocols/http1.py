@@ -16,12 +16,8 @@ Rules this codec holds to:
   their allowance); a Content-Length over limit-post is refused (413) before any ``Request``,
   and a chunked body as soon as its bytes cross it, so no ``Data`` beyond limit-post comes out.
   A ``ProtocolError`` may thus follow the ``Request`` and some ``Data`` of its message.
-- Framing is never guessed. llhttp already refuses Content-Length together with
-  Transfer-Encoding, repeated Content-Length, malformed chunk sizes, obs-fold, whitespace before
-  a colon and control bytes in names and values; this codec also refuses any Transfer-Encoding
-  other than exactly ``chunked``, Transfer-Encoding on HTTP/1.0, several Host fields, a missing
-  Host on HTTP/1.1, CONNECT and versions other than 1.0 and 1.1. Each of these is a
-  request-smuggling or host-confusion shape when a proxy and a server disagree.
+- Framing is never guessed: llhttp's strict checks, then usher.protocols.http1_rules (which
+  says why each refusal is a smuggling or host-confusion shape).
 - Conformance (RFC 9112, RFC 9110): at most one empty line before a request line (section 2.2;
   more is a 400: checked where a read begins, since llhttp skips them without saying where);
   the asterisk form ``*`` only with OPTIONS (section 3.2.4); trailing spaces and tabs are not
@@ -56,6 +52,13 @@ from usher.protocols.events import (
     ProtocolError,
     Request,
     Upgraded,
+)
+from usher.protocols.http1_rules import (
+    Refusal,
+    check_hosts,
+    judge_framing,
+    other_target,
+    rare_method,
 )
 
 # Module-level names: the hot path reads locals and globals, not enum class attributes.
@@ -329,71 +332,74 @@ class HttpCodec:
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        parser = self._parser
-        version = _VERSIONS.get(parser.get_http_version())
-        if version is None:
-            self._refuse(
-                505,
-                f"HTTP/{parser.get_http_version()} is not supported: "
-                "usher speaks HTTP/1.0 and HTTP/1.1",
-            )
-        raw_method = parser.get_method()
-        method = _METHODS.get(raw_method) or self._rare_method(raw_method)
-        if not self._exact:
-            self._check_pipelined_head(len(raw_method))
-        if self._hosts != 1:
-            self._check_hosts(version)
-        # Counted here, not per field: buffer-size already bounds the memory a head holds, and
-        # the count bounds the work each kept field costs later (environ keys, the app's
-        # lookups); dropped fields (names with `_`) cost nothing more and are not counted.
-        if len(self._headers) > self._max_fields:
-            self._refuse(
-                431,
-                f"more than {self._max_fields} header fields: raise limit-request-fields to "
-                "accept more",
-            )
-        keep_alive = parser.should_keep_alive()
-        length = 0
-        chunked = expect = upgrade = False
-        if self._noted is not None:
-            length, chunked, expect, upgrade = self._judge_noted(self._noted, version)
-        url = self._url
-        if url and url[0] == _SLASH:
-            if _HASH in url:
-                url = url[: url.find(_HASH)]  # a fragment is never part of a request target
-            if _QUESTION in url:
-                mark = url.find(_QUESTION)
-                path, query = url[:mark], url[mark + 1 :]
-            else:
-                path, query = url, b""
-        else:
-            path, query = self._other_target(url, method)
-        has_body = False
-        if length or chunked:
-            if length and self._max_body and length > self._max_body:
+        try:
+            parser = self._parser
+            version = _VERSIONS.get(parser.get_http_version())
+            if version is None:
                 self._refuse(
-                    413,
-                    f"request body of {length} bytes exceeds limit-post ({self._max_body} bytes)",
+                    505,
+                    f"HTTP/{parser.get_http_version()} is not supported: "
+                    "usher speaks HTTP/1.0 and HTTP/1.1",
                 )
-            has_body = True
-            self._received = 0
-            self._framing = -self._max_head
-            self._trailers = 0
-            if expect and version == "1.1":
-                self._events.append(ContinueRequested())
-        if upgrade:
-            upgrade = parser.should_upgrade()
+            raw_method = parser.get_method()
+            method = _METHODS.get(raw_method) or rare_method(raw_method)
+            if not self._exact:
+                self._check_pipelined_head(len(raw_method))
+            if self._hosts != 1:
+                check_hosts(self._hosts, version)
+            # Counted here, not per field: buffer-size already bounds the memory a head holds, and
+            # the count bounds the work each kept field costs later (environ keys, the app's
+            # lookups); dropped fields (names with `_`) cost nothing more and are not counted.
+            if len(self._headers) > self._max_fields:
+                self._refuse(
+                    431,
+                    f"more than {self._max_fields} header fields: raise limit-request-fields to "
+                    "accept more",
+                )
+            keep_alive = parser.should_keep_alive()
+            length = 0
+            chunked = expect = upgrade = False
+            if self._noted is not None:
+                length, chunked, expect, upgrade = judge_framing(self._noted, version)
+            url = self._url
+            if url and url[0] == _SLASH:
+                if _HASH in url:
+                    url = url[: url.find(_HASH)]  # a fragment is never part of a request target
+                if _QUESTION in url:
+                    mark = url.find(_QUESTION)
+                    path, query = url[:mark], url[mark + 1 :]
+                else:
+                    path, query = url, b""
+            else:
+                path, query = other_target(url, method, self._headers)
+            has_body = False
+            if length or chunked:
+                if length and self._max_body and length > self._max_body:
+                    self._refuse(
+                        413,
+                        f"request body of {length} bytes exceeds limit-post ({self._max_body} bytes)",
+                    )
+                has_body = True
+                self._received = 0
+                self._framing = -self._max_head
+                self._trailers = 0
+                if expect and version == "1.1":
+                    self._events.append(ContinueRequested())
             if upgrade:
-                keep_alive = False
-                if chunked:
-                    self._refuse(400, "a chunked body on an Upgrade request is not supported")
-                self._raw_left = length
-        headers = self._headers
-        request = self._request = Request(
-            method, path, query, version, headers, keep_alive, None, chunked, has_body, upgrade
-        )
-        self._events.append(request)
-        self._state = _BODY
+                upgrade = parser.should_upgrade()
+                if upgrade:
+                    keep_alive = False
+                    if chunked:
+                        self._refuse(400, "a chunked body on an Upgrade request is not supported")
+                    self._raw_left = length
+            headers = self._headers
+            request = self._request = Request(
+                method, path, query, version, headers, keep_alive, None, chunked, has_body, upgrade
+            )
+            self._events.append(request)
+            self._state = _BODY
+        except Refusal as refusal:  # a rule of usher.protocols.http1_rules refused the head
+            self._refuse(refusal.status, refusal.reason)
 
     def on_body(self, data: bytes) -> None:
         # llhttp hands over a fresh bytes object: passed on as it is, never copied.
@@ -427,63 +433,6 @@ class HttpCodec:
 
     # ----------------------------------------------------------------------------------------
     # Helpers
-
-    def _judge_noted(
-        self, noted: list[tuple[bytes, bytes]], version: str
-    ) -> tuple[int, bool, bool, bool]:
-        """Content-Length, chunked, 100-continue and Upgrade, from the fields that frame."""
-        length = 0
-        chunked = expect = upgrade = False
-        for name, value in noted:
-            if name == b"content-length":
-                # llhttp let through only one field, of digits below 2**64; leading zeros are
-                # dropped because int() refuses strings over 4300 digits.
-                length = int(value.strip().lstrip(b"0") or b"0")
-            elif name == b"transfer-encoding":
-                # usher decodes no transfer coding but chunked; anything else in front of it
-                # would hand the app bytes it cannot read, and a second field or an HTTP/1.0
-                # sender is how smuggling attempts disagree with proxies about the framing.
-                if chunked or value.strip().lower() != b"chunked" or version == "1.0":
-                    self._refuse(400, "Transfer-Encoding must be exactly 'chunked' on HTTP/1.1")
-                chunked = True
-            elif name == b"expect":
-                expect = value.strip().lower() == b"100-continue"
-            else:
-                upgrade = True
-        return length, chunked, expect, upgrade
-
-    def _check_hosts(self, version: str) -> None:
-        # Two Host fields, or none, is how a request gets routed by one hop to one virtual host
-        # and by the next to another (RFC 9112 section 3.2 makes both a 400).
-        if self._hosts > 1:
-            self._refuse(400, "more than one Host header")
-        if version == "1.1":
-            self._refuse(400, "an HTTP/1.1 request must carry a Host header")
-
-    def _rare_method(self, raw_method: bytes) -> str:
-        if raw_method == b"CONNECT":
-            self._refuse(400, "CONNECT is not supported: usher is not a forward proxy")
-        return raw_method.decode("ascii")
-
-    def _other_target(self, url: bytes, method: str) -> tuple[bytes, bytes]:
-        """Path and query of an absolute-form (``http://host/p?q``) or asterisk-form target."""
-        if url == b"*":
-            if method != "OPTIONS":
-                self._refuse(400, "the request target * is only for OPTIONS (RFC 9112 3.2.4)")
-            return url, b""
-        lowered = url[:8].lower()
-        if not (lowered.startswith(b"http://") or lowered.startswith(b"https://")):
-            self._refuse(400, "the request target must be a path, an absolute URL or *")
-        try:
-            parsed = httptools.parse_url(url)
-        except httptools.HttpParserInvalidURLError:
-            self._refuse(400, "the request target is not a valid URL")
-        # RFC 9112 section 3.2.2: the target's authority replaces any Host field.
-        host = b"[%s]" % parsed.host if b":" in parsed.host else parsed.host
-        authority = host if parsed.port is None else b"%s:%d" % (host, parsed.port)
-        self._headers[:] = [field for field in self._headers if field[0] != b"host"]
-        self._headers.append((b"host", authority))
-        return parsed.path or b"/", parsed.query or b""
 
     def _check_pipelined_head(self, method_length: int) -> None:
         # A request line is method SP target SP HTTP/x.y CRLF; the head ends with CRLF.

@@ -1,0 +1,87 @@
+"""The HTTP/1.x codec's rules for a request head (usher.protocols.http1): framing, Host fields,
+methods and request targets. Pure functions; a head they refuse raises `Refusal`, which the codec
+turns into a ProtocolError.
+
+Framing is never guessed. llhttp already refuses Content-Length together with Transfer-Encoding,
+repeated Content-Length, malformed chunk sizes, obs-fold, whitespace before a colon and control
+bytes in names and values; these rules also refuse any Transfer-Encoding other than exactly
+``chunked``, Transfer-Encoding on HTTP/1.0, several Host fields, a missing Host on HTTP/1.1,
+CONNECT, and the asterisk target except with OPTIONS. Each of these is a request-smuggling or
+host-confusion shape when a proxy and a server disagree.
+"""
+
+from __future__ import annotations
+
+import httptools
+
+
+class Refusal(Exception):
+    """The head is refused: answer `status`, with `reason` for the log and the error body."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def judge_framing(noted: list[tuple[bytes, bytes]], version: str) -> tuple[int, bool, bool, bool]:
+    """Content-Length, chunked, 100-continue and Upgrade, from the fields that frame."""
+    length = 0
+    chunked = expect = upgrade = False
+    for name, value in noted:
+        if name == b"content-length":
+            # llhttp let through only one field, of digits below 2**64; leading zeros are
+            # dropped because int() refuses strings over 4300 digits.
+            length = int(value.strip().lstrip(b"0") or b"0")
+        elif name == b"transfer-encoding":
+            # usher decodes no transfer coding but chunked; anything else in front of it
+            # would hand the app bytes it cannot read, and a second field or an HTTP/1.0
+            # sender is how smuggling attempts disagree with proxies about the framing.
+            if chunked or value.strip().lower() != b"chunked" or version == "1.0":
+                raise Refusal(400, "Transfer-Encoding must be exactly 'chunked' on HTTP/1.1")
+            chunked = True
+        elif name == b"expect":
+            expect = value.strip().lower() == b"100-continue"
+        else:
+            upgrade = True
+    return length, chunked, expect, upgrade
+
+
+def check_hosts(hosts: int, version: str) -> None:
+    """Refuse a head with several Host fields, or none on HTTP/1.1."""
+    # Two Host fields, or none, is how a request gets routed by one hop to one virtual host
+    # and by the next to another (RFC 9112 section 3.2 makes both a 400).
+    if hosts > 1:
+        raise Refusal(400, "more than one Host header")
+    if version == "1.1":
+        raise Refusal(400, "an HTTP/1.1 request must carry a Host header")
+
+
+def rare_method(raw_method: bytes) -> str:
+    """A method outside the common ones, as text; CONNECT is refused."""
+    if raw_method == b"CONNECT":
+        raise Refusal(400, "CONNECT is not supported: usher is not a forward proxy")
+    return raw_method.decode("ascii")
+
+
+def other_target(
+    url: bytes, method: str, headers: list[tuple[bytes, bytes]]
+) -> tuple[bytes, bytes]:
+    """Path and query of an absolute-form (``http://host/p?q``) or asterisk-form target."""
+    if url == b"*":
+        if method != "OPTIONS":
+            raise Refusal(400, "the request target * is only for OPTIONS (RFC 9112 3.2.4)")
+        return url, b""
+    lowered = url[:8].lower()
+    if not (lowered.startswith(b"http://") or lowered.startswith(b"https://")):
+        raise Refusal(400, "the request target must be a path, an absolute URL or *")
+    try:
+        parsed = httptools.parse_url(url)
+    except httptools.HttpParserInvalidURLError:
+        raise Refusal(400, "the request target is not a valid URL") from None
+    # RFC 9112 section 3.2.2: the target's authority replaces any Host field.
+    host = b"[%s]" % parsed.host if b":" in parsed.host else parsed.host
+    authority = host if parsed.port is None else b"%s:%d" % (host, parsed.port)
+    headers[:] = [field for field in headers if field[0] != b"host"]
+    headers.append((b"host", authority))
+    return parsed.path or b"/", parsed.query or b""
