@@ -111,7 +111,6 @@ def test_pyargv_and_chdir2(serve: Serve, tmp_path: Path, lazy: bool) -> None:
 
 
 def test_a_paste_deploy_app_with_its_logging(serve: Serve, tmp_path: Path) -> None:
-    pytest.importorskip("paste.deploy")
     (tmp_path / "pasteapp.py").write_text(PASTE_APP)
     (tmp_path / "production.ini").write_text(PASTE_INI)
     port = free_port()
