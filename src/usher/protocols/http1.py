@@ -28,12 +28,10 @@ Rules this codec holds to:
   proxy's header. Trailer fields of chunked bodies are dropped too.
 - After a ``ProtocolError``, after end of stream, or after a request that does not keep the
   connection alive, the codec is DONE: later bytes are ignored and no further event comes out.
-- A request that llhttp treats as an upgrade (``Upgrade`` with ``Connection: upgrade``) comes out
-  with ``upgrade=True`` and ``keep_alive=False``; its Content-Length body (a chunked one is
-  refused) follows as ``Data``, then ``END``. The codec is then SWITCHED: every later byte of the
-  connection, from the rest of that read on, comes out raw in ``Upgraded`` events, so a WebSocket
-  handler takes the stream over without a second parser. A handler that declines the upgrade
-  answers as plain HTTP and closes.
+- An upgrade request (``Upgrade`` with ``Connection: upgrade``) comes out with ``upgrade=True``
+  and ``keep_alive=False``, its Content-Length body (chunked is refused) as ``Data``, then ``END``.
+  The codec is then SWITCHED: every later byte comes out raw in ``Upgraded`` events, so a
+  WebSocket handler takes the stream over without a second parser.
 """
 
 from __future__ import annotations
