@@ -153,6 +153,7 @@ class AsgiExchange:
         self.headers: list[tuple[str, str]] = []
         self._received: asyncio.Event | None = None
         self._drained: asyncio.Future[None] | None = None
+        # The app's task: the loop keeps only a weak reference to a task, so the exchange holds it.
         self._task: asyncio.Task[None] | None = None
 
     # -- from the carrier ----------------------------------------------------------------------

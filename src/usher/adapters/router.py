@@ -42,10 +42,6 @@ class Routing:
     manage_script_name: bool
     no_default_app: bool
 
-    @property
-    def edits_headers(self) -> bool:
-        return bool(self.add_headers or self.del_headers or self.collect or self.response.rules)
-
 
 def routing_from_settings(settings: Settings) -> Routing | None:
     """The router's configuration, or None when nothing asks for a router."""
