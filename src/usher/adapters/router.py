@@ -1,4 +1,4 @@
-"""The WSGI router: mounts, internal routing and response header edits, around the WSGI handler.
+"""The router: static files in front of everything (`with_static`); then, for WSGI, mounts, internal routing and response header edits, around the WSGI handler.
 
 A listener gets a `RouterHandler` instead of the plain `WsgiHandler` only when something here is
 configured (mount, route, response-route, add-header, del-header, collect-header): with none, no
@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from usher.adapters.base import Handler
 from usher.adapters.routes import Effects, Program, parse_rules, run_chain
+from usher.adapters.static import StaticHandler
+from usher.adapters.static_files import StaticConfig
 from usher.adapters.wsgi import ExcInfo, WsgiApp, WsgiExchange, WsgiHandler
 from usher.options import Settings
 
@@ -68,6 +71,12 @@ def routing_from_settings(settings: Settings) -> Routing | None:
         manage_script_name=settings.manage_script_name,
         no_default_app=settings.no_default_app,
     )
+
+
+def with_static(handler: Handler, static: StaticConfig | None) -> Handler:
+    """A listener's handler with its static files in front: a request a file answers never
+    reaches the mounts, the routes or the app (usher.adapters.static)."""
+    return handler if static is None else StaticHandler(handler, static)
 
 
 def _header_pair(line: str) -> tuple[str, str]:

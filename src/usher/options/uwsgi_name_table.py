@@ -32,7 +32,7 @@ _SYSTEMD_HOOK = (
 )
 _SANDBOX = "use systemd's sandboxing options or a container"
 _ORCHESTRATOR = "run one usher per app, each under systemd or a container orchestrator"
-_STATIC = "serve static files from nginx, or from the app (WhiteNoise for Django)"
+_STATIC = "use static-map, static-map2 or check-static (usher resolves paths once per request)"
 _ROUTE = "route, rewrite and redirect in nginx or in the app"
 _HEADERS = "set response headers in the app (middleware) or in nginx"
 _QUEUE = "run background jobs with Celery or RQ"
@@ -109,6 +109,11 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "write-errors-exception-only write-errors-tolerance",
     ),
     ("accepted", "usher's master always reaps its children", "reaper|r"),
+    (
+        "accepted",
+        "usher's static files always honour Range; an app's responses are the app's to range",
+        "honour-range",
+    ),
     ("accepted", "usher sets TCP_NODELAY on its TCP connections", "tcp-nodelay"),
     (
         "accepted",
@@ -303,12 +308,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         _STATIC,
-        "check-static|static-check check-static-docroot static-map static-map2 "
-        "static-skip-ext static-index static-safe static-cache-paths static-cache-paths-name "
-        "mimefile|mime-file static-expires-type static-expires-type-mtime static-expires "
-        "static-expires-mtime static-expires-uri static-expires-uri-mtime static-expires-path-info "
-        "static-expires-path-info-mtime static-gzip static-gzip-all static-gzip-dir "
-        "static-gzip-prefix static-gzip-ext static-gzip-suffix honour-range "
+        "check-static-docroot static-cache-paths static-cache-paths-name "
         "file-serve-mode|fileserve-mode",
     ),
     (

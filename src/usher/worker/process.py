@@ -37,7 +37,8 @@ from usher.adapters.load import (
     load_app,
     load_mounts,
 )
-from usher.adapters.router import RouterHandler, Routing, routing_from_settings
+from usher.adapters.router import RouterHandler, Routing, routing_from_settings, with_static
+from usher.adapters.static_files import StaticConfig, config_from_settings
 from usher.adapters.wsgi import WsgiHandler, base_environ
 from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
 from usher.logs import reopen_loggers, write_line
@@ -118,12 +119,13 @@ def listener_contexts(
     # One decoder per worker: it learns the front server's run of uwsgi variables once.
     decoder = VarsDecoder()
     routing = routing_from_settings(settings)
+    static = config_from_settings(settings)
     contexts = []
     for listener in listeners:
         name, port = listener.server_name_port()
         contexts.append(
             listener_context(
-                settings, ctx, app, listener.protocol, name, port, decoder, routing, mounts
+                settings, ctx, app, listener.protocol, name, port, decoder, routing, mounts, static
             )
         )
     return contexts
@@ -139,10 +141,11 @@ def listener_context(
     decoder: VarsDecoder,
     routing: Routing | None = None,
     mounts: tuple[tuple[str, App], ...] = (),
+    static: StaticConfig | None = None,
 ) -> ListenerContext:
     """One listener's limits and handler: the app called as ASGI, or as WSGI over the listener's
     base environ, behind the router when mounts, routes or header edits are configured
-    (`routing`)."""
+    (`routing`), with static files in front when static maps are (`static`)."""
     handler: Handler
     if is_asgi(app, settings.interface):
         port = int(server_port) if server_port.isdigit() else None
@@ -154,6 +157,7 @@ def listener_context(
         )
     else:
         handler = _wsgi_handler(settings, ctx, app, server_name, server_port, routing, mounts)
+    handler = with_static(handler, static)
     limits = Limits(
         max_head=settings.buffer_size,
         max_body=settings.limit_post,

@@ -1,0 +1,273 @@
+"""Static files, answered from the worker's event loop: a handler in front of the app's.
+
+`StaticHandler.begin` looks the request's path up in the static maps (usher.adapters
+.static_files). A miss goes to the app's handler unchanged, as uWSGI's static-map does; a file
+is answered here and never reaches an app thread:
+
+- GET and HEAD only (anything else: 405 with `Allow`);
+- conditional requests (usher.protocols.conditional): 304 with the validators and caching
+  headers but no body headers, or 412;
+- ranges (usher.protocols.ranges): 206 with one part or multipart/byteranges, 416 with
+  `Content-Range: bytes */N`, If-Range;
+- a precompressed FILE.br / FILE.gz sibling, the smallest the client accepts, where static-gzip*
+  asks for it, with `Vary: Accept-Encoding`;
+- small files in one write from the worker's cache; larger ones with `Responder.send_file`, whose
+  sendfile sends at most 1 MiB per turn of the loop, so one fast client cannot hold the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from usher.adapters.base import Exchange, Handler, Responder
+from usher.adapters.static_files import (
+    IMMUTABLE,
+    REFUSED,
+    Found,
+    Redirect,
+    StaticConfig,
+    StaticFiles,
+    expires,
+    has_variant,
+    is_hashed,
+    variant_of,
+)
+from usher.protocols import conditional, ranges
+from usher.protocols.encodings import accepted_codings
+from usher.protocols.events import Request
+
+_CODINGS = ("br", "gzip")
+# The request headers static files read, by their HTTP name and by their uwsgi variable.
+_HEADERS = {
+    b"if-match": "HTTP_IF_MATCH",
+    b"if-none-match": "HTTP_IF_NONE_MATCH",
+    b"if-modified-since": "HTTP_IF_MODIFIED_SINCE",
+    b"if-unmodified-since": "HTTP_IF_UNMODIFIED_SINCE",
+    b"range": "HTTP_RANGE",
+    b"if-range": "HTTP_IF_RANGE",
+    b"accept-encoding": "HTTP_ACCEPT_ENCODING",
+}
+_TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+
+
+def request_headers(request: Request) -> dict[bytes, str]:
+    """The request headers static files read (repeated ones joined with commas)."""
+    found: dict[bytes, str] = {}
+    variables = request.vars
+    if variables is not None:
+        for name, key in _HEADERS.items():
+            value = variables.get(key)
+            if value is not None:
+                found[name] = value
+        return found
+    for name, raw in request.headers:
+        if name in _HEADERS:
+            value = raw.decode("latin-1")
+            found[name] = found[name] + "," + value if name in found else value
+    return found
+
+
+class StaticHandler:
+    """Static files in front of another handler (the app's, or the router's)."""
+
+    __slots__ = ("files", "inner", "runs_coroutines")
+
+    def __init__(self, inner: Handler, config: StaticConfig) -> None:
+        self.inner = inner
+        self.files = StaticFiles(config)
+        self.runs_coroutines = inner.runs_coroutines
+
+    def serving(self, loop_shared: bool) -> None:
+        self.inner.serving(loop_shared)
+
+    def begin(self, request: Request, responder: Responder) -> Exchange:
+        found = self.files.lookup(request.path)
+        if found is None:
+            return self.inner.begin(request, responder)
+        return StaticExchange(self.files, request, responder, found)
+
+
+class StaticExchange:
+    """One request a static file answers; the request's body, if any, is read and dropped."""
+
+    __slots__ = ("fd", "files", "found", "out", "parts", "request")
+
+    def __init__(
+        self,
+        files: StaticFiles,
+        request: Request,
+        out: Responder,
+        found: Found | Redirect | Any,
+    ) -> None:
+        self.files = files
+        self.request = request
+        self.out = out
+        self.found = found
+        self.fd = -1
+        # What remains to send of a body: (bytes to send, or (offset, count) of the file).
+        self.parts: list[bytes | tuple[int, int]] = []
+
+    def receive_data(self, data: bytes) -> None:
+        pass  # a GET's body means nothing to a file
+
+    def receive_end(self) -> None:
+        found, out = self.found, self.out
+        out.quiet = False
+        if found is REFUSED:
+            out.send_whole("400 Bad Request", _TEXT, b"Bad Request\n")
+        elif isinstance(found, Redirect):
+            query = self.request.query
+            location = found.location + ("?" + query.decode("latin-1") if query else "")
+            out.send_whole("301 Moved Permanently", [*_TEXT, ("Location", location)], b"")
+        elif self.request.method not in ("GET", "HEAD"):
+            out.send_whole("405 Method Not Allowed", [*_TEXT, ("Allow", "GET, HEAD")], b"")
+        else:
+            assert isinstance(found, Found)
+            self.answer(found)
+
+    def answer(self, found: Found) -> None:
+        request, out, files = self.request, self.out, self.files
+        wanted = request_headers(request)
+        real, st, headers = found.real, found.st, []
+        if found.gzip:
+            variant = variant_of(found, accepted_codings(wanted.get(b"accept-encoding"), _CODINGS))
+            if variant is not None:
+                real, st, coding = variant
+                headers.append(("Content-Encoding", "br" if coding == "br" else "gzip"))
+                headers.append(("Vary", "Accept-Encoding"))
+            elif has_variant(found):
+                headers.append(("Vary", "Accept-Encoding"))
+        mtime, size = int(st.st_mtime), st.st_size
+        etag = conditional.etag_of(mtime, size)
+        validators = [("ETag", etag), ("Last-Modified", conditional.http_date(mtime))]
+        caching = self._caching(found)
+        verdict = conditional.evaluate(
+            request.method,
+            etag,
+            mtime,
+            if_match=wanted.get(b"if-match"),
+            if_none_match=wanted.get(b"if-none-match"),
+            if_modified_since=wanted.get(b"if-modified-since"),
+            if_unmodified_since=wanted.get(b"if-unmodified-since"),
+        )
+        if verdict == conditional.NOT_MODIFIED:
+            vary = [h for h in headers if h[0] == "Vary"]
+            out.send_whole("304 Not Modified", [*validators, *caching, *vary], b"")
+            return
+        if verdict == conditional.PRECONDITION_FAILED:
+            out.send_whole("412 Precondition Failed", _TEXT, b"Precondition Failed\n")
+            return
+        headers = [("Content-Type", found.content_type), *headers, *validators, *caching]
+        headers.append(("Accept-Ranges", "bytes"))
+        spans = None
+        range_header = wanted.get(b"range")
+        if range_header is not None and request.method == "GET":
+            if_range = wanted.get(b"if-range")
+            if if_range is None or conditional.if_range_holds(if_range, etag, mtime):
+                spans = ranges.plan_ranges(range_header, size)
+        if spans is ranges.UNSATISFIABLE:
+            headers = [*_TEXT, ("Content-Range", f"bytes */{size}")]
+            out.send_whole("416 Range Not Satisfiable", headers, b"")
+            return
+        if isinstance(spans, list):
+            self._partial(real, st, spans, headers, found.content_type)
+            return
+        if request.method == "HEAD":
+            out.send_whole("200 OK", [*headers, ("Content-Length", str(size))], b"")
+            return
+        body = files.small_body(real, st)
+        if body is not None:
+            out.send_whole("200 OK", headers, body)
+            return
+        self._send_file(real, "200 OK", headers, size, [(0, size - 1)])
+
+    def _caching(self, found: Found) -> list[tuple[str, str]]:
+        caching = []
+        if is_hashed(found.name):
+            caching.append(("Cache-Control", IMMUTABLE))
+        config = self.files.config
+        if config.expiries:
+            uri = self.request.path + (b"?" + self.request.query if self.request.query else b"")
+            when = expires(config, found, uri, time.time())
+            if when is not None:
+                caching.append(("Expires", conditional.http_date(when)))
+        return caching
+
+    def _partial(
+        self,
+        real: bytes,
+        st: os.stat_result,
+        spans: list[tuple[int, int]],
+        headers: list[tuple[str, str]],
+        content_type: str,
+    ) -> None:
+        size = st.st_size
+        if len(spans) == 1:
+            first, last = spans[0]
+            headers.append(("Content-Range", ranges.content_range(first, last, size)))
+            self._send_file(real, "206 Partial Content", headers, last - first + 1, spans)
+            return
+        boundary = ranges.new_boundary()
+        heads, tail, total = ranges.multipart_parts(spans, size, content_type, boundary)
+        headers = [(n, v) for n, v in headers if n != "Content-Type"]
+        headers.insert(0, ("Content-Type", f"multipart/byteranges; boundary={boundary}"))
+        parts: list[bytes | tuple[int, int]] = []
+        for head, (first, last) in zip(heads, spans, strict=True):
+            parts += [head, (first, last - first + 1)]
+        parts.append(tail)
+        self._send_parts(real, "206 Partial Content", headers, total, parts)
+
+    def _send_file(
+        self,
+        real: bytes,
+        status: str,
+        headers: list[tuple[str, str]],
+        length: int,
+        spans: list[tuple[int, int]],
+    ) -> None:
+        parts: list[bytes | tuple[int, int]] = [(f, last - f + 1) for f, last in spans]
+        self._send_parts(real, status, headers, length, parts)
+
+    def _send_parts(
+        self,
+        real: bytes,
+        status: str,
+        headers: list[tuple[str, str]],
+        length: int,
+        parts: list[bytes | tuple[int, int]],
+    ) -> None:
+        try:
+            self.fd = os.open(real, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.out.send_whole("404 Not Found", _TEXT, b"Not Found\n")
+            return
+        self.out.send_head(status, [*headers, ("Content-Length", str(length))], length)
+        self.parts = parts
+        parts.reverse()  # popped from the end
+        self.resume()
+
+    def resume(self) -> None:
+        """Send the next part of the body; sendfile pauses the responder until it is sent."""
+        out, parts = self.out, self.parts
+        if self.fd < 0:
+            return  # answered already, or released by the carrier
+        try:
+            while parts and not out.paused:
+                part = parts.pop()
+                if isinstance(part, bytes):
+                    out.send_body(part)
+                else:
+                    out.send_file(self.fd, part[0], part[1])
+            if not parts and not out.paused:
+                self.release()
+                out.finish()
+        except ConnectionAbortedError:
+            self.release()
+            out.abort()
+
+    def release(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)

@@ -1,0 +1,307 @@
+"""The static files a worker serves: the configuration read once from the options, and the
+lookup of a request path (the file-system side: real paths, stat, index files, precompressed
+siblings). What to answer from a found file is usher.adapters.static's business.
+
+Lookups are cached per worker: a request path's real path (symlinks resolved, checked to lie in
+its map) for one second, so a busy file costs one stat per request, and a small file's bytes,
+checked against that stat (inode, size, mtime) on every request, so a deploy that replaces a
+file is seen at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from usher.adapters.static_paths import (
+    StaticMap,
+    decoded_path,
+    docroot_map,
+    is_safe,
+    parse_map,
+    skipped,
+    within,
+)
+from usher.adapters.static_types import DEFAULT_FILE, FALLBACK, extension, load_types, with_charset
+
+# Django's ManifestStaticFilesStorage names a file name.<first 12 hex of its md5>.ext: its content
+# never changes under that name, so it may be cached for a year (RFC 8246 immutable).
+HASHED_NAME = re.compile(rb"\.[0-9a-f]{12}\.[A-Za-z0-9]+$")
+IMMUTABLE = "max-age=31536000, public, immutable"
+
+# How long a request path's resolution (real path, map checks) is trusted: one second, as the
+# Date header; file contents and sizes are checked on every request regardless.
+RESOLVE_TTL = 1.0
+# Per worker, bounded: paths come from clients, so both caches start over when full.
+RESOLVED_MAX = 1024
+# Files up to this size are read once and answered with one write; larger ones go by sendfile.
+SMALL_FILE = 32 << 10
+BODIES_MAX = 256  # x SMALL_FILE: at most 8 MiB of file bytes per worker
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """One static-expires* rule: the Expires header when `pattern` (or the type) matches."""
+
+    pattern: re.Pattern[bytes] | None
+    content_type: str
+    seconds: int
+    from_mtime: bool
+    subject: str  # "file", "path", "uri", "type"
+
+
+@dataclass(frozen=True, slots=True)
+class StaticConfig:
+    """What the static-file options ask for, read once."""
+
+    maps: tuple[StaticMap, ...]
+    index: tuple[bytes, ...]
+    safe: tuple[bytes, ...]
+    skip_ext: tuple[bytes, ...]
+    gzip_all: bool
+    gzip_dirs: tuple[bytes, ...]
+    gzip_exts: tuple[bytes, ...]
+    gzip_patterns: tuple[re.Pattern[bytes], ...]
+    expiries: tuple[Expiry, ...]
+    types: dict[str, str] = field(repr=False)
+    charset: str
+
+
+def config_from_settings(settings: Any) -> StaticConfig | None:
+    """The static configuration, or None when no static-map, static-map2 or check-static is
+    set (then nothing of static files is on a request's path)."""
+    maps = (
+        *(docroot_map(d) for d in settings.check_static),
+        *(parse_map(m, append=False) for m in settings.static_map),
+        *(parse_map(m, append=True) for m in settings.static_map2),
+    )
+    if not maps:
+        return None
+    return StaticConfig(
+        maps=tuple(_real_map(m) for m in maps),
+        index=tuple(name.encode() for name in settings.static_index),
+        safe=tuple(os.path.realpath(d.encode()) for d in settings.static_safe),
+        skip_ext=tuple(ext.encode() for ext in settings.static_skip_ext),
+        gzip_all=settings.static_gzip_all,
+        gzip_dirs=tuple(os.path.realpath(d.encode()) for d in settings.static_gzip_dir),
+        gzip_exts=tuple(ext.encode() for ext in settings.static_gzip_ext),
+        gzip_patterns=tuple(re.compile(p.encode()) for p in settings.static_gzip),
+        expiries=_expiries(settings),
+        types=load_types(settings.mime_file or (DEFAULT_FILE,)),
+        charset=settings.charset,
+    )
+
+
+def _real_map(m: StaticMap) -> StaticMap:
+    # Resolved once, as uWSGI does: the containment check compares real paths.
+    return StaticMap(m.prefix, os.path.realpath(m.root), m.append)
+
+
+def _expiries(settings: Any) -> tuple[Expiry, ...]:
+    rules: list[Expiry] = []
+    for subject, name in (("file", "static_expires"), ("path", "static_expires_path_info"),
+                          ("uri", "static_expires_uri")):  # fmt: skip
+        for from_mtime in (False, True):
+            for text in getattr(settings, name + ("_mtime" if from_mtime else "")):
+                pattern, _, seconds = text.rpartition(" ")
+                regexp = re.compile(pattern.strip().encode())
+                rules.append(Expiry(regexp, "", int(seconds), from_mtime, subject))
+    for from_mtime in (False, True):
+        name = "static_expires_type" + ("_mtime" if from_mtime else "")
+        for text in getattr(settings, name):
+            kind, _, seconds = text.partition("=")
+            rules.append(Expiry(None, kind.strip(), int(seconds.strip()), from_mtime, "type"))
+    return tuple(rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A regular file a request path leads to."""
+
+    real: bytes  # its real path
+    name: bytes  # the decoded request path (for static-expires-path-info, the hashed name)
+    st: os.stat_result
+    content_type: str
+    gzip: bool  # precompressed siblings may be looked for
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """A directory asked for without its trailing slash: 301 to `location`."""
+
+    location: str
+
+
+class Refused:
+    """A path that must not reach the file system (NUL, `..`): 400."""
+
+    __slots__ = ()
+
+
+REFUSED = Refused()
+Lookup = Found | Redirect | Refused | None
+
+
+class StaticFiles:
+    """The static files of one worker: the configuration and its caches."""
+
+    __slots__ = ("bodies", "config", "resolved")
+
+    def __init__(self, config: StaticConfig) -> None:
+        self.config = config
+        # request path -> (real path or None for a directory's redirect, its deadline)
+        self.resolved: dict[bytes, tuple[bytes, bytes, float]] = {}
+        self.bodies: dict[bytes, tuple[tuple[int, int, int], bytes]] = {}
+
+    def lookup(self, raw_path: bytes) -> Lookup:
+        """What a request path leads to: a file, a redirect, a refusal, or None (a miss: the
+        app answers)."""
+        config = self.config
+        cached = self.resolved.get(raw_path)
+        now = time.monotonic()
+        if cached is not None and cached[2] > now:
+            real, name, _ = cached
+            try:
+                st = os.stat(real)
+            except OSError:
+                st = None
+            if st is not None and stat.S_ISREG(st.st_mode):
+                return self._found(real, name, st)
+            del self.resolved[raw_path]
+        path = decoded_path(raw_path)
+        candidates = [(m, c) for m in config.maps if (c := m.candidate(path)) is not None]
+        if not candidates:
+            return None  # no map takes it: the app's business
+        if not is_safe(path):
+            # Under a map's prefix only clients forging paths send these; a document root
+            # (check-static) takes every path, and the app may answer those.
+            return REFUSED if any(m.prefix for m, _ in candidates) else None
+        if skipped(path, config.skip_ext):
+            return None
+        for static_map, candidate in candidates:
+            answer = self._resolve(static_map, candidate, path, raw_path, now)
+            if answer is not None:
+                return answer
+        return None
+
+    def _resolve(
+        self, static_map: StaticMap, candidate: bytes, path: bytes, raw_path: bytes, now: float
+    ) -> Found | Redirect | None:
+        config = self.config
+        real = os.path.realpath(candidate)
+        if not within(real, static_map.root) and not any(within(real, d) for d in config.safe):
+            return None  # a symlink out of the map: refused, as uWSGI refuses it
+        try:
+            st = os.stat(real)
+        except OSError:
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            index = self._index(real)
+            if index is None:
+                return None
+            if not path.endswith(b"/"):
+                return Redirect((raw_path + b"/").decode("latin-1"))
+            real, st = index
+        elif not stat.S_ISREG(st.st_mode):
+            return None
+        if skipped(real, config.skip_ext):
+            return None
+        if len(self.resolved) >= RESOLVED_MAX:
+            self.resolved.clear()
+        self.resolved[raw_path] = (real, path, now + RESOLVE_TTL)
+        return self._found(real, path, st)
+
+    def _index(self, directory: bytes) -> tuple[bytes, os.stat_result] | None:
+        for name in self.config.index:
+            real = os.path.join(directory, name)
+            try:
+                st = os.stat(real)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                return real, st
+        return None
+
+    def _found(self, real: bytes, name: bytes, st: os.stat_result) -> Found:
+        config = self.config
+        kind = config.types.get(extension(real.decode("utf-8", "replace")), FALLBACK)
+        return Found(real, name, st, with_charset(kind, config.charset), self._gzip(real))
+
+    def _gzip(self, real: bytes) -> bool:
+        config = self.config
+        if config.gzip_all:
+            return True
+        if any(real.startswith(d) for d in config.gzip_dirs):
+            return True
+        if config.gzip_exts and real.endswith(config.gzip_exts):
+            return True
+        return any(p.search(real) for p in config.gzip_patterns)
+
+    def small_body(self, real: bytes, st: os.stat_result) -> bytes | None:
+        """A small file's bytes (read once while unchanged), None for a larger file or one that
+        cannot be read now."""
+        if st.st_size > SMALL_FILE:
+            return None
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = self.bodies.get(real)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            with open(real, "rb") as f:
+                data = f.read(SMALL_FILE + 1)
+        except OSError:
+            return None
+        if len(data) != st.st_size:
+            return None  # changing under us: sendfile with the stat's size, then close
+        if len(self.bodies) >= BODIES_MAX:
+            self.bodies.clear()
+        self.bodies[real] = (key, data)
+        return data
+
+
+def variant_of(found: Found, codings: tuple[str, ...]) -> tuple[bytes, os.stat_result, str] | None:
+    """The smallest precompressed sibling (FILE.br, FILE.gz) of a coding in `codings`."""
+    best: tuple[bytes, os.stat_result, str] | None = None
+    for coding in codings:
+        sibling = found.real + (b".br" if coding == "br" else b".gz")
+        try:
+            st = os.stat(sibling)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and (best is None or st.st_size < best[1].st_size):
+            best = (sibling, st, coding)
+    return best
+
+
+def has_variant(found: Found) -> bool:
+    """A precompressed sibling exists (responses then vary by Accept-Encoding)."""
+    return any(os.path.isfile(found.real + suffix) for suffix in (b".br", b".gz"))
+
+
+def is_hashed(name: bytes) -> bool:
+    """A name of Django's ManifestStaticFilesStorage (name.0123456789ab.css)."""
+    return HASHED_NAME.search(name) is not None
+
+
+def expires(config: StaticConfig, found: Found, uri: bytes, now: float) -> float | None:
+    """The Expires time of the first static-expires* rule that matches, None without one."""
+    for rule in config.expiries:
+        if rule.subject == "type":
+            hit = found.content_type.partition(";")[0] == rule.content_type
+        else:
+            assert rule.pattern is not None
+            subject = (
+                found.real
+                if rule.subject == "file"
+                else found.name
+                if (rule.subject == "path")
+                else uri
+            )
+            hit = rule.pattern.search(subject) is not None
+        if hit:
+            return (found.st.st_mtime if rule.from_mtime else now) + rule.seconds
+    return None
