@@ -32,7 +32,7 @@ _SYSTEMD_HOOK = (
 )
 _SANDBOX = "use systemd's sandboxing options or a container"
 _ORCHESTRATOR = "run one usher per app, each under systemd or a container orchestrator"
-_STATIC = "use static-map, static-map2 or check-static (usher resolves paths once per request)"
+_STATIC = "use static-map, static-map2 or check-static (usher caches resolved paths itself)"
 _ROUTE = "route, rewrite and redirect in nginx or in the app"
 _HEADERS = "set response headers in the app (middleware) or in nginx"
 _QUEUE = "run background jobs with Celery or RQ"

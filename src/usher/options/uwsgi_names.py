@@ -29,8 +29,8 @@ USHER_ONLY = (
     "interface",
     "limit-request-fields",
     "stats-prometheus",
-    "allow-exec-placeholders",
     "charset",
+    "allow-exec-placeholders",
 )
 
 

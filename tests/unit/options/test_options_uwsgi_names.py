@@ -76,7 +76,7 @@ def test_the_config_language_is_what_the_ini_reader_reads() -> None:
         ("gevent", "unsupported", "threads"),
         ("carbon", "unsupported", "Prometheus"),
         ("emperor", "unsupported", "systemd"),
-        ("static-map", "unsupported", "nginx"),
+        ("static-cache-paths", "unsupported", "static-map"),
         ("https", "unsupported", "TLS"),
         ("offload-threads", "accepted", "sends files"),
         ("enable-threads", "accepted", "threads"),
@@ -201,16 +201,20 @@ def test_command_line_known_names_take_their_value(tmp_path: Path) -> None:
 
 
 def test_environment_known_names() -> None:
-    env = {"UWSGI_OFFLOAD_THREADS": "2", "USHER_STATIC_MAP": "/s=/srv", "UWSGI_RELOADS": "3"}
+    env = {"UWSGI_OFFLOAD_THREADS": "2", "USHER_STATIC_CACHE_PATHS": "30", "UWSGI_RELOADS": "3"}
     loaded = load_settings([], env)
     assert loaded.notes == (
         "env UWSGI_OFFLOAD_THREADS: offload-threads is accepted and ignored: "
         "usher's event loop sends files and bodies itself, without offload threads",
-        "env USHER_STATIC_MAP: static-map is not supported by usher, ignored: "
-        "serve static files from nginx, or from the app (WhiteNoise for Django)",
+        "env USHER_STATIC_CACHE_PATHS: static-cache-paths is not supported by usher, ignored: "
+        "use static-map, static-map2 or check-static (usher caches resolved paths itself)",
     )
-    with pytest.raises(ConfigError, match="env USHER_STATIC_MAP: static-map: is not supported"):
+    with pytest.raises(
+        ConfigError, match="env USHER_STATIC_CACHE_PATHS: static-cache-paths: is not supported"
+    ):
         load_settings([], {**env, "UWSGI_STRICT": "1"})
+    served = load_settings([], {"USHER_STATIC_MAP": "/s=/srv"})
+    assert served.settings.static_map == ("/s=/srv",) and not served.notes
 
 
 def test_a_value_can_make_an_option_accepted(tmp_path: Path) -> None:
