@@ -9,8 +9,9 @@ fixes:
 2. If-None-Match (weak comparison), else If-Modified-Since, for GET and HEAD: a match is 304.
 
 If-None-Match takes precedence over If-Modified-Since: when both are present the date is not
-looked at (13.1.3). nginx answers 304 when either says so, which serves a stale copy to a client
-whose cached ETag no longer matches but whose date happens to be later than the file's mtime.
+looked at (13.1.3). nginx requires both to hold, so a client whose cached tag matches but whose
+date is older than the file (a file restored from an older build, a copied tree) is sent the
+whole file again.
 
 `if_range_holds` tells whether a Range applies under If-Range (13.1.5): a strong ETag that matches,
 or a date equal to Last-Modified. Dates that do not parse are ignored, as the RFC says.
