@@ -287,3 +287,51 @@ def test_same_validators_as_nginx_and_where_nginx_is_wrong(nginx: NginxProcess) 
     # nginx's `location /nginx-static { alias DIR/; }` maps /nginx-static../x to DIR/../x.
     assert get(front, "/nginx-static../settings.py").body == b"SECRET_KEY = 'do-not-serve'\n"
     assert b"do-not-serve" not in get(front, "/static../settings.py").body
+
+
+# Shaped like the public uwsgi.ini files that serve their own static files: several maps onto one
+# prefix searched in order and a map onto a single file (linkding's), an Expires rule for
+# everything, precompressed siblings and offload threads (searxng's).
+REAL_INI = """\
+[uwsgi]
+http-socket = 127.0.0.1:{port}
+pythonpath = {fixtures}
+module = wsgi_apps
+master = true
+processes = 1
+threads = 2
+static-map = /static=%dstatic
+static-map = /static=%ddata/favicons
+static-map = /static=%ddata/previews
+static-map = /robots.txt=%dstatic/robots.txt
+static-expires = /* 86400
+static-gzip-all = True
+offload-threads = 4
+"""
+
+
+def test_a_real_world_ini(serve: Serve, tmp_path: Path) -> None:
+    if not server_is_usher():
+        pytest.skip("usher's static files")
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "robots.txt").write_text("User-agent: *\n")
+    (tmp_path / "static" / "app.css").write_text("a{}\n")
+    (tmp_path / "static" / "app.css.gz").write_bytes(gzip.compress(b"a{}\n"))
+    for name in ("favicons", "previews"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+    (tmp_path / "data" / "favicons" / "example.com.png").write_bytes(b"\x89PNG")
+    (tmp_path / "data" / "previews" / "1.webp").write_bytes(b"RIFF")
+    port = free_port()
+    ini = tmp_path / "uwsgi.ini"
+    ini.write_text(REAL_INI.format(port=port, fixtures=FIXTURES))
+    server = serve([str(ini)])
+    address = ("127.0.0.1", port)
+    assert get(address, "/static/example.com.png").body == b"\x89PNG"
+    preview = get(address, "/static/1.webp")
+    assert preview.body == b"RIFF" and preview.header("content-type") == "image/webp"
+    robots = get(address, "/robots.txt")
+    assert robots.body == b"User-agent: *\n" and robots.header("expires") is not None
+    packed = get(address, "/static/app.css", headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(packed.body) == b"a{}\n"
+    assert get(address, "/static/echo").json()["PATH_INFO"] == "/static/echo"
+    assert "not supported" not in server.log_text()
