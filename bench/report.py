@@ -9,7 +9,7 @@ from pathlib import Path
 
 from loadgen import WrkResult
 from nginx_front import example_config
-from servers import APPS, HELLO, SERVERS, USHER_ROW, Launch, Server
+from servers import APPS, HELLO, SERVERS, STATIC_TARGETS, USHER_ROW, Launch, Server
 
 # Interrupts and the kernel's loopback work land on the server's CPU too and stay under a few
 # percent on an idle machine; above this share something else was running there.
@@ -59,6 +59,7 @@ TARGETS = (
            "nginx-usher", "nginx-gunicorn", "rps", 2.0),
     Target("django: usher worker RSS ≤ uWSGI worker RSS", "django", "usher", "uwsgi", "rss", 1.0),
 )  # fmt: skip
+TARGETS = (*TARGETS, *(Target(*target) for target in STATIC_TARGETS))
 
 
 def median(rounds: list[Row]) -> Row:

@@ -202,6 +202,13 @@ SERVERS = (
 
 USHER_ROW = {HTTP: "usher", NGINX: "nginx-usher"}
 
+# The static-file rows and their apps (bench/scenarios_static.py, which imports this module).
+from scenarios_static import STATIC_APPS, STATIC_SERVERS, STATIC_TARGETS  # noqa: E402
+
+APPS.update(STATIC_APPS)
+SERVERS = (*SERVERS, *STATIC_SERVERS)
+__all__ = ["STATIC_TARGETS"]  # report.py takes them from here: this module loads that one
+
 
 def baseline_servers(checkout: Path) -> list[Server]:
     """usher's own rows again, run from another checkout (`--baseline`): the same run then says
