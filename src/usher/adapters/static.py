@@ -23,7 +23,6 @@ from typing import Any
 
 from usher.adapters.base import Exchange, Handler, Responder
 from usher.adapters.static_files import (
-    IMMUTABLE,
     REFUSED,
     Found,
     Redirect,
@@ -31,7 +30,7 @@ from usher.adapters.static_files import (
     StaticFiles,
     expires,
     has_variant,
-    is_hashed,
+    small_body,
     variant_of,
 )
 from usher.protocols import conditional, ranges
@@ -128,21 +127,33 @@ class StaticExchange:
             self.answer(found)
 
     def answer(self, found: Found) -> None:
-        request, out, files = self.request, self.out, self.files
+        request, out = self.request, self.out
         wanted = request_headers(request)
-        real, st, headers = found.real, found.st, []
+        expiries = self.files.config.expiries
+        if not wanted and not found.gzip and not expiries and found.body is not None:
+            # The common request for an unchanged small file: headers made once, one write.
+            out.send_whole("200 OK", found.headers, found.body)
+            return
+        real, st, body = found.real, found.st, found.body
+        headers, etag, modified = found.headers, found.etag, found.last_modified
+        vary: list[tuple[str, str]] = []
         if found.gzip:
-            variant = variant_of(found, accepted_codings(wanted.get(b"accept-encoding"), _CODINGS))
+            codings = accepted_codings(wanted.get(b"accept-encoding"), _CODINGS)
+            variant = variant_of(found, codings)
             if variant is not None:
                 real, st, coding = variant
-                headers.append(("Content-Encoding", "br" if coding == "br" else "gzip"))
-                headers.append(("Vary", "Accept-Encoding"))
-            elif has_variant(found):
-                headers.append(("Vary", "Accept-Encoding"))
+                etag = conditional.etag_of(int(st.st_mtime), st.st_size)
+                modified = conditional.http_date(int(st.st_mtime))
+                headers = [
+                    (name, etag if name == "ETag" else modified if name == "Last-Modified" else v)
+                    for name, v in headers
+                ]
+                headers.insert(1, ("Content-Encoding", coding))
+                body = small_body(real, st)
+            if variant is not None or has_variant(found):
+                vary = [("Vary", "Accept-Encoding")]
+        caching = self._expires(found)
         mtime, size = int(st.st_mtime), st.st_size
-        etag = conditional.etag_of(mtime, size)
-        validators = [("ETag", etag), ("Last-Modified", conditional.http_date(mtime))]
-        caching = self._caching(found)
         verdict = conditional.evaluate(
             request.method,
             etag,
@@ -153,14 +164,15 @@ class StaticExchange:
             if_unmodified_since=wanted.get(b"if-unmodified-since"),
         )
         if verdict == conditional.NOT_MODIFIED:
-            vary = [h for h in headers if h[0] == "Vary"]
-            out.send_whole("304 Not Modified", [*validators, *caching, *vary], b"")
+            # RFC 9110 15.4.5: the validators and caching headers a 200 would carry, and no
+            # header describing a body.
+            kept = [(n, v) for n, v in headers if n in ("ETag", "Last-Modified", "Cache-Control")]
+            out.send_whole("304 Not Modified", [*kept, *caching, *vary], b"")
             return
         if verdict == conditional.PRECONDITION_FAILED:
             out.send_whole("412 Precondition Failed", _TEXT, b"Precondition Failed\n")
             return
-        headers = [("Content-Type", found.content_type), *headers, *validators, *caching]
-        headers.append(("Accept-Ranges", "bytes"))
+        headers = [*headers, *vary, *caching]
         spans = None
         range_header = wanted.get(b"range")
         if range_header is not None and request.method == "GET":
@@ -177,23 +189,19 @@ class StaticExchange:
         if request.method == "HEAD":
             out.send_whole("200 OK", [*headers, ("Content-Length", str(size))], b"")
             return
-        body = files.small_body(real, st)
         if body is not None:
             out.send_whole("200 OK", headers, body)
             return
         self._send_file(real, "200 OK", headers, size, [(0, size - 1)])
 
-    def _caching(self, found: Found) -> list[tuple[str, str]]:
-        caching = []
-        if is_hashed(found.name):
-            caching.append(("Cache-Control", IMMUTABLE))
+    def _expires(self, found: Found) -> list[tuple[str, str]]:
         config = self.files.config
-        if config.expiries:
-            uri = self.request.path + (b"?" + self.request.query if self.request.query else b"")
-            when = expires(config, found, uri, time.time())
-            if when is not None:
-                caching.append(("Expires", conditional.http_date(when)))
-        return caching
+        if not config.expiries:
+            return []
+        request = self.request
+        uri = request.path + (b"?" + request.query if request.query else b"")
+        when = expires(config, found, uri, time.time())
+        return [] if when is None else [("Expires", conditional.http_date(when))]
 
     def _partial(
         self,

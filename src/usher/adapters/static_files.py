@@ -27,6 +27,7 @@ from usher.adapters.static_paths import (
     within,
 )
 from usher.adapters.static_types import DEFAULT_FILE, FALLBACK, extension, load_types, with_charset
+from usher.protocols.conditional import etag_of, http_date
 
 # Django's ManifestStaticFilesStorage names a file name.<first 12 hex of its md5>.ext: its content
 # never changes under that name, so it may be cached for a year (RFC 8246 immutable).
@@ -40,7 +41,8 @@ RESOLVE_TTL = 1.0
 RESOLVED_MAX = 1024
 # Files up to this size are read once and answered with one write; larger ones go by sendfile.
 SMALL_FILE = 32 << 10
-BODIES_MAX = 256  # x SMALL_FILE: at most 8 MiB of file bytes per worker
+# The small files' bytes kept per worker; past it the caches start over.
+CACHED_BYTES_MAX = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +122,20 @@ def _expiries(settings: Any) -> tuple[Expiry, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """A regular file a request path leads to."""
+    """A regular file a request path leads to, with what its responses say, computed once per
+    version of the file (`key`: inode, size, mtime)."""
 
     real: bytes  # its real path
     name: bytes  # the decoded request path (for static-expires-path-info, the hashed name)
     st: os.stat_result
+    key: tuple[int, int, int]
     content_type: str
     gzip: bool  # precompressed siblings may be looked for
+    etag: str
+    last_modified: str
+    immutable: bool  # a hashed name: Cache-Control immutable
+    headers: list[tuple[str, str]]  # a 200's headers, less Expires and Vary
+    body: bytes | None  # a small file's bytes, None for a file sent by sendfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,15 +156,15 @@ Lookup = Found | Redirect | Refused | None
 
 
 class StaticFiles:
-    """The static files of one worker: the configuration and its caches."""
+    """The static files of one worker: the configuration and its cache of lookups."""
 
-    __slots__ = ("bodies", "config", "resolved")
+    __slots__ = ("cached_bytes", "config", "resolved")
 
     def __init__(self, config: StaticConfig) -> None:
         self.config = config
-        # request path -> (real path or None for a directory's redirect, its deadline)
-        self.resolved: dict[bytes, tuple[bytes, bytes, float]] = {}
-        self.bodies: dict[bytes, tuple[tuple[int, int, int], bytes]] = {}
+        # request path -> (the file it led to, until when the resolution is trusted)
+        self.resolved: dict[bytes, tuple[Found, float]] = {}
+        self.cached_bytes = 0
 
     def lookup(self, raw_path: bytes) -> Lookup:
         """What a request path leads to: a file, a redirect, a refusal, or None (a miss: the
@@ -163,15 +172,16 @@ class StaticFiles:
         config = self.config
         cached = self.resolved.get(raw_path)
         now = time.monotonic()
-        if cached is not None and cached[2] > now:
-            real, name, _ = cached
-            try:
-                st = os.stat(real)
-            except OSError:
-                st = None
-            if st is not None and stat.S_ISREG(st.st_mode):
-                return self._found(real, name, st)
-            del self.resolved[raw_path]
+        if cached is not None:
+            found = cached[0]
+            if cached[1] > now:
+                try:
+                    st = os.stat(found.real)
+                except OSError:
+                    st = None
+                if st is not None and (st.st_ino, st.st_size, st.st_mtime_ns) == found.key:
+                    return found
+            self._forget(raw_path)
         path = decoded_path(raw_path)
         candidates = [(m, c) for m in config.maps if (c := m.candidate(path)) is not None]
         if not candidates:
@@ -187,6 +197,11 @@ class StaticFiles:
             if answer is not None:
                 return answer
         return None
+
+    def _forget(self, raw_path: bytes) -> None:
+        found = self.resolved.pop(raw_path)[0]
+        if found.body is not None:
+            self.cached_bytes -= len(found.body)
 
     def _resolve(
         self, static_map: StaticMap, candidate: bytes, path: bytes, raw_path: bytes, now: float
@@ -210,10 +225,14 @@ class StaticFiles:
             return None
         if skipped(real, config.skip_ext):
             return None
-        if len(self.resolved) >= RESOLVED_MAX:
+        found = self._found(real, path, st)
+        if len(self.resolved) >= RESOLVED_MAX or self.cached_bytes > CACHED_BYTES_MAX:
             self.resolved.clear()
-        self.resolved[raw_path] = (real, path, now + RESOLVE_TTL)
-        return self._found(real, path, st)
+            self.cached_bytes = 0
+        self.resolved[raw_path] = (found, now + RESOLVE_TTL)
+        if found.body is not None:
+            self.cached_bytes += len(found.body)
+        return found
 
     def _index(self, directory: bytes) -> tuple[bytes, os.stat_result] | None:
         for name in self.config.index:
@@ -229,7 +248,18 @@ class StaticFiles:
     def _found(self, real: bytes, name: bytes, st: os.stat_result) -> Found:
         config = self.config
         kind = config.types.get(extension(real.decode("utf-8", "replace")), FALLBACK)
-        return Found(real, name, st, with_charset(kind, config.charset), self._gzip(real))
+        content_type = with_charset(kind, config.charset)
+        mtime = int(st.st_mtime)
+        etag, last_modified = etag_of(mtime, st.st_size), http_date(mtime)
+        immutable = is_hashed(name)
+        headers = [("Content-Type", content_type), ("ETag", etag), ("Last-Modified", last_modified)]
+        if immutable:
+            headers.append(("Cache-Control", IMMUTABLE))
+        headers.append(("Accept-Ranges", "bytes"))
+        return Found(
+            real, name, st, (st.st_ino, st.st_size, st.st_mtime_ns), content_type,
+            self._gzip(real), etag, last_modified, immutable, headers, small_body(real, st),
+        )  # fmt: skip
 
     def _gzip(self, real: bytes) -> bool:
         config = self.config
@@ -241,26 +271,18 @@ class StaticFiles:
             return True
         return any(p.search(real) for p in config.gzip_patterns)
 
-    def small_body(self, real: bytes, st: os.stat_result) -> bytes | None:
-        """A small file's bytes (read once while unchanged), None for a larger file or one that
-        cannot be read now."""
-        if st.st_size > SMALL_FILE:
-            return None
-        key = (st.st_ino, st.st_size, st.st_mtime_ns)
-        cached = self.bodies.get(real)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        try:
-            with open(real, "rb") as f:
-                data = f.read(SMALL_FILE + 1)
-        except OSError:
-            return None
-        if len(data) != st.st_size:
-            return None  # changing under us: sendfile with the stat's size, then close
-        if len(self.bodies) >= BODIES_MAX:
-            self.bodies.clear()
-        self.bodies[real] = (key, data)
-        return data
+
+def small_body(real: bytes, st: os.stat_result) -> bytes | None:
+    """A small file's bytes; None for a larger file, or one changing or unreadable now (it is
+    then sent by sendfile, which copes with either)."""
+    if st.st_size > SMALL_FILE:
+        return None
+    try:
+        with open(real, "rb") as f:
+            data = f.read(SMALL_FILE + 1)
+    except OSError:
+        return None
+    return data if len(data) == st.st_size else None
 
 
 def variant_of(found: Found, codings: tuple[str, ...]) -> tuple[bytes, os.stat_result, str] | None:

@@ -188,3 +188,16 @@ def test_types_and_charset(tmp_path: Path) -> None:
 def test_no_maps_no_config() -> None:
     settings = load_settings(["--http-socket", ":0"], {}).settings
     assert config_from_settings(settings) is None
+
+
+def test_a_rewritten_file_is_seen_at_once(site: Path) -> None:
+    files = files_for("--static-map", f"/static={site}/static")
+    before = files.lookup(b"/static/css/app.css")
+    assert isinstance(before, Found) and before.body == b"body{}"
+    assert files.lookup(b"/static/css/app.css") is before  # cached while unchanged
+    path = site / "static" / "css" / "app.css"
+    path.write_text("body{color:red}")
+    os.utime(path, ns=(before.st.st_atime_ns, before.st.st_mtime_ns + 10**9))
+    after = files.lookup(b"/static/css/app.css")
+    assert isinstance(after, Found) and after.body == b"body{color:red}"
+    assert after.etag != before.etag
