@@ -7,6 +7,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import socket
+import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,6 +132,60 @@ def test_keep_alive_after_a_sendfile_response(address: Address) -> None:
         assert got.endswith(b"body { color: red }\n")
     finally:
         sock.close()
+
+
+def _small_window_socket(address: tuple[str, int]) -> socket.socket:
+    # Set before connecting, so the window is negotiated small: the server's sendfile then waits
+    # on this client long before the file is sent.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.settimeout(10.0)
+    sock.connect(address)
+    return sock
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_a_slow_reader_does_not_hold_the_worker(address: Address, site: Path) -> None:
+    assert isinstance(address, tuple)
+    slow = _small_window_socket(address)
+    try:
+        slow.sendall(b"GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        # The big file waits on this client's full buffers; another client is served meanwhile.
+        assert get(address, "/static/css/app.css", timeout=2.0).status == 200
+        got = b""
+        while len(got) < BIG or b"\r\n\r\n" not in got[:2000]:
+            chunk = slow.recv(1 << 20)
+            assert chunk
+            got += chunk
+        body = got.split(b"\r\n\r\n", 1)[1]
+        while len(body) < BIG:
+            chunk = slow.recv(1 << 20)
+            assert chunk
+            body += chunk
+        assert body == (site / "static/big.bin").read_bytes()
+    finally:
+        slow.close()
+
+
+def test_a_client_leaving_mid_file_leaks_nothing(address: Address) -> None:
+    pid = get(address, "/static/echo").json()["pid"]
+    baseline = _open_fds(pid)
+    for _ in range(3):
+        assert isinstance(address, tuple)
+        leaving = _small_window_socket(address)
+        leaving.sendall(b"GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert leaving.recv(100).startswith(b"HTTP/1.1 200")
+        leaving.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        leaving.close()  # a reset: the server's next sendfile fails
+    # Each request below is a turn of the worker's loop; the resets are handled within a few.
+    for _ in range(200):
+        assert get(address, "/static/css/app.css").status == 200
+        if _open_fds(pid) <= baseline:
+            break
+    assert _open_fds(pid) <= baseline
 
 
 def test_static_files_need_no_app_thread(serve: Serve, site: Path, events: EventListener) -> None:
