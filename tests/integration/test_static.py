@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import socket
 import struct
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.django_site import django_app_args, django_env, manage
 from tests.support.events import EventListener
 from tests.support.http import Address, connect, get, request
 from tests.support.nginx import NginxProcess, nginx_available, start_nginx
@@ -391,3 +393,32 @@ def test_a_real_world_ini(serve: Serve, tmp_path: Path) -> None:
     assert gzip.decompress(packed.body) == b"a{}\n"
     assert get(address, "/static/echo").json()["PATH_INFO"] == "/static/echo"
     assert "not supported" not in server.log_text()
+
+
+def test_django_collectstatic_with_hashed_names(
+    serve: Serve, django_db: Path, tmp_path: Path
+) -> None:
+    if not server_is_usher():
+        pytest.skip("usher's static files")
+    root = tmp_path / "collected"
+    extra = {"DJANGO_STATIC_ROOT": str(root)}
+    manage(django_db, "collectstatic", "--noinput", "-v", "0", extra_env=extra)
+    hashed = json.loads((root / "staticfiles.json").read_text())["paths"]["admin/css/base.css"]
+    assert hashed != "admin/css/base.css"
+    port = free_port()
+    serve(
+        [
+            "--http-socket", f"127.0.0.1:{port}", *django_app_args(),
+            "--static-map", f"/static={root}",
+        ],
+        env={**django_env(django_db), **extra},
+    )  # fmt: skip
+    address = ("127.0.0.1", port)
+    seen = get(address, f"/static/{hashed}")
+    assert seen.status == 200 and seen.body == (root / hashed).read_bytes()
+    assert seen.header("cache-control") == "max-age=31536000, public, immutable"
+    assert seen.header("content-type") == "text/css"
+    plain = get(address, "/static/admin/css/base.css")
+    assert plain.status == 200 and plain.header("cache-control") is None
+    page = get(address, "/admin/login/")
+    assert page.status == 200 and f"/static/{hashed}".encode() in page.body
