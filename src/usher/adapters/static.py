@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 from usher.adapters.base import Exchange, Handler, Responder
 from usher.adapters.static_files import (
     REFUSED,
     Found,
     Redirect,
+    Refused,
     StaticConfig,
     StaticFiles,
     expires,
@@ -98,7 +98,7 @@ class StaticExchange:
         files: StaticFiles,
         request: Request,
         out: Responder,
-        found: Found | Redirect | Any,
+        found: Found | Redirect | Refused,
     ) -> None:
         self.files = files
         self.request = request
@@ -130,7 +130,8 @@ class StaticExchange:
         request, out = self.request, self.out
         wanted = request_headers(request)
         expiries = self.files.config.expiries
-        if not wanted and not found.gzip and not expiries and found.body is not None:
+        plain = not wanted or (len(wanted) == 1 and b"accept-encoding" in wanted)
+        if plain and not found.gzip and not expiries and found.body is not None:
             # The common request for an unchanged small file: headers made once, one write.
             out.send_whole("200 OK", found.headers, found.body)
             return
