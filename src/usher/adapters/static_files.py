@@ -158,17 +158,24 @@ Lookup = Found | Redirect | Refused | None
 class StaticFiles:
     """The static files of one worker: the configuration and its cache of lookups."""
 
-    __slots__ = ("cached_bytes", "config", "resolved")
+    __slots__ = ("cached_bytes", "config", "prefixes", "resolved")
 
     def __init__(self, config: StaticConfig) -> None:
         self.config = config
         # request path -> (the file it led to, until when the resolution is trusted)
         self.resolved: dict[bytes, tuple[Found, float]] = {}
         self.cached_bytes = 0
+        # The maps' prefixes, for the app's requests to be told apart in one call; None when a
+        # document root (check-static) takes every path.
+        prefixes = tuple(m.prefix for m in config.maps)
+        self.prefixes: tuple[bytes, ...] | None = None if b"" in prefixes else prefixes
 
     def lookup(self, raw_path: bytes) -> Lookup:
         """What a request path leads to: a file, a redirect, a refusal, or None (a miss: the
         app answers)."""
+        prefixes = self.prefixes
+        if prefixes is not None and not raw_path.startswith(prefixes) and b"%" not in raw_path:
+            return None  # the app's request (an encoded path is decoded below first)
         config = self.config
         cached = self.resolved.get(raw_path)
         now = time.monotonic()
