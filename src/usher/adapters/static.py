@@ -82,7 +82,8 @@ class StaticHandler:
         self.inner.serving(loop_shared)
 
     def begin(self, request: Request, responder: Responder) -> Exchange:
-        found = self.files.lookup(request.path)
+        # An Upgrade (a WebSocket) is never a file's business, whatever its path.
+        found = None if request.upgrade else self.files.lookup(request.path)
         if found is None:
             return self.inner.begin(request, responder)
         return StaticExchange(self.files, request, responder, found)

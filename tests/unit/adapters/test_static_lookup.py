@@ -84,6 +84,8 @@ def test_lookup_found_miss_and_order(site: Path) -> None:
     first = files.lookup(b"/static/more.js")
     assert isinstance(first, Found) and first.real.endswith(b"/other/more.js")
     assert files.lookup(b"/static/nothing.css") is None
+    encoded = files.lookup(b"/%73tatic/css/app%2Ecss")  # the prefix percent-encoded
+    assert isinstance(encoded, Found) and encoded.real == found.real
     assert files.lookup(b"/app/page") is None
     assert files.lookup(b"/static/%2e%2e/settings.py") is REFUSED
     assert files.lookup(b"/static../settings.py") is None
