@@ -9,8 +9,10 @@ import `servers`, not this module, first.
 
 from __future__ import annotations
 
+import atexit
 import getpass
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -110,6 +112,7 @@ http {{
 def _nginx_static(run: Launch) -> list[str]:
     root = prepare_files()
     tmp = Path(tempfile.mkdtemp(prefix="usher-bench-nginx-static-"))
+    atexit.register(shutil.rmtree, tmp, True)
     user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
     config = tmp / "nginx.conf"
     config.write_text(NGINX_STATIC.format(tmp=tmp, user=user, port=run.port, root=root))
