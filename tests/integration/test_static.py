@@ -349,8 +349,9 @@ def test_same_validators_as_nginx_and_where_nginx_is_wrong(nginx: NginxProcess) 
 
 # Shaped like the public uwsgi.ini files that serve their own static files: several maps onto one
 # prefix searched in order and a map onto a single file (linkding's), an Expires rule for
-# everything, precompressed siblings and offload threads (searxng's).
-REAL_INI = """\
+# everything, precompressed siblings and offload threads (searxng's). As in uWSGI, the routes run
+# before a file is sent and add-header applies to every response.
+REAL_INI = r"""
 [uwsgi]
 http-socket = 127.0.0.1:{port}
 pythonpath = {fixtures}
@@ -362,6 +363,9 @@ static-map = /static=%dstatic
 static-map = /static=%ddata/favicons
 static-map = /static=%ddata/previews
 static-map = /robots.txt=%dstatic/robots.txt
+route = ^/static/ addheader:Content-Security-Policy: sandbox
+route = ^/static/old\.css$ redirect-permanent:/static/app.css
+add-header = X-Frame-Options: DENY
 static-expires = /* 86400
 static-gzip-all = True
 offload-threads = 4
@@ -392,6 +396,12 @@ def test_a_real_world_ini(serve: Serve, tmp_path: Path) -> None:
     packed = get(address, "/static/app.css", headers={"Accept-Encoding": "gzip"})
     assert gzip.decompress(packed.body) == b"a{}\n"
     assert get(address, "/static/echo").json()["PATH_INFO"] == "/static/echo"
+    assert preview.header("content-security-policy") == "sandbox"
+    assert preview.header("x-frame-options") == "DENY"
+    assert robots.header("content-security-policy") is None  # the route tests /static/ only
+    assert robots.header("x-frame-options") == "DENY"
+    moved = get(address, "/static/old.css")
+    assert moved.status == 301 and moved.header("location") == "/static/app.css"
     assert "not supported" not in server.log_text()
 
 

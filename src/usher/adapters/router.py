@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from usher.adapters.base import Handler
 from usher.adapters.routes import Effects, Program, parse_rules, run_chain
@@ -31,6 +32,7 @@ from usher.adapters.static import StaticHandler
 from usher.adapters.static_files import StaticConfig
 from usher.adapters.wsgi import ExcInfo, WsgiApp, WsgiExchange, WsgiHandler
 from usher.options import Settings
+from usher.protocols.events import Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +75,62 @@ def routing_from_settings(settings: Settings) -> Routing | None:
     )
 
 
-def with_static(handler: Handler, static: StaticConfig | None) -> Handler:
+def with_static(
+    handler: Handler, static: StaticConfig | None, routing: Routing | None = None
+) -> Handler:
     """A listener's handler with its static files in front: a request a file answers never
-    reaches the mounts, the routes or the app (usher.adapters.static)."""
-    return handler if static is None else StaticHandler(handler, static)
+    reaches the mounts or the app (usher.adapters.static); the routing options apply to it as
+    `FileRouting` says."""
+    if static is None:
+        return handler
+    return StaticHandler(handler, static, None if routing is None else FileRouting(routing))
+
+
+class FileRouting:
+    """The routing options as static files see them, as uWSGI applies them to a file it serves:
+    the request chain runs before the file is sent (a redirect, return or break answers instead;
+    addheader, delheader and donotlog apply), and add-header and del-header edit every response.
+    Mounts, rewrites and the response chain concern the app's responses only."""
+
+    __slots__ = ("routing",)
+
+    def __init__(self, routing: Routing) -> None:
+        self.routing = routing
+
+    def request_effects(self, request: Request, peer: tuple[str, str]) -> Effects:
+        rules = self.routing.request.rules
+        if not rules:
+            return Effects()
+        return run_chain(rules, request_variables(request, peer), Effects())
+
+    def edit(self, headers: list[tuple[str, str]], effects: Effects) -> list[tuple[str, str]]:
+        routing = self.routing
+        if routing.del_headers:
+            headers = [pair for pair in headers if pair[0].lower() not in routing.del_headers]
+        headers = [*headers, *routing.add_headers]
+        if effects.del_headers:
+            headers = [pair for pair in headers if pair[0].lower() not in effects.del_headers]
+        return [*headers, *effects.add_headers]
+
+
+def request_variables(request: Request, peer: tuple[str, str]) -> dict[str, object]:
+    """The CGI variables the rules test, for a request no environ is built for: the front
+    server's over uwsgi, else the request line's and headers' (as the WSGI environ names them)."""
+    if request.vars is not None:
+        return dict(request.vars)
+    path, query = request.path, request.query
+    variables: dict[str, object] = {
+        "REQUEST_METHOD": request.method,
+        "PATH_INFO": (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1"),
+        "QUERY_STRING": query.decode("latin-1"),
+        "REQUEST_URI": (path + b"?" + query if query else path).decode("latin-1"),
+        "REMOTE_ADDR": peer[0],
+        "REMOTE_PORT": peer[1],
+    }
+    for name, value in request.headers:
+        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        variables.setdefault(key, value.decode("latin-1"))
+    return variables
 
 
 def _header_pair(line: str) -> tuple[str, str]:

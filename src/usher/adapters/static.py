@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Protocol
 
 from usher.adapters.base import Exchange, Handler, Responder
+from usher.adapters.routes import Effects
 from usher.adapters.static_files import (
     REFUSED,
     Found,
@@ -68,14 +70,33 @@ def request_headers(request: Request) -> dict[bytes, str]:
     return found
 
 
+class FileRoutes(Protocol):
+    """What of the routing options applies to static files (usher.adapters.router.FileRouting):
+    the request chain, run before a file is sent, and the header edits of every response."""
+
+    def request_effects(self, request: Request, peer: tuple[str, str]) -> Effects:
+        """The request chain's effects for this request."""
+        ...
+
+    def edit(self, headers: list[tuple[str, str]], effects: Effects) -> list[tuple[str, str]]:
+        """A response's headers with add-header, del-header and the chain's edits applied."""
+        ...
+
+
+_NO_EFFECTS = Effects()
+
+
 class StaticHandler:
     """Static files in front of another handler (the app's, or the router's)."""
 
-    __slots__ = ("files", "inner", "runs_coroutines")
+    __slots__ = ("files", "inner", "routes", "runs_coroutines")
 
-    def __init__(self, inner: Handler, config: StaticConfig) -> None:
+    def __init__(
+        self, inner: Handler, config: StaticConfig, routes: FileRoutes | None = None
+    ) -> None:
         self.inner = inner
         self.files = StaticFiles(config)
+        self.routes = routes
         self.runs_coroutines = inner.runs_coroutines
 
     def serving(self, loop_shared: bool) -> None:
@@ -86,13 +107,13 @@ class StaticHandler:
         found = None if request.upgrade else self.files.lookup(request.path)
         if found is None:
             return self.inner.begin(request, responder)
-        return StaticExchange(self.files, request, responder, found)
+        return StaticExchange(self.files, request, responder, found, self.routes)
 
 
 class StaticExchange:
     """One request a static file answers; the request's body, if any, is read and dropped."""
 
-    __slots__ = ("fd", "files", "found", "out", "parts", "request")
+    __slots__ = ("effects", "fd", "files", "found", "out", "parts", "request", "routes")
 
     def __init__(
         self,
@@ -100,8 +121,11 @@ class StaticExchange:
         request: Request,
         out: Responder,
         found: Found | Redirect | Refused,
+        routes: FileRoutes | None = None,
     ) -> None:
         self.files = files
+        self.routes = routes
+        self.effects = _NO_EFFECTS
         self.request = request
         self.out = out
         self.found = found
@@ -114,27 +138,39 @@ class StaticExchange:
 
     def receive_end(self) -> None:
         found, out = self.found, self.out
-        out.quiet = False
+        out.quiet = False  # set on every request: a connection's responder is reused
+        routes = self.routes
+        if routes is not None and found is not REFUSED:
+            # As uWSGI does, the request chain runs before a file is sent: it may answer instead.
+            self.effects = effects = routes.request_effects(self.request, out.peer)
+            out.quiet = effects.quiet
+            if effects.answer is not None:
+                status, headers, body = effects.answer
+                if status:
+                    self._whole(status, headers, body)
+                else:  # break with no status: uWSGI ends the request without a response
+                    out.abort()
+                return
         if found is REFUSED:
-            out.send_whole("400 Bad Request", _TEXT, b"Bad Request\n")
+            self._whole("400 Bad Request", _TEXT, b"Bad Request\n")
         elif isinstance(found, Redirect):
             query = self.request.query
             location = found.location + ("?" + query.decode("latin-1") if query else "")
-            out.send_whole("301 Moved Permanently", [*_TEXT, ("Location", location)], b"")
+            self._whole("301 Moved Permanently", [*_TEXT, ("Location", location)], b"")
         elif self.request.method not in ("GET", "HEAD"):
-            out.send_whole("405 Method Not Allowed", [*_TEXT, ("Allow", "GET, HEAD")], b"")
+            self._whole("405 Method Not Allowed", [*_TEXT, ("Allow", "GET, HEAD")], b"")
         else:
             assert isinstance(found, Found)
             self.answer(found)
 
     def answer(self, found: Found) -> None:
-        request, out = self.request, self.out
+        request = self.request
         wanted = request_headers(request)
         expiries = self.files.config.expiries
         plain = not wanted or (len(wanted) == 1 and b"accept-encoding" in wanted)
         if plain and not found.gzip and not expiries and found.body is not None:
             # The common request for an unchanged small file: headers made once, one write.
-            out.send_whole("200 OK", found.headers, found.body)
+            self._whole("200 OK", found.headers, found.body)
             return
         real, st, body = found.real, found.st, found.body
         headers, etag, modified = found.headers, found.etag, found.last_modified
@@ -169,10 +205,10 @@ class StaticExchange:
             # RFC 9110 15.4.5: the validators and caching headers a 200 would carry, and no
             # header describing a body.
             kept = [(n, v) for n, v in headers if n in ("ETag", "Last-Modified", "Cache-Control")]
-            out.send_whole("304 Not Modified", [*kept, *caching, *vary], b"")
+            self._whole("304 Not Modified", [*kept, *caching, *vary], b"")
             return
         if verdict == conditional.PRECONDITION_FAILED:
-            out.send_whole("412 Precondition Failed", _TEXT, b"Precondition Failed\n")
+            self._whole("412 Precondition Failed", _TEXT, b"Precondition Failed\n")
             return
         headers = [*headers, *vary, *caching]
         spans = None
@@ -183,18 +219,30 @@ class StaticExchange:
                 spans = ranges.plan_ranges(range_header, size)
         if spans is ranges.UNSATISFIABLE:
             headers = [*_TEXT, ("Content-Range", f"bytes */{size}")]
-            out.send_whole("416 Range Not Satisfiable", headers, b"")
+            self._whole("416 Range Not Satisfiable", headers, b"")
             return
         if isinstance(spans, list):
             self._partial(real, st, spans, headers, found.content_type)
             return
         if request.method == "HEAD":
-            out.send_whole("200 OK", [*headers, ("Content-Length", str(size))], b"")
+            self._whole("200 OK", [*headers, ("Content-Length", str(size))], b"")
             return
         if body is not None:
-            out.send_whole("200 OK", headers, body)
+            self._whole("200 OK", headers, body)
             return
         self._send_file(real, "200 OK", headers, size, [(0, size - 1)])
+
+    def _whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        routes = self.routes
+        if routes is not None:
+            headers = routes.edit(headers, self.effects)
+        self.out.send_whole(status, headers, body)
+
+    def _head(self, status: str, headers: list[tuple[str, str]], length: int) -> None:
+        routes = self.routes
+        if routes is not None:
+            headers = routes.edit(headers, self.effects)
+        self.out.send_head(status, headers, length)
 
     def _expires(self, found: Found) -> list[tuple[str, str]]:
         config = self.files.config
@@ -251,9 +299,9 @@ class StaticExchange:
         try:
             self.fd = os.open(real, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            self.out.send_whole("404 Not Found", _TEXT, b"Not Found\n")
+            self._whole("404 Not Found", _TEXT, b"Not Found\n")
             return
-        self.out.send_head(status, [*headers, ("Content-Length", str(length))], length)
+        self._head(status, [*headers, ("Content-Length", str(length))], length)
         self.parts = parts
         parts.reverse()  # popped from the end
         self.resume()

@@ -157,7 +157,7 @@ def listener_context(
         )
     else:
         handler = _wsgi_handler(settings, ctx, app, server_name, server_port, routing, mounts)
-    handler = with_static(handler, static)
+    handler = with_static(handler, static, routing)
     limits = Limits(
         max_head=settings.buffer_size,
         max_body=settings.limit_post,
