@@ -432,3 +432,22 @@ def test_django_collectstatic_with_hashed_names(
     assert plain.status == 200 and plain.header("cache-control") is None
     page = get(address, "/admin/login/")
     assert page.status == 200 and f"/static/{hashed}".encode() in page.body
+
+
+def test_in_front_of_an_asgi_app(serve: Serve, site: Path) -> None:
+    if not server_is_usher():
+        pytest.skip("usher's static files")
+    port = free_port()
+    serve(
+        [
+            "--http-socket", f"127.0.0.1:{port}",
+            "--wsgi-file", str(FIXTURES / "asgi_apps.py"),
+            "--static-map", f"/static={site}/static",
+        ]
+    )  # fmt: skip
+    address = ("127.0.0.1", port)
+    assert get(address, "/static/css/app.css").body == b"body { color: red }\n"
+    big = get(address, "/static/big.bin")
+    assert len(big.body) == BIG
+    assert get(address, "/").body == b"hello from asgi"
+    assert get(address, "/static/none").body == b"no such path"
