@@ -74,6 +74,8 @@ def _uwsgi_static(run: Launch) -> list[str]:
 
 def _gunicorn_whitenoise(run: Launch) -> list[str]:
     prepare_files()
+    # Always the WhiteNoise app, also when the docs list the commands for the hello app.
+    run = Launch(STATIC_APPS["static-1k"], run.port)
     return _gunicorn("--worker-class", "gthread", "--threads", "4")(run)
 
 
