@@ -203,3 +203,26 @@ def test_a_rewritten_file_is_seen_at_once(site: Path) -> None:
     after = files.lookup(b"/static/css/app.css")
     assert isinstance(after, Found) and after.body == b"body{color:red}"
     assert after.etag != before.etag
+
+
+def test_static_map2_appends_the_whole_path(site: Path) -> None:
+    files = files_for("--static-map2", f"/static={site}")
+    found = files.lookup(b"/static/css/app.css")
+    assert isinstance(found, Found) and found.real == str(site / "static/css/app.css").encode()
+    assert files.lookup(b"/other/more.js") is None
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "served"),
+    [
+        ("--static-gzip-dir", "{site}/static/css", True),
+        ("--static-gzip-prefix", "{site}/other", False),
+        ("--static-gzip-ext", ".css", True),
+        ("--static-gzip-suffix", ".js", False),
+        ("--static-gzip", r"app\.c", True),
+    ],
+)
+def test_gzip_selection_options(site: Path, option: str, value: str, served: bool) -> None:
+    files = files_for("--static-map", f"/static={site}/static", option, value.format(site=site))
+    found = files.lookup(b"/static/css/app.css")
+    assert isinstance(found, Found) and found.gzip is served
