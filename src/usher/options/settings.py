@@ -16,6 +16,7 @@ from typing import Literal
 from usher.options.groups import CONFIG
 from usher.options.spec import OptionSpec, option
 from usher.options.table_beside import BesideOptions
+from usher.options.table_emperor import EmperorOptions
 from usher.options.table_limits import ControlOptions, LimitOptions, RecyclingOptions, StatsOptions
 from usher.options.table_processes import FileAndLogOptions, ProcessOptions
 from usher.options.table_serving import AppOptions, ListenerOptions, RoutingOptions
@@ -28,6 +29,7 @@ ListenerProtocol = Literal["http", "uwsgi"]
 # The last base's fields come first: the bases are listed from the last section to the first.
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings(
+    EmperorOptions,
     BesideOptions,
     StatsOptions,
     ControlOptions,

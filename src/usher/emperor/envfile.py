@@ -1,0 +1,30 @@
+"""A vassal's env file: KEY=VALUE lines, as systemd's EnvironmentFile= reads the simple ones.
+
+Blank lines and lines starting with # or ; are skipped; a value may be wrapped in one pair of
+single or double quotes, which are removed. No expansion and no escapes: what is written is
+what the vassal gets.
+"""
+
+from __future__ import annotations
+
+
+class EnvFileError(ValueError):
+    """A line that is not KEY=VALUE; str() names the file and line."""
+
+
+def parse_env(text: str, name: str) -> dict[str, str]:
+    """The variables of an env file's text (`name` is for the error message)."""
+    found: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        key, equals, value = line.removeprefix("export ").partition("=")
+        key = key.strip()
+        if not equals or not key.replace("_", "a").isalnum() or key[0].isdigit():
+            raise EnvFileError(f"{name}:{number}: expected KEY=VALUE, got {raw.strip()!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        found[key] = value
+    return found
