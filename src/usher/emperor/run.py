@@ -351,7 +351,7 @@ class Emperor:
             return
         if text != self.announced:
             self.announced = text
-            systemd.status(text)
+            systemd.status(text, wait=False)
 
     def summary(self) -> str:
         """One line for systemd's STATUS=: how many vassals, and in which state."""
