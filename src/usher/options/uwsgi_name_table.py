@@ -31,7 +31,6 @@ _SYSTEMD_HOOK = (
     "run setup steps from the service manager (systemd ExecStartPre=, a container entrypoint)"
 )
 _SANDBOX = "use systemd's sandboxing options or a container"
-_ORCHESTRATOR = "run one usher per app, each under systemd or a container orchestrator"
 _STATIC = "serve static files from nginx, or from the app (WhiteNoise for Django)"
 _ROUTE = "route, rewrite and redirect in nginx or in the app"
 _HEADERS = "set response headers in the app (middleware) or in nginx"
@@ -218,7 +217,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     ),
     (
         "unsupported",
-        _ORCHESTRATOR,
+        "usher's emperor runs the vassals of a folder or glob of config files (docs/emperor.md)",
         "emperor-proxy-socket emperor-wrapper "
         "emperor-wrapper-override emperor-wrapper-fallback emperor-nofollow emperor-procname "
         "emperor-required-heartbeat emperor-curse-tolerance emperor-pidfile "
