@@ -12,6 +12,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +38,7 @@ STEP_TIMEOUT = 20.0
 def vassal_ini(path: Path, listener: str, extra: str = "", app: Path = APP) -> Path:
     """Write a plain uWSGI-style vassal config; returns its path."""
     path.write_text(
-        f"[uwsgi]\nmaster = true\nprocesses = 1\ndisable-logging = true\n{listener}\nwsgi-file = {app}\n{extra}"
+        f"[uwsgi]\nmaster = true\nprocesses = 1\n{listener}\nwsgi-file = {app}\n{extra}"
     )
     return path
 
@@ -89,9 +90,11 @@ def folder() -> Iterator[Path]:
 
 def start_emperor(serve: Serve, folder: Path, *extra: str) -> tuple[ServerProcess, str]:
     stats = f"127.0.0.1:{free_port()}"
+    # vassals-set: every vassal runs without its access log (the load would fill the log).
     emperor = serve(
-        ["emperor", str(folder), "--emperor-freq", "1", "--emperor-stats", stats, *extra]
-    )
+        ["emperor", str(folder), "--emperor-freq", "1", "--emperor-stats", stats,
+         "--vassals-set", "disable-logging=true", *extra]
+    )  # fmt: skip
     return emperor, stats
 
 
@@ -178,6 +181,7 @@ def test_vassals_come_and_go_while_a_healthy_one_serves_under_load(
     finally:
         load.finish()
     assert load.failures == [] and load.ok > 20
+    assert "GET /" not in emperor.log_text()  # vassals-set reached every vassal
     healthy = vassal(fetch(stats), "healthy.ini")
     assert healthy is not None and healthy["pid"] == healthy_pid and healthy["respawns"] == 0
     notes = emperor.drain_notifications()
@@ -245,8 +249,13 @@ def test_on_demand_vassal_starts_at_the_first_connection_and_sleeps_when_idle(
 ) -> None:
     sockets = short_tmp_dir("usher-ondemand-")
     address = str(sockets / "lazy.socket")
-    vassal_ini(folder / "lazy.ini", f"http-socket = {address}", "idle = 1\ndie-on-idle = true\n")
-    _, stats = start_emperor(serve, folder, "--emperor-on-demand-directory", str(sockets))
+    vassal_ini(folder / "lazy.ini", f"http-socket = {address}")
+    # vassals-include: every vassal also reads this file, after its own.
+    (sockets / "idle.conf").write_text("[uwsgi]\nidle = 1\ndie-on-idle = true\n")
+    _, stats = start_emperor(
+        serve, folder, "--emperor-on-demand-directory", str(sockets),
+        "--vassals-include", str(sockets / "idle.conf"),
+    )  # fmt: skip
     document = fetch(stats)
     row = vassal(document, "lazy.ini")
     assert row is not None and row["status"] == "waiting" and row["pid"] == 0
@@ -259,3 +268,16 @@ def test_on_demand_vassal_starts_at_the_first_connection_and_sleeps_when_idle(
     assert second["pid"] != first["pid"]
     assert vassal(fetch(stats), "lazy.ini")["respawns"] == 1  # type: ignore[index]
     shutil.rmtree(sockets, ignore_errors=True)
+
+
+def test_vassals_stop_when_the_emperor_is_killed(serve: Serve, folder: Path) -> None:
+    vassal_ini(folder / "orphan.ini", f"http-socket = 127.0.0.1:{free_port()}")
+    emperor, stats = start_emperor(serve, folder)
+    pid = vassal(fetch(stats), "orphan.ini")["pid"]  # type: ignore[index]
+    pidfd = os.pidfd_open(pid)
+    try:
+        emperor.send_signal(signal.SIGKILL)
+        # The parent-death signal (SIGTERM) stops the vassal gracefully: no unsupervised orphan.
+        assert select.select([pidfd], [], [], STEP_TIMEOUT)[0], "the vassal outlived its emperor"
+    finally:
+        os.close(pidfd)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from usher.emperor.run import Emperor
 from usher.emperor.sources import UnsupportedSource, patterns
 from usher.logfile import reopen
@@ -31,6 +33,14 @@ def run_emperor(settings: Settings, notes: tuple[str, ...]) -> int:
     except ListenerError as exc:
         write_line(f"usher: emperor-stats: {exc}")
         return 1
+    if settings.pidfile:
+        # `usher --stop PIDFILE` stops the emperor and its vassals, `--reload` reloads them all.
+        try:
+            with open(settings.pidfile, "w") as handle:
+                handle.write(f"{os.getpid()}\n")
+        except OSError as exc:
+            write_line(f"usher: cannot write pidfile {settings.pidfile}: {exc.strerror}")
+            return 1
     try:
         # As uWSGI's emperor with uid/gid: the emperor, and so every vassal, runs as that user
         # (emperor-tyrant needs root, to give each vassal its file's owner).

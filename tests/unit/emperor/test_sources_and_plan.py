@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from usher.emperor.envfile import EnvFileError, parse_env
+from usher.emperor.ondemand import on_demand_address
 from usher.emperor.plan import Changes, compare
 from usher.emperor.sources import SeenFile, UnsupportedSource, patterns, scan
 
@@ -87,3 +88,12 @@ def test_env_files_read_simple_key_value_lines() -> None:
 def test_env_files_refuse_other_lines_by_file_and_line(line: str) -> None:
     with pytest.raises(EnvFileError, match=r"^app\.env:2: expected KEY=VALUE"):
         parse_env(f"OK=1\n{line}\n", "app.env")
+
+
+def test_on_demand_addresses_from_a_directory_or_a_file_beside_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "shop.ini"
+    assert on_demand_address(str(config), "/run/vassals", None) == "/run/vassals/shop.socket"
+    assert on_demand_address(str(config), None, ".socket") is None  # no such file: not on demand
+    (tmp_path / "shop.ini.socket").write_text("127.0.0.1:3031\nignored\n")
+    assert on_demand_address(str(config), None, ".socket") == "127.0.0.1:3031"
+    assert on_demand_address(str(config), None, None) is None
