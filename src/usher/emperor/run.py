@@ -330,7 +330,6 @@ class Emperor:
             fields = notice.fields
             if fields.get("READY") == "1":
                 vassal.ready, vassal.ready_at = True, time.time()
-                vassal.failures = 0
             if fields.get("RELOADING") == "1" or fields.get("STOPPING") == "1":
                 vassal.ready = False
             if "STATUS" in fields:

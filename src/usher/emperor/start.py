@@ -24,6 +24,9 @@ def run_emperor(settings: Settings, notes: tuple[str, ...]) -> int:
         reopen(settings.logto)
     for note in notes:
         write_line(f"usher: note: {note}")
+    for value in settings.emperor:
+        if "*" not in value and not os.path.isdir(value.removeprefix("dir://")):
+            write_line(f"usher: note: emperor = {value}: no such directory (yet); watching for it")
     if settings.listeners:
         write_line(
             "usher: note: the emperor serves no app itself; its listeners are ignored (give them to a vassal)"
