@@ -157,22 +157,19 @@ def test_vassals_come_and_go_while_a_healthy_one_serves_under_load(
         document = wait_for(stats, reloaded)
         assert vassal(document, "other.ini")["pid"] == other_pid  # type: ignore[index]
 
-        # Broken: it crash-loops, and is throttled with a growing wait; the others go on.
-        vassal_ini(folder / "broken.ini", "http-socket = 127.0.0.1:0", app=folder / "missing.py")
+        # Its env file changed: restarted (a new process), with the new variables.
+        (folder / "other.env").write_text("GREETING=bonjour\n")
         document = wait_for(
             stats,
-            lambda doc: any(
-                item["id"] == "broken.ini" and item["throttle_level"] >= 2
-                for item in doc["blacklist"]
+            lambda doc: (
+                (row := vassal(doc, "other.ini")) is not None
+                and row["pid"] not in (0, other_pid)
+                and row["ready"] == 1
             ),
-            emperor=emperor,
         )
-        broken = vassal(document, "broken.ini")
-        assert broken is not None and broken["respawns"] >= 1 and broken["status"] == "throttled"
-        assert "exit status" in broken["last_exit"]
-        # Fixed: the touched file is tried at once, and runs.
-        vassal_ini(folder / "broken.ini", f"http-socket = 127.0.0.1:{free_port()}")
-        wait_for(stats, is_("broken.ini", "running"))
+        assert json.loads(get(("127.0.0.1", other_port), "/").body)["greeting"] == "bonjour"
+        assert not alive(other_pid)
+        other_pid = vassal(document, "other.ini")["pid"]  # type: ignore[index]
 
         # Removed: stopped gracefully, and forgotten.
         (folder / "other.ini").unlink()
@@ -184,11 +181,48 @@ def test_vassals_come_and_go_while_a_healthy_one_serves_under_load(
     assert "GET /" not in emperor.log_text()  # vassals-set reached every vassal
     healthy = vassal(fetch(stats), "healthy.ini")
     assert healthy is not None and healthy["pid"] == healthy_pid and healthy["respawns"] == 0
-    notes = emperor.drain_notifications()
-    assert any("READY=1" in note for note in notes)
-    assert any("STATUS=" in note and "throttled: broken.ini" in note for note in notes)
+    assert any("READY=1" in note for note in emperor.drain_notifications())
     assert emperor.stop() == 0
     assert not alive(healthy_pid)
+
+
+def test_a_crash_looping_vassal_is_throttled_without_affecting_the_others(
+    serve: Serve, folder: Path
+) -> None:
+    healthy_port = free_port()
+    vassal_ini(folder / "healthy.ini", f"http-socket = 127.0.0.1:{healthy_port}")
+    emperor, stats = start_emperor(serve, folder)
+    healthy_pid = vassal(fetch(stats), "healthy.ini")["pid"]  # type: ignore[index]
+    load = Load(("127.0.0.1", healthy_port))
+    load.start()
+    try:
+        vassal_ini(folder / "broken.ini", "http-socket = 127.0.0.1:0", app=folder / "missing.py")
+        document = wait_for(
+            stats,
+            lambda doc: any(
+                item["id"] == "broken.ini" and item["throttle_level"] >= 3
+                for item in doc["blacklist"]
+            ),
+            emperor=emperor,
+        )
+        broken = vassal(document, "broken.ini")
+        assert broken is not None and broken["status"] == "throttled" and broken["pid"] == 0
+        assert broken["respawns"] >= 2 and "exit status 1" in broken["last_exit"]
+        # Each failed start in a row doubles the wait (usher.supervise.backoff), and says so.
+        log = emperor.log_text()
+        waits = [log.index(f"in a row, next try in {wait} s") for wait in ("0.5", "1.0", "2.0")]
+        assert waits == sorted(waits)
+        # Fixed: the edited file is tried at once, and runs.
+        vassal_ini(folder / "broken.ini", f"http-socket = 127.0.0.1:{free_port()}")
+        wait_for(stats, is_("broken.ini", "running"), emperor=emperor)
+    finally:
+        load.finish()
+    assert load.failures == [] and load.ok > 20
+    healthy = vassal(fetch(stats), "healthy.ini")
+    assert healthy is not None and healthy["pid"] == healthy_pid and healthy["respawns"] == 0
+    statuses = [note for note in emperor.drain_notifications() if "STATUS=" in note]
+    assert any("1 throttled" in note and "(throttled: broken.ini)" in note for note in statuses)
+    emperor.wait_notification("STATUS=2 vassal(s): 2 ready")  # and systemd sees it recover
 
 
 def test_uwsgitop_and_usher_top_show_the_vassals(
