@@ -222,7 +222,7 @@ def test_a_crash_looping_vassal_is_throttled_without_affecting_the_others(
     assert healthy is not None and healthy["pid"] == healthy_pid and healthy["respawns"] == 0
     statuses = [note for note in emperor.drain_notifications() if "STATUS=" in note]
     assert any("1 throttled" in note and "(throttled: broken.ini)" in note for note in statuses)
-    emperor.wait_notification("STATUS=2 vassal(s): 2 ready")  # and systemd sees it recover
+    emperor.wait_notification("STATUS=2 vassal(s): 2 running")  # and systemd sees it recover
 
 
 def test_uwsgitop_and_usher_top_show_the_vassals(

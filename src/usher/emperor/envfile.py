@@ -28,3 +28,14 @@ def parse_env(text: str, name: str) -> dict[str, str]:
             value = value[1:-1]
         found[key] = value
     return found
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """The variables of the env file at `path` (none when there is no such file); OSError or
+    EnvFileError when it cannot be read."""
+    try:
+        with open(path) as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return {}
+    return parse_env(text, path)

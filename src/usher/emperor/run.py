@@ -19,11 +19,12 @@ import os
 import signal
 import time
 
-from usher.emperor.envfile import EnvFileError, parse_env
+from usher.emperor.envfile import EnvFileError, read_env_file
 from usher.emperor.launch import Launch, launch
 from usher.emperor.notify import NotifySocket
 from usher.emperor.ondemand import bind_on_demand, on_demand_address
 from usher.emperor.plan import compare
+from usher.emperor.report import SystemdReport, apply_notice
 from usher.emperor.sources import SeenFile, env_path, scan
 from usher.emperor.stats import StatsServer, document
 from usher.emperor.vassal import Vassal, VassalCommand
@@ -57,8 +58,7 @@ class Emperor:
         self.notify = NotifySocket()
         self.stats = StatsServer(settings.emperor_stats) if settings.emperor_stats else None
         self.stopping = False
-        self.announced = ""
-        self.ready_sent = False
+        self.report = SystemdReport()
         self.next_scan = 0.0
         env = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
         self.base_env = {**env, "NOTIFY_SOCKET": self.notify.address}
@@ -105,7 +105,8 @@ class Emperor:
                 )
                 kill(vassal.pid, signal.SIGKILL)
                 vassal.kill_at = None
-        self._announce()
+        if not self.stopping:
+            self.report.announce(list(self.vassals.values()))
 
     def _timeout(self) -> float:
         deadlines = [] if self.stopping else [self.next_scan]
@@ -240,7 +241,7 @@ class Emperor:
         if vassal.running or self.stopping:
             return
         try:
-            env = {**self.base_env, **_read_env_file(vassal.seen.path)}
+            env = {**self.base_env, **read_env_file(env_path(vassal.seen.path))}
         except (OSError, EnvFileError) as exc:
             self._failed(vassal, f"env file: {exc}", lived=0.0)
             return
@@ -319,49 +320,9 @@ class Emperor:
     # -- readiness and reports -----------------------------------------------------------------
 
     def _read_notices(self) -> None:
-        by_pid = {v.pid: v for v in self.vassals.values() if v.running}
+        running = {vassal.pid: vassal for vassal in self.vassals.values() if vassal.running}
         for notice in self.notify.receive():
-            vassal = by_pid.get(notice.pid)
-            if vassal is None:
-                with contextlib.suppress(ValueError):
-                    vassal = by_pid.get(int(notice.fields.get("MAINPID", "0")))
-            if vassal is None:
-                continue
-            fields = notice.fields
-            if fields.get("READY") == "1":
-                vassal.ready, vassal.ready_at = True, time.time()
-            if fields.get("RELOADING") == "1" or fields.get("STOPPING") == "1":
-                vassal.ready = False
-            if "STATUS" in fields:
-                vassal.status = fields["STATUS"]
-
-    def _announce(self) -> None:
-        """Tell systemd: READY=1 once every vassal of the first scan is ready, throttled or
-        waiting for a connection; then STATUS= whenever the summary changes."""
-        if self.stopping:
-            return
-        text = self.summary()
-        if not self.ready_sent:
-            if all(v.ready or not v.running for v in self.vassals.values()):
-                self.ready_sent = True
-                self.announced = text
-                systemd.ready(text)
-                write_line(f"usher emperor: ready: {text}")
-            return
-        if text != self.announced:
-            self.announced = text
-            systemd.status(text, wait=False)
-
-    def summary(self) -> str:
-        """One line for systemd's STATUS=: how many vassals, and in which state."""
-        counts: dict[str, int] = {}
-        for vassal in self.vassals.values():
-            word = _summary_word(vassal)
-            counts[word] = counts.get(word, 0) + 1
-        parts = ", ".join(f"{count} {word}" for word, count in sorted(counts.items()))
-        throttled = sorted(v.name for v in self.vassals.values() if v.respawn_at is not None)
-        tail = f" (throttled: {' '.join(throttled)})" if throttled else ""
-        return f"{len(self.vassals)} vassal(s): {parts or 'none'}{tail}"
+            apply_notice(notice, running)
 
     def _document(self) -> dict[str, object]:
         return document(
@@ -378,26 +339,8 @@ class Emperor:
         self.reactor.close()
 
 
-def _summary_word(vassal: Vassal) -> str:
-    if vassal.respawn_at is not None:
-        return "throttled"
-    if vassal.running:
-        return "ready" if vassal.ready else "starting"
-    return "waiting" if vassal.on_demand is not None else "stopped"
-
-
 def _wake_only(signum: int, frame: object) -> None:
     """The handler of every emperor signal: the wakeup fd carries it to the loop."""
-
-
-def _read_env_file(config: str) -> dict[str, str]:
-    path = env_path(config)
-    try:
-        with open(path) as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        return {}
-    return parse_env(text, path)
 
 
 def _has_listener(args: list[str], env: dict[str, str]) -> bool:

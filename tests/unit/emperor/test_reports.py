@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from usher.cli import main
-from usher.emperor.notify import NotifySocket, parse_fields
+from usher.emperor.notify import Notice, NotifySocket, parse_fields
+from usher.emperor.report import apply_notice, summary
 from usher.emperor.sources import SeenFile
 from usher.emperor.stats import document, state
 from usher.emperor.vassal import Vassal, VassalCommand
@@ -103,3 +104,20 @@ def test_unsupported_sources_are_one_line_and_status_2(capfd: pytest.CaptureFixt
 def test_emperor_needs_a_source(capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["emperor"]) == 2
     assert "usage: usher emperor DIR|GLOB" in capfd.readouterr().err
+
+
+def test_notices_set_readiness_and_status_of_the_sender_or_the_master_it_names() -> None:
+    vassal = make("a.ini", pid=10)
+    running = {10: vassal}
+    apply_notice(Notice(10, {"READY": "1", "STATUS": "serving with 2 workers"}), running)
+    assert vassal.ready and vassal.ready_at > 0 and vassal.status == "serving with 2 workers"
+    apply_notice(Notice(11, {"RELOADING": "1", "MAINPID": "10"}), running)  # a worker's
+    assert not vassal.ready
+    apply_notice(Notice(99, {"READY": "1"}), running)  # nobody the emperor started
+    assert not vassal.ready
+
+
+def test_the_summary_counts_states_and_names_the_throttled() -> None:
+    vassals = [make("a.ini", pid=1, ready=True), make("b.ini", respawn_at=9.0), make("c.ini")]
+    assert summary(vassals) == "3 vassal(s): 1 running, 1 stopped, 1 throttled (throttled: b.ini)"
+    assert summary([]) == "0 vassal(s): none"
