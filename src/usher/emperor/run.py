@@ -241,7 +241,7 @@ class Emperor:
         if vassal.running or self.stopping:
             return
         try:
-            env = {**self.base_env, **read_env_file(env_path(vassal.seen.path))}
+            env = {**self.base_env, **read_env_file(env_path(vassal.seen.path), vassal.uid)}
         except (OSError, EnvFileError) as exc:
             self._failed(vassal, f"env file: {exc}", lived=0.0)
             return

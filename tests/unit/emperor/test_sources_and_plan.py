@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from usher.emperor.envfile import EnvFileError, parse_env
+from usher.emperor.envfile import EnvFileError, parse_env, read_env_file
 from usher.emperor.ondemand import on_demand_address
 from usher.emperor.plan import Changes, compare
 from usher.emperor.sources import SeenFile, UnsupportedSource, patterns, scan
@@ -97,3 +97,13 @@ def test_on_demand_addresses_from_a_directory_or_a_file_beside_the_config(tmp_pa
     (tmp_path / "shop.ini.socket").write_text("127.0.0.1:3031\nignored\n")
     assert on_demand_address(str(config), None, ".socket") == "127.0.0.1:3031"
     assert on_demand_address(str(config), None, None) is None
+
+
+def test_a_tyrants_env_file_must_belong_to_the_vassals_user(tmp_path: Path) -> None:
+    env = tmp_path / "app.env"
+    env.write_text("A=1\n")
+    mine = os.getuid()
+    assert read_env_file(str(env), owner=mine) == {"A": "1"}
+    assert read_env_file(str(tmp_path / "none.env"), owner=mine) == {}
+    with pytest.raises(EnvFileError, match="not owned by the vassal's user"):
+        read_env_file(str(env), owner=mine + 1)
