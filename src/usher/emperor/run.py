@@ -208,7 +208,12 @@ class Emperor:
 
     def _touched(self, vassal: Vassal, now: SeenFile) -> None:
         vassal.seen = now
-        if vassal.running:
+        if vassal.running and not vassal.ready:
+            # Still starting: its master may not handle SIGHUP yet (the default action ends
+            # it), and it reads the file anew on a start anyway.
+            write_line(f"usher emperor: {vassal.name} changed while starting; starting it again")
+            self._restart(vassal)
+        elif vassal.running:
             write_line(f"usher emperor: {vassal.name} changed; reloading it gracefully (SIGHUP)")
             kill(vassal.pid, signal.SIGHUP)
         elif vassal.respawn_at is not None:  # throttled: the file was edited, perhaps fixed

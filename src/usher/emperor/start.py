@@ -20,6 +20,12 @@ def run_emperor(settings: Settings, notes: tuple[str, ...]) -> int:
     except UnsupportedSource as exc:
         write_line(f"usher: {exc}")
         return 2
+    if settings.emperor_tyrant and (os.geteuid() != 0 or settings.uid or settings.gid):
+        write_line(
+            "usher: emperor-tyrant starts each vassal as its file's owner, which only root can: "
+            "run the emperor as root, without uid/gid"
+        )
+        return 2
     if settings.logto:
         reopen(settings.logto)
     for note in notes:

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,10 @@ def test_the_summary_counts_states_and_names_the_throttled() -> None:
     vassals = [make("a.ini", pid=1, ready=True), make("b.ini", respawn_at=9.0), make("c.ini")]
     assert summary(vassals) == "3 vassal(s): 1 running, 1 stopped, 1 throttled (throttled: b.ini)"
     assert summary([]) == "0 vassal(s): none"
+
+
+def test_a_tyrant_that_cannot_stay_root_is_refused(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["emperor", str(tmp_path), "--emperor-tyrant", "--uid", "nobody"]) == 2
+    assert "only root can" in capfd.readouterr().err
