@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from usher import procname
 from usher.emperor.run import Emperor
 from usher.emperor.sources import UnsupportedSource, patterns
 from usher.logfile import reopen
@@ -57,4 +58,5 @@ def run_emperor(settings: Settings, notes: tuple[str, ...]) -> int:
     except PrivilegeError as exc:
         write_line(f"usher: {exc}")
         return 1
+    procname.set_title(settings, f"usher emperor {' '.join(settings.emperor)}", master=True)
     return emperor.run()
