@@ -315,3 +315,22 @@ def test_vassals_stop_when_the_emperor_is_killed(serve: Serve, folder: Path) -> 
         assert select.select([pidfd], [], [], STEP_TIMEOUT)[0], "the vassal outlived its emperor"
     finally:
         os.close(pidfd)
+
+
+def test_sighup_reloads_every_vassal_gracefully(serve: Serve, folder: Path) -> None:
+    port = free_port()
+    vassal_ini(folder / "app.ini", f"http-socket = 127.0.0.1:{port}")
+    emperor, stats = start_emperor(serve, folder)
+    pid = vassal(fetch(stats), "app.ini")["pid"]  # type: ignore[index]
+    before = json.loads(get(("127.0.0.1", port), "/").body)["pid"]
+    emperor.send_signal(signal.SIGHUP)
+
+    def new_worker(_: dict[str, Any]) -> bool:
+        try:
+            return bool(json.loads(get(("127.0.0.1", port), "/").body)["pid"] != before)
+        except (OSError, ValueError):
+            return False
+
+    document = wait_for(stats, new_worker)
+    assert vassal(document, "app.ini")["pid"] == pid  # type: ignore[index]
+    assert "SIGHUP: reloading every vassal gracefully" in emperor.log_text()

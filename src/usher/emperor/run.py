@@ -112,7 +112,8 @@ class Emperor:
         deadlines = [] if self.stopping else [self.next_scan]
         for vassal in self.vassals.values():
             deadlines += [at for at in (vassal.respawn_at, vassal.kill_at) if at is not None]
-        return max(0.0, min(deadlines, default=1.0) - time.monotonic())
+        now = time.monotonic()
+        return max(0.0, min(deadlines, default=now + 1.0) - now)
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -144,9 +145,9 @@ class Emperor:
 
     def _reload_all(self) -> None:
         write_line("usher emperor: SIGHUP: reloading every vassal gracefully")
-        for vassal in self.vassals.values():
+        for vassal in list(self.vassals.values()):
             if vassal.running and not vassal.removed:
-                kill(vassal.pid, signal.SIGHUP)
+                self._reload(vassal, "SIGHUP")
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -208,19 +209,23 @@ class Emperor:
 
     def _touched(self, vassal: Vassal, now: SeenFile) -> None:
         vassal.seen = now
-        if vassal.running and not vassal.ready:
-            # Still starting: its master may not handle SIGHUP yet (the default action ends
-            # it), and it reads the file anew on a start anyway.
-            write_line(f"usher emperor: {vassal.name} changed while starting; starting it again")
-            self._restart(vassal)
-        elif vassal.running:
-            write_line(f"usher emperor: {vassal.name} changed; reloading it gracefully (SIGHUP)")
-            kill(vassal.pid, signal.SIGHUP)
+        if vassal.running:
+            self._reload(vassal, "changed")
         elif vassal.respawn_at is not None:  # throttled: the file was edited, perhaps fixed
             vassal.respawn_at = None
             self._start(vassal)
         elif vassal.on_demand is None:  # refused (tyrant) or its socket failed: check again
             self._admit(vassal)
+
+    def _reload(self, vassal: Vassal, why: str) -> None:
+        if not vassal.ready:
+            # Still starting: its master may not handle SIGHUP yet (the default action ends
+            # it), and it reads the file anew on a start anyway.
+            write_line(f"usher emperor: {vassal.name} {why} while starting; starting it again")
+            self._restart(vassal)
+            return
+        write_line(f"usher emperor: {vassal.name} {why}; reloading it gracefully (SIGHUP)")
+        kill(vassal.pid, signal.SIGHUP)
 
     def _remove(self, vassal: Vassal) -> None:
         vassal.removed = True
