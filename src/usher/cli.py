@@ -51,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"usher: {exc}", file=sys.stderr)
         return exc.exit_status
+    if checking and loaded.settings.emperor:
+        from usher.emperor.check import check_emperor
+
+        return check_emperor(loaded.settings)
     if checking:
         from usher.check import check_config
 

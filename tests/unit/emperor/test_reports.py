@@ -129,3 +129,18 @@ def test_a_tyrant_that_cannot_stay_root_is_refused(
 ) -> None:
     assert main(["emperor", str(tmp_path), "--emperor-tyrant", "--uid", "nobody"]) == 2
     assert "only root can" in capfd.readouterr().err
+
+
+def test_check_config_checks_every_vassal(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    app = tmp_path / "app.py"
+    app.write_text("def application(environ, start_response):\n    return []\n")
+    (tmp_path / "good.ini").write_text(f"[uwsgi]\nhttp-socket = :0\nwsgi-file = {app}\n")
+    (tmp_path / "bad.ini").write_text(f"[uwsgi]\nhttp-socket = :0\nwsgi-file = {app}.missing\n")
+    assert main(["--check-config", "--emperor", str(tmp_path)]) == 2
+    out, err = capfd.readouterr()
+    assert f"vassal {tmp_path / 'good.ini'}: ok" in out and "2 vassal(s)" in out
+    assert f"vassal {tmp_path / 'bad.ini'}: failed" in err and "does not exist" in err
+    (tmp_path / "bad.ini").unlink()
+    assert main(["--check-config", "--emperor", str(tmp_path)]) == 0
