@@ -334,3 +334,30 @@ def test_sighup_reloads_every_vassal_gracefully(serve: Serve, folder: Path) -> N
     document = wait_for(stats, new_worker)
     assert vassal(document, "app.ini")["pid"] == pid  # type: ignore[index]
     assert "SIGHUP: reloading every vassal gracefully" in emperor.log_text()
+
+
+def test_a_vassal_drops_to_the_uid_its_own_file_names(tmp_path: Path) -> None:
+    user = unprivileged_user()
+    command, env = python_for(user.pw_name)
+    folder = readable_dir("usher-uid-")
+    stats, port = f"127.0.0.1:{free_port()}", free_port()
+    vassal_ini(
+        folder / "app.ini",
+        f"http-socket = 127.0.0.1:{port}",
+        f"uid = {user.pw_name}\ngid = {user.pw_gid}\n",
+    )
+    emperor = start_server(
+        ["emperor", str(folder), "--emperor-freq", "1", "--emperor-stats", stats],
+        log_dir=tmp_path / "emperor", env=env, command=command,
+    )  # fmt: skip
+    try:
+        row = vassal(fetch(stats), "app.ini")
+        assert row is not None and row["status"] == "running"
+        # The emperor stays root; the vassal bound as root, then became the user, as uWSGI's do.
+        assert Path(f"/proc/{emperor.pid}/status").read_text().count("Uid:\t0\t") == 1
+        status = Path(f"/proc/{row['pid']}/status").read_text()
+        assert f"Uid:\t{user.pw_uid}\t{user.pw_uid}" in status
+        assert json.loads(get(("127.0.0.1", port), "/").body)["uid"] == user.pw_uid
+    finally:
+        emperor.close()
+        shutil.rmtree(folder, ignore_errors=True)
