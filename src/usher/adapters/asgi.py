@@ -28,6 +28,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from usher.adapters.asgi_scope import ScopeFrame
 from usher.adapters.base import Responder
 from usher.protocols.events import Request
 
@@ -45,7 +46,7 @@ _DISCONNECT: Message = {"type": "http.disconnect"}
 class AsgiHandler:
     """A listener's ASGI app: the server address it reports, the loop it runs on."""
 
-    __slots__ = ("app", "loop", "report", "server")
+    __slots__ = ("app", "frame", "loop", "report", "server", "state")
 
     runs_coroutines = True  # (usher.adapters.base.Handler)
 
@@ -56,11 +57,16 @@ class AsgiHandler:
         *,
         loop: asyncio.AbstractEventLoop,
         report: Report,
+        state: dict[str, Any] | None = None,
+        frame: ScopeFrame | None = None,
     ) -> None:
         self.app = app
         self.server = server
         self.loop = loop
         self.report = report
+        # The lifespan's state (usher.adapters.lifespan), copied into each request's scope.
+        self.state = state
+        self.frame = frame  # root-path, proxy headers (usher.adapters.asgi_scope)
 
     def serving(self, loop_shared: bool) -> None:
         """Nothing to do: the app's tasks need the loop as it is, visible and running."""
@@ -184,6 +190,10 @@ class AsgiExchange:
     async def _run(self) -> None:
         handler = self.handler
         scope = http_scope(self.request, handler.server, self.out.peer)
+        if handler.state:
+            scope["state"] = handler.state.copy()
+        if handler.frame is not None:
+            handler.frame.apply(scope)
         try:
             await handler.app(scope, self.receive, self.send)
         except Exception as exc:

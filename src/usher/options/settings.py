@@ -15,6 +15,7 @@ from typing import Literal
 
 from usher.options.groups import CONFIG
 from usher.options.spec import OptionSpec, option
+from usher.options.table_asgi import AsgiOptions
 from usher.options.table_beside import BesideOptions
 from usher.options.table_limits import ControlOptions, LimitOptions, RecyclingOptions, StatsOptions
 from usher.options.table_processes import FileAndLogOptions, ProcessOptions
@@ -36,6 +37,7 @@ class Settings(
     FileAndLogOptions,
     ProcessOptions,
     RoutingOptions,
+    AsgiOptions,
     AppOptions,
     ListenerOptions,
 ):
