@@ -6,6 +6,7 @@ compliance walk through the spec's message order, and a 1 GiB response in bounde
 from __future__ import annotations
 
 import json
+import select
 import socket
 from pathlib import Path
 
@@ -280,3 +281,54 @@ def test_a_1_gib_streamed_response_in_bounded_memory(plain_asgi: tuple[ServerPro
     # The app makes 1 MiB pieces and the worker waits while the client is slow: its peak
     # resident memory grows by a few pieces, not by the response.
     assert peak_rss_kib(worker) - before < 32 * 1024
+
+
+def test_the_app_streams_the_request_body_as_it_comes(
+    plain_asgi: tuple[ServerProcess, int],
+) -> None:
+    with socket.create_connection(local(plain_asgi[1]), timeout=10) as sock:
+        head = b"POST /stream-echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        sock.sendall(head + b"5\r\nhello\r\n")
+        answer = b""
+        while b"hello" not in answer:  # the first piece comes back before the body has ended
+            piece = sock.recv(4096)
+            assert piece, answer
+            answer += piece
+        assert answer.startswith(b"HTTP/1.1 200")
+        sock.sendall(b"6\r\n world\r\n0\r\n\r\n")
+        while not answer.endswith(b"0\r\n\r\n"):
+            piece = sock.recv(4096)
+            assert piece, answer
+            answer += piece
+    assert b" world" in answer
+
+
+def test_a_body_the_app_does_not_read_stops_the_reading(
+    plain_asgi: tuple[ServerProcess, int],
+) -> None:
+    # /count-later reads nothing until /release: the worker must stop reading, so the client's
+    # sends block long before 64 MiB (without it the worker would buffer them all).
+    size, piece = 64 << 20, bytes(1 << 16)
+    sent = 0
+    with socket.create_connection(local(plain_asgi[1]), timeout=10) as sock:
+        head = f"POST /count-later HTTP/1.1\r\nHost: t\r\nContent-Length: {size}\r\n\r\n"
+        sock.sendall(head.encode())
+        sock.setblocking(False)
+        while sent < size:
+            try:
+                sent += sock.send(piece[: size - sent])
+            except BlockingIOError:
+                # Full: wait once for room, as long as a worker that reads would need.
+                if not select.select([], [sock], [], 0.5)[1]:
+                    break
+        assert sent < size // 2, sent
+        assert get(local(plain_asgi[1]), "/release").status == 200
+        sock.setblocking(True)
+        while sent < size:
+            sent += sock.send(piece[: size - sent])
+        answer = b""
+        while not answer.endswith(str(size).encode()):
+            more = sock.recv(4096)
+            assert more, answer
+            answer += more
+    assert answer.startswith(b"HTTP/1.1 200")
