@@ -244,8 +244,13 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def reject(self, error: ProtocolError) -> None:
+        # An app streaming the body may have begun its response: no second one after it.
+        answering = self.exchange is not None and bool(self.responder.status)
         self.release_request()
         self.worker.log.protocol_error(self.peer, error)
+        if answering:
+            self.abort()
+            return
         worker = self.worker
         self.write(
             error_response(error.status, error.reason, date=worker.date, server=worker.server)
