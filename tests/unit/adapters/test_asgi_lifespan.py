@@ -91,7 +91,7 @@ def test_off_sends_nothing() -> None:
 
 
 def test_a_startup_without_an_answer_times_out() -> None:
-    with pytest.raises(LifespanFailed, match="did not complete in 0.05 s"):
+    with pytest.raises(LifespanFailed, match=r"did not complete in 0\.05 s"):
         run(Lifespan(never_answers, "app", "on", print), timeout=0.05)
 
 
