@@ -332,3 +332,21 @@ def test_a_body_the_app_does_not_read_stops_the_reading(
             assert more, answer
             answer += more
     assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_the_spec_holds_over_the_uwsgi_protocol_behind_nginx(
+    module_serve: Serve, module_nginx: StartNginx
+) -> None:
+    port = free_port()
+    module_serve(["--socket", f"127.0.0.1:{port}", "--wsgi-file", str(FIXTURES / "asgi_apps.py")])
+    nginx = module_nginx(f"127.0.0.1:{port}")
+    response = request(nginx.address, "POST", "/compliance?a=1", body=b"abcde")
+    assert (response.status, response.body) == (200, b"done")
+    report = json.loads(get(nginx.address, "/compliance-report").body)
+    assert report["scope"]["client"] == ["str", "int"] and report["scope"]["headers"] == [
+        "bytes,bytes"
+    ]
+    assert (report["values"]["path"], report["values"]["query_string"]) == ("/compliance", "a=1")
+    assert sum(step[1] for step in report["received"]) == 5
+    assert report["received"][-1][2] is False
+    assert report["after_response"] == "http.disconnect"
