@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.django_site import django_env
 from tests.support.http import Address, get, request
-from tests.support.nginx import StartNginx
+from tests.support.nginx import SERVER_NAME, StartNginx
 from tests.support.paths import DJANGO_PROJECT, FIXTURES
 from tests.support.server import Serve, ServerProcess, free_port
 
@@ -350,3 +350,25 @@ def test_the_spec_holds_over_the_uwsgi_protocol_behind_nginx(
     assert sum(step[1] for step in report["received"]) == 5
     assert report["received"][-1][2] is False
     assert report["after_response"] == "http.disconnect"
+
+
+def test_the_scope_from_nginxs_variables_over_tls_and_under_a_prefix(
+    module_serve: Serve, module_nginx: StartNginx
+) -> None:
+    port = free_port()
+    module_serve(["--socket", f"127.0.0.1:{port}", "--wsgi-file", str(FIXTURES / "asgi_apps.py")])
+    mounts = {"/sub/": "            uwsgi_param SCRIPT_NAME /sub;"}
+    nginx = module_nginx(f"127.0.0.1:{port}", tls=True, mounts=mounts)
+    response = request(nginx.tls_address, "GET", "/sub/scope?k=v", tls=True)
+    assert response.status == 200
+    scope = json.loads(response.body)
+    assert (scope["scheme"], scope["root_path"], scope["path"]) == ("https", "/sub", "/sub/scope")
+    assert scope["client"][0] == "127.0.0.1" and scope["query_string"] == "k=v"
+    assert scope["server"] == [SERVER_NAME, nginx.tls_port]  # what the client asked for
+
+
+def test_an_asgi_app_factory(serve: Serve) -> None:
+    port = free_port()
+    factory = "asgi_frameworks:make_starlette()"
+    serve([*ON_PATH, "--http-socket", f"127.0.0.1:{port}", "--module", factory])
+    assert get(local(port), "/").body.startswith(b"starlette says hi")

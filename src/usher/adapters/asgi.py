@@ -104,6 +104,10 @@ def http_scope(request: Request, server: tuple[str, int | None], peer: tuple[str
         ):
             scheme = "https"
         root_path = variables.get("SCRIPT_NAME", "")
+        # The front server's name and port, as the WSGI environ has them: what the client asked.
+        name, port = variables.get("SERVER_NAME"), variables.get("SERVER_PORT", "")
+        if name:
+            server = (name, int(port) if port.isdigit() else None)
         address = variables.get("REMOTE_ADDR")
         if address:
             client = (address, int(variables.get("REMOTE_PORT") or 0))
