@@ -83,3 +83,15 @@ def test_an_app_without_lifespan_support_is_served_under_auto(serve: Serve) -> N
     quiet = serve(args(port, "unaware", "--asgi-lifespan", "off"))
     assert get(("127.0.0.1", port), "/").body == b"served without lifespan"
     assert "lifespan protocol" not in quiet.stderr_text()
+
+
+def test_a_reload_shuts_the_old_workers_down_and_starts_the_new(
+    serve: Serve, events: EventListener
+) -> None:
+    port = free_port()
+    server = serve(args(port, "application"), env={**os.environ, **events.env()})
+    old = events.wait_for("startup ").split()[1]
+    server.send_signal(signal.SIGHUP)
+    assert events.wait_for("shutdown ") == f"shutdown {old}"
+    new = events.wait_for("startup ").split()[1]
+    assert new != old

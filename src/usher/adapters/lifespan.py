@@ -154,6 +154,7 @@ class Lifespans:
         self.mode = mode
         self.log = log
         self.all: list[Lifespan] = []
+        self.started = False  # every startup completed: shutdown is owed
 
     def state_for(self, app: AsgiApp, name: str) -> dict[str, Any]:
         """The lifespan state of `app`, which its handler copies into each request's scope."""
@@ -168,6 +169,7 @@ class Lifespans:
         """Start every app in order; raise LifespanFailed at the first failure."""
         for lifespan in self.all:
             await lifespan.startup()
+        self.started = True
 
     async def shutdown(self, timeout: float) -> None:
         """Shut every started app down, the last started first."""

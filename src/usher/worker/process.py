@@ -317,8 +317,9 @@ def run_worker(
     loop.call_later(ORPHAN_CHECK, _watch_master, worker, master_pid, settings.worker_reload_mercy)
     try:
         loop.run_forever()
-        if lifespans.all:
-            # Within the master's mercy, which kills a worker that takes longer to leave.
+        if lifespans.started:
+            # Within the master's mercy, which kills a worker that takes longer to leave. A
+            # worker stopped during its startup leaves at once: it never served.
             loop.run_until_complete(lifespans.shutdown(settings.worker_reload_mercy / 2))
     finally:
         reporter.stop()
