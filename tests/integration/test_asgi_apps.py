@@ -124,6 +124,9 @@ def test_wsgi_and_asgi_apps_mounted_side_by_side(serve: Serve) -> None:
     assert where["root_path"] == "/st" and where["url"].endswith("/st/where")
     assert json.loads(get(site, "/blog/post").body)["app"] == "blog"
     assert json.loads(get(site, "/apix").body)["app"] == "main"  # a prefix ends on a segment
+    state = json.loads(get(site, "/api/state").body)  # each mounted app ran its own lifespan
+    assert state["started_by"] == state["pid"]
+    assert get(site, "/st/").body.startswith(b"starlette says hi, started by ")
 
 
 def test_a_wsgi_mount_beside_an_asgi_app(serve: Serve) -> None:
