@@ -94,7 +94,7 @@ def http_scope(request: Request, server: tuple[str, int | None], peer: tuple[str
     root_path = ""
     client: tuple[str, int] | None = None
     if variables is None:
-        headers = [(name, value) for name, value in request.headers]
+        headers = list(request.headers)  # a copy: apps and middleware may edit theirs
         if peer[0]:
             client = (peer[0], int(peer[1] or 0))
     else:
@@ -289,7 +289,7 @@ class AsgiExchange:
                 raise RuntimeError("http.response.start sent twice")
             self.status = _status_line(message["status"])
             self.headers = [
-                (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+                (name.decode("latin-1"), value.decode("latin-1"))
                 for name, value in message.get("headers", ())
             ]
             return
