@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.django_site import django_env
+from tests.support.django_site import django_env, note_titles
 from tests.support.http import Address, get, request
 from tests.support.nginx import SERVER_NAME, StartNginx
 from tests.support.paths import DJANGO_PROJECT, FIXTURES
@@ -375,3 +375,15 @@ def test_an_asgi_app_factory(serve: Serve) -> None:
     factory = "asgi_frameworks:make_starlette()"
     serve([*ON_PATH, "--http-socket", f"127.0.0.1:{port}", "--module", factory])
     assert get(local(port), "/").body.startswith(b"starlette says hi")
+
+
+def test_django_over_wsgi_beside_an_asgi_mount(serve: Serve, django_db: Path) -> None:
+    # The worker's loop runs the ASGI app's tasks; Django's ORM in the WSGI views must still not
+    # see a running loop (SynchronousOnlyOperation), so the loop is hidden around each WSGI call.
+    port = free_port()
+    args = ["--chdir", str(DJANGO_PROJECT), "--module", "mysite.wsgi", *ON_PATH]
+    mount = ["--mount", "/api=asgi_frameworks:api"]
+    serve([*args, *mount, "--http-socket", f"127.0.0.1:{port}"], env=django_env(django_db))
+    assert note_titles(get(local(port), "/"))  # the ORM, through the WSGI handler
+    assert json.loads(get(local(port), "/api/items/5").body)["item_id"] == 5
+    assert note_titles(get(local(port), "/page/"))
