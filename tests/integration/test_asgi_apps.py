@@ -387,3 +387,22 @@ def test_django_over_wsgi_beside_an_asgi_mount(serve: Serve, django_db: Path) ->
     assert note_titles(get(local(port), "/"))  # the ORM, through the WSGI handler
     assert json.loads(get(local(port), "/api/items/5").body)["item_id"] == 5
     assert note_titles(get(local(port), "/page/"))
+
+
+def test_a_bad_chunk_in_a_body_being_answered_drops_the_connection(
+    plain_asgi: tuple[ServerProcess, int],
+) -> None:
+    with socket.create_connection(local(plain_asgi[1]), timeout=10) as sock:
+        head = b"POST /stream-echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        sock.sendall(head + b"5\r\nhello\r\n")
+        answer = b""
+        while b"hello" not in answer:
+            piece = sock.recv(4096)
+            assert piece, answer
+            answer += piece
+        sock.sendall(b"zz\r\nnot a chunk\r\n")  # malformed: the response under way is cut
+        while piece := sock.recv(4096):
+            answer += piece
+    # No second response (a 400) is written after the head of the first.
+    assert answer.count(b"HTTP/1.1") == 1 and not answer.endswith(b"0\r\n\r\n")
+    assert get(local(plain_asgi[1]), "/").status == 200  # the worker serves on
