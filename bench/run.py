@@ -215,7 +215,9 @@ def parse_args(argv: list[str]) -> Args:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run [10]")
     parser.add_argument("--warmup", type=int, default=None, help="seconds of warm-up [duration/5]")
     parser.add_argument("--only", default=None, help="comma-separated server names or families")
-    parser.add_argument("--apps", default="hello,django", help="comma-separated: hello,django")
+    parser.add_argument(
+        "--apps", default="hello,django,asgi-hello", help="comma-separated: hello,django,asgi-hello"
+    )
     parser.add_argument(
         "--retry-noisy",
         type=int,

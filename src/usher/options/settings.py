@@ -15,6 +15,7 @@ from typing import Literal
 
 from usher.options.groups import CONFIG
 from usher.options.spec import OptionSpec, option
+from usher.options.table_asgi import AsgiOptions
 from usher.options.table_beside import BesideOptions
 from usher.options.table_emperor import EmperorOptions
 from usher.options.table_limits import ControlOptions, LimitOptions, RecyclingOptions, StatsOptions
@@ -38,6 +39,7 @@ class Settings(
     FileAndLogOptions,
     ProcessOptions,
     RoutingOptions,
+    AsgiOptions,
     AppOptions,
     ListenerOptions,
 ):
