@@ -217,8 +217,8 @@ def parse_args(argv: list[str]) -> Args:
     parser.add_argument("--only", default=None, help="comma-separated server names or families")
     parser.add_argument(
         "--apps",
-        default="hello,django,static-1k,static-1m",
-        help="comma-separated: hello,django,static-1k,static-1m",
+        default="hello,django,asgi-hello,static-1k,static-1m",
+        help="comma-separated: hello,django,asgi-hello,static-1k,static-1m",
     )
     parser.add_argument(
         "--retry-noisy",

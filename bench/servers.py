@@ -202,13 +202,6 @@ SERVERS = (
 
 USHER_ROW = {HTTP: "usher", NGINX: "nginx-usher"}
 
-# The static-file rows and their apps (bench/scenarios_static.py, which imports this module).
-from scenarios_static import STATIC_APPS, STATIC_SERVERS, STATIC_TARGETS  # noqa: E402
-
-APPS.update(STATIC_APPS)
-SERVERS = (*SERVERS, *STATIC_SERVERS)
-__all__ = ["STATIC_TARGETS"]  # report.py takes them from here: this module loads that one
-
 
 def baseline_servers(checkout: Path) -> list[Server]:
     """usher's own rows again, run from another checkout (`--baseline`): the same run then says
@@ -253,3 +246,18 @@ def server_environ(app: App, extra: dict[str, str], source: Path | None = None) 
     environ.pop("NOTIFY_SOCKET", None)  # only the servers that speak it get one, and their own
     environ.update(extra)
     return environ
+
+
+# The ASGI rows (bench/scenarios_asgi.py) join the table; imported last, since they are built
+# from this module's App and Server.
+from scenarios_asgi import ASGI_HELLO, ASGI_SERVERS  # noqa: E402
+
+APPS[ASGI_HELLO.name] = ASGI_HELLO
+SERVERS = (*SERVERS, *ASGI_SERVERS)
+
+# The static-file rows (bench/scenarios_static.py), the same way; report.py takes their targets
+# from here, this module being the one that loads that one.
+from scenarios_static import STATIC_APPS, STATIC_SERVERS, STATIC_TARGETS  # noqa: E402, F401
+
+APPS.update(STATIC_APPS)
+SERVERS = (*SERVERS, *STATIC_SERVERS)

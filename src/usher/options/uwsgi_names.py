@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 # Options of usher's own that uWSGI does not have (limit-request-fields is gunicorn's name).
 USHER_ONLY = (
     "interface",
+    # ASGI (usher.options.table_asgi)
+    "asgi",
+    "asgi-lifespan",
+    "root-path",
+    "proxy-headers",
+    "forwarded-allow-ips",
     "limit-request-fields",
     "stats-prometheus",
     "charset",
