@@ -28,7 +28,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from usher.adapters.base import Responder
+from usher.adapters.base import Exchange, Handler, Responder
 from usher.protocols.events import Request
 
 Scope = MutableMapping[str, Any]
@@ -45,7 +45,7 @@ _DISCONNECT: Message = {"type": "http.disconnect"}
 class AsgiHandler:
     """A listener's ASGI app: the server address it reports, the loop it runs on."""
 
-    __slots__ = ("app", "loop", "report", "server")
+    __slots__ = ("app", "loop", "report", "server", "upgrades")
 
     runs_coroutines = True  # (usher.adapters.base.Handler)
 
@@ -61,12 +61,16 @@ class AsgiHandler:
         self.server = server
         self.loop = loop
         self.report = report
+        # What takes upgrade requests (usher.adapters.asgi_websocket), set when WebSockets are on.
+        self.upgrades: Handler | None = None
 
     def serving(self, loop_shared: bool) -> None:
         """Nothing to do: the app's tasks need the loop as it is, visible and running."""
 
-    def begin(self, request: Request, responder: Responder) -> AsgiExchange:
+    def begin(self, request: Request, responder: Responder) -> Exchange:
         """Take a request whose head has been read (usher.adapters.base.Handler)."""
+        if request.upgrade and self.upgrades is not None:
+            return self.upgrades.begin(request, responder)
         return AsgiExchange(self, request, responder)
 
 

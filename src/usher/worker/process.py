@@ -29,6 +29,7 @@ import uvloop
 
 from usher import logfile, procname
 from usher.adapters.asgi import AsgiHandler
+from usher.adapters.asgi_websocket import WebSocketHandler, WebSocketLimits
 from usher.adapters.base import App, Handler
 from usher.adapters.load import (
     AppLoadError,
@@ -152,6 +153,8 @@ def listener_context(
             loop=ctx.loop,
             report=ctx.report_exception,
         )
+        if protocol == "http":
+            handler.upgrades = WebSocketHandler(handler, websocket_limits(settings))
     else:
         handler = _wsgi_handler(settings, ctx, app, server_name, server_port, routing, mounts)
     limits = Limits(
@@ -160,6 +163,15 @@ def listener_context(
         max_fields=settings.limit_request_fields,
     )
     return ListenerContext(protocol, limits, handler, decoder)
+
+
+def websocket_limits(settings: Settings) -> WebSocketLimits:
+    """The websockets-* options, in bytes and seconds."""
+    return WebSocketLimits(
+        max_message=settings.websockets_max_size * 1024,
+        ping_every=float(settings.websockets_ping_freq),
+        pong_within=float(settings.websockets_pong_tolerance),
+    )
 
 
 def _wsgi_handler(

@@ -1,0 +1,317 @@
+"""The WebSocket codec (RFC 6455), sans-I/O over wsproto: the opening handshake checked from a
+parsed request, frames in and whole messages out, messages and control frames encoded.
+
+Rules this codec holds to:
+
+- The handshake is judged from the `Request` the HTTP codec already parsed (usher.protocols.http1):
+  a second HTTP parser would read the same head twice. A request that is not a valid opening
+  handshake gets a `Refused` with its status: 400 for a missing or malformed key, 426 with the
+  versions served for a version other than 13 (RFC 6455 section 4.4).
+- Frames are parsed by wsproto's frame layer (masking, opcodes, reserved bits, control frame
+  sizes, UTF-8 validity of text, close payloads); every failure becomes a `Closed` with the close
+  code RFC 6455 section 7.4.1 gives it, and the close frame to send is queued.
+- Messages come out whole: fragments are gathered here, counted against `max_message`
+  (`websockets-max-size`), and a message that grows past it is a 1009 close before its next byte
+  is kept. wsproto hands payloads over as they arrive, so a huge frame never sits in memory whole.
+- Pings are answered with pongs at once; pongs are reported (`PongReceived`) for the keepalive.
+- No extension is negotiated: permessage-deflate would let a small frame inflate past any message
+  bound before it could be counted (a compression bomb), and uWSGI does not offer it either.
+- Bytes the peer must receive (pongs, the close reply) wait in `data_to_send()` after each
+  `receive_data`; the owner writes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import (
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    Pong,
+    TextMessage,
+)
+
+from usher.protocols.events import Request
+
+# RFC 6455 section 1.3: the GUID every server appends to the client's key.
+_ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+NORMAL = 1000
+GOING_AWAY = 1001
+PROTOCOL_ERROR = 1002
+NO_STATUS = 1005
+ABNORMAL = 1006
+TOO_BIG = 1009
+INTERNAL_ERROR = 1011
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """A valid opening handshake: the client's key and the subprotocols it offers, in order."""
+
+    key: bytes
+    subprotocols: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Not a valid opening handshake: answer `status` (with `headers`) and close."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def is_websocket(request: Request) -> bool:
+    """An upgrade request that asks for the websocket protocol (RFC 6455 section 4.2.1)."""
+    if not request.upgrade:
+        return False
+    for name, value in request.headers:
+        if name == b"upgrade" and b"websocket" in _tokens(value):
+            return True
+    return False
+
+
+def judge_handshake(request: Request) -> Handshake | Refused:
+    """Check a websocket upgrade request's method and fields (RFC 6455 section 4.2.1)."""
+    if request.method != "GET":
+        return Refused(400, "a WebSocket opening handshake must be a GET")
+    key = b""
+    version = b""
+    offered: list[str] = []
+    for name, value in request.headers:
+        if name == b"sec-websocket-key":
+            key = value.strip()
+        elif name == b"sec-websocket-version":
+            version = value.strip()
+        elif name == b"sec-websocket-protocol":
+            offered.extend(token.decode("latin-1") for token in _tokens(value, lower=False))
+    if version != b"13":
+        # Section 4.4: say which version is served, so the client can retry with it.
+        return Refused(426, "unsupported Sec-WebSocket-Version", (("Sec-WebSocket-Version", "13"),))
+    try:
+        raw = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 16:
+        return Refused(400, "Sec-WebSocket-Key must be 16 bytes in base64")
+    return Handshake(key, tuple(offered))
+
+
+def _tokens(value: bytes, *, lower: bool = True) -> list[bytes]:
+    items = (token.strip() for token in value.split(b","))
+    return [token.lower() if lower else token for token in items if token]
+
+
+def accept_key(key: bytes) -> str:
+    """Sec-WebSocket-Accept for a client's Sec-WebSocket-Key (RFC 6455 section 4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key + _ACCEPT_GUID).digest()).decode("ascii")
+
+
+def accept_response(
+    handshake: Handshake, subprotocol: str | None, headers: list[tuple[bytes, bytes]]
+) -> bytes:
+    """The 101 response that completes the handshake, with the app's extra header fields."""
+    lines = [
+        b"HTTP/1.1 101 Switching Protocols",
+        b"Upgrade: websocket",
+        b"Connection: Upgrade",
+        b"Sec-WebSocket-Accept: " + accept_key(handshake.key).encode("ascii"),
+    ]
+    if subprotocol is not None:
+        lines.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode("latin-1"))
+    for name, value in headers:
+        if b"\r" in name or b"\n" in name or b"\r" in value or b"\n" in value:
+            # A field with a line break would let the app (or what it echoes) inject a header.
+            raise ValueError(f"line break in a response header field: {name!r}")
+        lines.append(name + b": " + value)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A whole message: `str` for a text message, `bytes` for a binary one."""
+
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The connection is closing: the peer sent a close frame (its code, or 1005 without one),
+    or its input failed (the code usher sent back). Nothing comes after it."""
+
+    code: int
+    reason: str
+
+
+class PongReceived:
+    """A pong came: the peer is alive. Use the one instance, `PONG`."""
+
+    __slots__ = ()
+
+
+PONG = PongReceived()
+
+
+def _texts(parts: list[str | bytes]) -> list[str]:
+    return [part for part in parts if isinstance(part, str)]
+
+
+def _blobs(parts: list[str | bytes]) -> list[bytes]:
+    return [part for part in parts if isinstance(part, bytes)]
+
+
+WebSocketEvent = Received | Closed | PongReceived
+
+
+class WebSocketCodec:
+    """One accepted WebSocket connection, server side: bytes in, events out; events in, bytes
+    out."""
+
+    __slots__ = ("_conn", "_out", "_parts", "_size", "_text", "closed", "max_message")
+
+    def __init__(self, max_message: int) -> None:
+        self._conn = Connection(ConnectionType.SERVER)
+        self.max_message = max_message  # bytes; 0 = unbounded
+        self._parts: list[str | bytes] = []
+        self._size = 0
+        self._text = False
+        self._out = bytearray()
+        self.closed = False  # a Closed came out: nothing more will
+
+    @property
+    def closing_sent(self) -> bool:
+        """usher's close frame is out (it closed first, or it answered the peer's)."""
+        return self._conn.state in (ConnectionState.LOCAL_CLOSING, ConnectionState.CLOSED)
+
+    @property
+    def open(self) -> bool:
+        """Messages may still be sent."""
+        return self._conn.state is ConnectionState.OPEN
+
+    def receive_data(self, data: bytes) -> list[WebSocketEvent]:
+        """Feed bytes from the peer; the events they complete, in order."""
+        if self.closed:
+            return []
+        conn = self._conn
+        conn.receive_data(data)
+        events: list[WebSocketEvent] = []
+        for event in conn.events():
+            if isinstance(event, (TextMessage, BytesMessage)):
+                message = self._gather(event)
+                if message is not None:
+                    events.append(message)
+                    if isinstance(message, Closed):
+                        break
+            elif isinstance(event, Ping):
+                self._out += conn.send(event.response())
+            elif isinstance(event, Pong):
+                events.append(PONG)
+            elif isinstance(event, CloseConnection):
+                events.append(self._close_received(event))
+                break
+        return events
+
+    def receive_eof(self) -> Closed | None:
+        """The peer's stream ended: a Closed with 1006 unless the close was seen already."""
+        if self.closed:
+            return None
+        self.closed = True
+        return Closed(ABNORMAL, "")
+
+    def _gather(self, event: TextMessage | BytesMessage) -> Received | Closed | None:
+        raw = event.data
+        data: str | bytes = raw if isinstance(raw, str) else bytes(raw)  # bytes() of bytes: as is
+        if not self._parts:
+            self._text = type(event) is TextMessage
+        limit = self.max_message
+        size = self._size + len(data)
+        if type(data) is str and limit and self._size + 4 * len(data) > limit:
+            # A character is 1 to 4 bytes in UTF-8: encode only when the bound may be near.
+            size = self._size + len(data.encode("utf-8"))
+        if limit and size > limit:
+            self._parts.clear()
+            return self._fail(TOO_BIG, f"message over {limit} bytes")
+        if not event.message_finished:
+            self._size = size
+            if data:
+                self._parts.append(data)
+            return None
+        parts, self._parts, self._size = self._parts, [], 0
+        if not parts:
+            return Received(data)
+        parts.append(data)
+        if self._text:
+            return Received("".join(_texts(parts)))
+        return Received(b"".join(_blobs(parts)))
+
+    def _close_received(self, event: CloseConnection) -> Closed:
+        conn = self._conn
+        self.closed = True
+        code = int(event.code)
+        if conn.state is ConnectionState.REMOTE_CLOSING:
+            # The peer closed first: echo its code (section 5.5.1), or 1000 for a bare close.
+            reply = NORMAL if code == NO_STATUS else code
+            self._out += conn.send(CloseConnection(reply))
+            return Closed(code, event.reason or "")
+        if conn.state is ConnectionState.OPEN:
+            # wsproto reports bad input as a close with the code to answer (it sent nothing).
+            self._out += conn.send(CloseConnection(code, event.reason))
+        return Closed(code, event.reason or "")
+
+    def _fail(self, code: int, reason: str) -> Closed:
+        self.closed = True
+        if self._conn.state is ConnectionState.OPEN:
+            self._out += self._conn.send(CloseConnection(code, reason))
+        return Closed(code, reason)
+
+    def data_to_send(self) -> bytes:
+        """What receive_data queued for the peer (pongs, the close reply)."""
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    def send_message(self, data: str | bytes) -> bytes:
+        """A whole text (`str`) or binary (`bytes`) message."""
+        message = TextMessage(data) if isinstance(data, str) else BytesMessage(data)
+        return self._conn.send(message)
+
+    def send_ping(self, payload: bytes = b"") -> bytes:
+        return self._conn.send(Ping(payload))
+
+    def send_close(self, code: int = NORMAL, reason: str = "") -> bytes:
+        """usher's close frame, unless one went out already (then nothing)."""
+        if self.closing_sent:
+            return b""
+        if code in (NO_STATUS, ABNORMAL) or not (1000 <= code <= 4999):
+            # 1005 and 1006 may never be sent (section 7.4.1); an app's out-of-range code
+            # becomes a plain close.
+            code = NORMAL
+        return self._conn.send(CloseConnection(code, reason or None))
+
+
+__all__ = [
+    "ABNORMAL",
+    "GOING_AWAY",
+    "INTERNAL_ERROR",
+    "NORMAL",
+    "PONG",
+    "PROTOCOL_ERROR",
+    "TOO_BIG",
+    "Closed",
+    "Handshake",
+    "PongReceived",
+    "Received",
+    "Refused",
+    "WebSocketCodec",
+    "WebSocketEvent",
+    "accept_key",
+    "accept_response",
+    "is_websocket",
+    "judge_handshake",
+]
