@@ -231,9 +231,8 @@ class WebSocketCodec:
             self._text = type(event) is TextMessage
         limit = self.max_message
         size = self._size + len(data)
-        if type(data) is str and limit and self._size + 4 * len(data) > limit:
-            # A character is 1 to 4 bytes in UTF-8: encode only when the bound may be near.
-            size = self._size + len(data.encode("utf-8"))
+        if type(data) is str and limit and not data.isascii():
+            size = self._size + len(data.encode("utf-8"))  # the bound is in bytes, as sent
         if limit and size > limit:
             self._parts.clear()
             return self._fail(TOO_BIG, f"message over {limit} bytes")

@@ -25,6 +25,7 @@ class Tunnel(asyncio.Protocol):
     __slots__ = ("closed", "end", "paused", "started_ns", "transport", "worker")
 
     idle = False  # (usher.worker.context.Connected) its end closes it, not the stop's grace
+    busy = False  # not a request in progress on the scoreboard: it may stay open for hours
 
     def __init__(
         self, worker: WorkerContext, transport: asyncio.Transport, end: TunnelEnd, started_ns: int
