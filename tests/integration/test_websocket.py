@@ -58,7 +58,7 @@ def test_echo_of_text_bytes_and_fragmented_messages(site: Address) -> None:
 
 
 def test_subprotocol_and_the_apps_headers(site: Address) -> None:
-    with connect(url(site, "/subprotocol"), subprotocols=["chat", "superchat"]) as ws:  # type: ignore[list-item]
+    with connect(url(site, "/subprotocol"), subprotocols=["chat", "superchat"]) as ws:
         assert ws.subprotocol == "superchat"
         assert json.loads(ws.recv()) == ["chat", "superchat"]
         assert ws.response is not None and ws.response.headers["x-chosen"] == "yes"
