@@ -30,6 +30,7 @@ from types import FrameType
 
 import machine
 import report
+import scenarios_websocket
 from loadgen import CLIENT_CPU, WrkError, run_wrk
 from nginx_front import nginx_binary, nginx_command, write_config
 from processes import (
@@ -215,7 +216,11 @@ def parse_args(argv: list[str]) -> Args:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run [10]")
     parser.add_argument("--warmup", type=int, default=None, help="seconds of warm-up [duration/5]")
     parser.add_argument("--only", default=None, help="comma-separated server names or families")
-    parser.add_argument("--apps", default="hello,django", help="comma-separated: hello,django")
+    parser.add_argument(
+        "--apps",
+        default="hello,django,websocket,idle",
+        help="comma-separated: hello,django,websocket,idle (bench/scenarios_websocket.py)",
+    )
     parser.add_argument(
         "--retry-noisy",
         type=int,
@@ -325,11 +330,12 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    ws_apps, args.apps = scenarios_websocket.split_apps(args.apps)
     try:
-        servers = select(args.only)
+        servers = select(scenarios_websocket.wsgi_only(args.only)) if args.apps else []
         if args.baseline is not None:
             servers += baseline_servers(args.baseline)
-        apps = select_apps(args.apps)
+        apps = select_apps(args.apps) if args.apps else []
     except ValueError as exc:
         log(f"error: {exc}")
         return 2
@@ -342,10 +348,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         rows = run_all(servers, apps, args)
+        with tempfile.TemporaryDirectory(prefix="usher-bench-ws-") as tmp:
+            ws_results, ws_ok = scenarios_websocket.run(
+                ws_apps, args.only, args.duration, args.warmup, Path(tmp), log
+            )
     except KeyboardInterrupt:
         log("interrupted: every server started was stopped")
         return 130
     results = f"{report.tables(rows)}\n#### Targets from the issue\n\n{report.targets(rows)}\n"
+    results += f"\n{ws_results}" if ws_results else ""
     print(results)
     if args.write_docs:
         command = shlex.join(["python", "bench/run.py", *argv])
@@ -353,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         text = report.page(command, date, machine.facts(nginx_binary()), results)
         (REPO_DIR / "docs" / "benchmarks.md").write_text(text)
         log("wrote docs/benchmarks.md")
-    return 0 if all(row.result is not None for row in rows) else 1
+    return 0 if ws_ok and all(row.result is not None for row in rows) else 1
 
 
 if __name__ == "__main__":
