@@ -142,7 +142,9 @@ class WebSocketExchange:
         self.handshake: Handshake | None = None
         self.codec: WebSocketCodec | None = None
         self.tunnel: Tunnel | None = None
-        self.inbox: deque[Message] = deque()
+        # Made when a message waits, dropped when the app has taken them all: an empty deque
+        # is 600 bytes, and most WebSockets are idle most of the time.
+        self.inbox: deque[Message] | None = None
         self.connected = False  # websocket.connect was handed to the app
         self.disconnect: Message | None = None  # set once the connection is over
         self.close_sent_at = 0.0
@@ -197,6 +199,8 @@ class WebSocketExchange:
         inbox = self.inbox
         for event in events:
             if type(event) is Received:
+                if inbox is None:
+                    inbox = self.inbox = deque()
                 data_ = event.data
                 if type(data_) is str:
                     inbox.append({"type": "websocket.receive", "text": data_})
@@ -209,7 +213,7 @@ class WebSocketExchange:
                 # peer answered ours): the server closes the TCP connection (section 7.1.1).
                 self._gone(event.code, event.reason)
                 tunnel.close()
-        if len(inbox) > QUEUED_MAX:
+        if inbox is not None and len(inbox) > QUEUED_MAX:
             tunnel.pause_reading()
         self._wake()
 
@@ -273,16 +277,19 @@ class WebSocketExchange:
         if not self.connected:
             self.connected = True
             return _CONNECT
-        inbox = self.inbox
-        while not inbox:
+        while True:
+            inbox = self.inbox
+            if inbox:
+                message = inbox.popleft()
+                if not inbox:
+                    self.inbox = None
+                elif len(inbox) == QUEUED_MAX and self.tunnel is not None:
+                    self.tunnel.resume_reading()
+                return message
             if self.disconnect is not None:
                 return self.disconnect
             self._waiter = waiter = self.handler.http.loop.create_future()
             await waiter
-        message = inbox.popleft()
-        if len(inbox) == QUEUED_MAX and self.tunnel is not None:
-            self.tunnel.resume_reading()
-        return message
 
     async def send(self, message: Message) -> None:
         """Carry out one of the app's websocket.* messages."""

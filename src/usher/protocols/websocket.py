@@ -27,14 +27,7 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
-from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import (
-    BytesMessage,
-    CloseConnection,
-    Ping,
-    Pong,
-    TextMessage,
-)
+from wsproto.frame_protocol import Frame, FrameProtocol, Opcode, ParseFailed
 
 from usher.protocols.events import Request
 
@@ -169,52 +162,71 @@ def _blobs(parts: list[str | bytes]) -> list[bytes]:
 WebSocketEvent = Received | Closed | PongReceived
 
 
+# The codec's states: messages both ways; usher's close frame sent, the peer's awaited; done.
+_OPEN, _CLOSING, _CLOSED = 0, 1, 2
+
+
 class WebSocketCodec:
     """One accepted WebSocket connection, server side: bytes in, events out; events in, bytes
-    out."""
+    out.
 
-    __slots__ = ("_conn", "_out", "_parts", "_size", "_text", "closed", "max_message")
+    Built on wsproto's frame layer (`FrameProtocol`) rather than its `Connection`, whose event
+    queue and objects would cost every idle WebSocket another kilobyte: the few states of the
+    closing handshake are kept here instead.
+    """
+
+    __slots__ = ("_out", "_parts", "_proto", "_size", "_state", "_text", "closed", "max_message")
 
     def __init__(self, max_message: int) -> None:
-        self._conn = Connection(ConnectionType.SERVER)
+        self._proto = FrameProtocol(client=False, extensions=[])
+        self._state = _OPEN
         self.max_message = max_message  # bytes; 0 = unbounded
         self._parts: list[str | bytes] = []
         self._size = 0
         self._text = False
-        self._out = bytearray()
+        self._out = b""
         self.closed = False  # a Closed came out: nothing more will
 
     @property
     def closing_sent(self) -> bool:
         """usher's close frame is out (it closed first, or it answered the peer's)."""
-        return self._conn.state in (ConnectionState.LOCAL_CLOSING, ConnectionState.CLOSED)
+        return self._state != _OPEN
 
     @property
     def open(self) -> bool:
         """Messages may still be sent."""
-        return self._conn.state is ConnectionState.OPEN
+        return self._state == _OPEN
 
     def receive_data(self, data: bytes) -> list[WebSocketEvent]:
         """Feed bytes from the peer; the events they complete, in order."""
         if self.closed:
             return []
-        conn = self._conn
-        conn.receive_data(data)
+        proto = self._proto
+        proto.receive_bytes(data)
         events: list[WebSocketEvent] = []
-        for event in conn.events():
-            if isinstance(event, (TextMessage, BytesMessage)):
-                message = self._gather(event)
-                if message is not None:
-                    events.append(message)
-                    if isinstance(message, Closed):
-                        break
-            elif isinstance(event, Ping):
-                self._out += conn.send(event.response())
-            elif isinstance(event, Pong):
-                events.append(PONG)
-            elif isinstance(event, CloseConnection):
-                events.append(self._close_received(event))
-                break
+        try:
+            for frame in proto.received_frames():
+                opcode = frame.opcode
+                if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+                    message = self._gather(frame)
+                    if message is not None:
+                        events.append(message)
+                        if type(message) is Closed:
+                            break
+                elif opcode is Opcode.PING:
+                    ping = frame.payload
+                    if self._state == _OPEN and not isinstance(ping, (str, tuple)):
+                        self._out += proto.pong(ping)
+                elif opcode is Opcode.PONG:
+                    events.append(PONG)
+                elif opcode is Opcode.CLOSE:
+                    payload = frame.payload
+                    assert isinstance(payload, tuple)  # wsproto decodes a close's (code, reason)
+                    events.append(self._close_received(int(payload[0]), str(payload[1])))
+                    break
+        except ParseFailed as failed:
+            # Bad input: wsproto says which close code answers it (section 7.4.1).
+            events.append(self._fail(int(failed.code), str(failed)))
         return events
 
     def receive_eof(self) -> Closed | None:
@@ -222,13 +234,15 @@ class WebSocketCodec:
         if self.closed:
             return None
         self.closed = True
+        self._state = _CLOSED
         return Closed(ABNORMAL, "")
 
-    def _gather(self, event: TextMessage | BytesMessage) -> Received | Closed | None:
-        raw = event.data
-        data: str | bytes = raw if isinstance(raw, str) else bytes(raw)  # bytes() of bytes: as is
+    def _gather(self, frame: Frame) -> Received | Closed | None:
+        raw = frame.payload
+        assert not isinstance(raw, tuple)  # only a close's payload is decoded to a tuple
+        data: str | bytes = raw if isinstance(raw, str) else bytes(raw)
         if not self._parts:
-            self._text = type(event) is TextMessage
+            self._text = frame.opcode is Opcode.TEXT
         limit = self.max_message
         size = self._size + len(data)
         if type(data) is str and limit and not data.isascii():
@@ -236,7 +250,7 @@ class WebSocketCodec:
         if limit and size > limit:
             self._parts.clear()
             return self._fail(TOO_BIG, f"message over {limit} bytes")
-        if not event.message_finished:
+        if not frame.message_finished:
             self._size = size
             if data:
                 self._parts.append(data)
@@ -249,49 +263,45 @@ class WebSocketCodec:
             return Received("".join(_texts(parts)))
         return Received(b"".join(_blobs(parts)))
 
-    def _close_received(self, event: CloseConnection) -> Closed:
-        conn = self._conn
+    def _close_received(self, code: int, reason: str) -> Closed:
         self.closed = True
-        code = int(event.code)
-        if conn.state is ConnectionState.REMOTE_CLOSING:
+        if self._state == _OPEN:
             # The peer closed first: echo its code (section 5.5.1), or 1000 for a bare close.
-            reply = NORMAL if code == NO_STATUS else code
-            self._out += conn.send(CloseConnection(reply))
-            return Closed(code, event.reason or "")
-        if conn.state is ConnectionState.OPEN:
-            # wsproto reports bad input as a close with the code to answer (it sent nothing).
-            self._out += conn.send(CloseConnection(code, event.reason))
-        return Closed(code, event.reason or "")
+            self._out += self._proto.close(NORMAL if code == NO_STATUS else code)
+        self._state = _CLOSED
+        return Closed(code, reason)
 
     def _fail(self, code: int, reason: str) -> Closed:
         self.closed = True
-        if self._conn.state is ConnectionState.OPEN:
-            self._out += self._conn.send(CloseConnection(code, reason))
+        if self._state == _OPEN:
+            self._out += self._proto.close(code, reason)
+        self._state = _CLOSED
         return Closed(code, reason)
 
     def data_to_send(self) -> bytes:
         """What receive_data queued for the peer (pongs, the close reply)."""
-        out = bytes(self._out)
-        self._out.clear()
+        out, self._out = self._out, b""
         return out
 
     def send_message(self, data: str | bytes) -> bytes:
         """A whole text (`str`) or binary (`bytes`) message."""
-        message = TextMessage(data) if isinstance(data, str) else BytesMessage(data)
-        return self._conn.send(message)
+        if self._state != _OPEN:
+            raise ValueError("the WebSocket is closing")
+        return bytes(self._proto.send_data(data, True))
 
     def send_ping(self, payload: bytes = b"") -> bytes:
-        return self._conn.send(Ping(payload))
+        return bytes(self._proto.ping(payload))
 
     def send_close(self, code: int = NORMAL, reason: str = "") -> bytes:
         """usher's close frame, unless one went out already (then nothing)."""
-        if self.closing_sent:
+        if self._state != _OPEN:
             return b""
         if code in (NO_STATUS, ABNORMAL) or not (1000 <= code <= 4999):
             # 1005 and 1006 may never be sent (section 7.4.1); an app's out-of-range code
             # becomes a plain close.
             code = NORMAL
-        return self._conn.send(CloseConnection(code, reason or None))
+        self._state = _CLOSING
+        return bytes(self._proto.close(code, reason or None))
 
 
 __all__ = [
