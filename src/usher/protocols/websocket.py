@@ -30,6 +30,15 @@ from dataclasses import dataclass
 from wsproto.frame_protocol import Frame, FrameProtocol, Opcode, ParseFailed
 
 from usher.protocols.events import Request
+from usher.protocols.websocket_frames import (
+    FIN_BINARY,
+    FIN_TEXT,
+    MASKED,
+    SIMPLE_MAX,
+    encode_message,
+    frame_extent,
+    unmask,
+)
 
 # RFC 6455 section 1.3: the GUID every server appends to the client's key.
 _ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -175,7 +184,19 @@ class WebSocketCodec:
     closing handshake are kept here instead.
     """
 
-    __slots__ = ("_out", "_parts", "_proto", "_size", "_state", "_text", "closed", "max_message")
+    __slots__ = (
+        "_head",
+        "_in_message",
+        "_out",
+        "_parts",
+        "_proto",
+        "_rest",
+        "_size",
+        "_state",
+        "_text",
+        "closed",
+        "max_message",
+    )
 
     def __init__(self, max_message: int) -> None:
         self._proto = FrameProtocol(client=False, extensions=[])
@@ -185,6 +206,9 @@ class WebSocketCodec:
         self._size = 0
         self._text = False
         self._out = b""
+        self._head = b""  # the start of a frame whose header has not all arrived
+        self._rest = 0  # bytes of the frame wsproto is reading that are still to come
+        self._in_message = False  # wsproto holds part of a fragmented message
         self.closed = False  # a Closed came out: nothing more will
 
     @property
@@ -198,12 +222,75 @@ class WebSocketCodec:
         return self._state == _OPEN
 
     def receive_data(self, data: bytes) -> list[WebSocketEvent]:
-        """Feed bytes from the peer; the events they complete, in order."""
+        """Feed bytes from the peer; the events they complete, in order.
+
+        Frames of the common shape are read here (usher.protocols.websocket_frames); every
+        other frame goes to wsproto whole or, when it has not all arrived, from its first byte
+        on, with `_rest` counting what wsproto still has to get of it. A header that has not
+        all arrived waits in `_head`, so wsproto never holds part of a frame that was read here.
+        """
         if self.closed:
             return []
+        events: list[WebSocketEvent] = []
+        if self._head:
+            data = self._head + data
+            self._head = b""
+        while data:
+            rest = self._rest
+            if rest:
+                piece = data[:rest]
+                data = data[rest:]
+                self._rest = rest - len(piece)
+                self._feed(piece, events)
+            else:
+                extent = frame_extent(data)
+                if extent is None:
+                    self._head = data  # at most 14 bytes: a header still coming
+                    break
+                head, size = extent
+                total = head + size
+                if len(data) >= total and not self._fast(data, head, total, events):
+                    piece = data[:total]
+                    data = data[total:]
+                    self._feed(piece, events)
+                elif len(data) < total:
+                    self._rest = total - len(data)
+                    self._feed(data, events)
+                    break
+                else:
+                    data = data[total:]
+            if self.closed:
+                break
+        return events
+
+    def _fast(self, data: bytes, head: int, total: int, events: list[WebSocketEvent]) -> bool:
+        """Read a whole frame of the common shape (see usher.protocols.websocket_frames);
+        False for any other, which wsproto then reads."""
+        first = data[0]
+        if (
+            (first != FIN_TEXT and first != FIN_BINARY)
+            or not data[1] & MASKED
+            or total - head > SIMPLE_MAX
+            or self._in_message
+        ):
+            return False
+        payload = unmask(data[head:total], data[head - 4 : head])
+        limit = self.max_message
+        if limit and len(payload) > limit:
+            events.append(self._fail(TOO_BIG, f"message over {limit} bytes"))
+            return True
+        if first == FIN_BINARY:
+            events.append(Received(payload))
+            return True
+        try:
+            events.append(Received(payload.decode("utf-8")))
+        except UnicodeDecodeError:
+            return False  # wsproto fails it with 1007 and says where
+        return True
+
+    def _feed(self, data: bytes, events: list[WebSocketEvent]) -> None:
         proto = self._proto
         proto.receive_bytes(data)
-        events: list[WebSocketEvent] = []
         try:
             for frame in proto.received_frames():
                 opcode = frame.opcode
@@ -212,7 +299,7 @@ class WebSocketCodec:
                     if message is not None:
                         events.append(message)
                         if type(message) is Closed:
-                            break
+                            return
                 elif opcode is Opcode.PING:
                     ping = frame.payload
                     if self._state == _OPEN and not isinstance(ping, (str, tuple)):
@@ -223,11 +310,10 @@ class WebSocketCodec:
                     payload = frame.payload
                     assert isinstance(payload, tuple)  # wsproto decodes a close's (code, reason)
                     events.append(self._close_received(int(payload[0]), str(payload[1])))
-                    break
+                    return
         except ParseFailed as failed:
             # Bad input: wsproto says which close code answers it (section 7.4.1).
             events.append(self._fail(int(failed.code), str(failed)))
-        return events
 
     def receive_eof(self) -> Closed | None:
         """The peer's stream ended: a Closed with 1006 unless the close was seen already."""
@@ -250,6 +336,7 @@ class WebSocketCodec:
         if limit and size > limit:
             self._parts.clear()
             return self._fail(TOO_BIG, f"message over {limit} bytes")
+        self._in_message = not frame.message_finished
         if not frame.message_finished:
             self._size = size
             if data:
@@ -287,7 +374,8 @@ class WebSocketCodec:
         """A whole text (`str`) or binary (`bytes`) message."""
         if self._state != _OPEN:
             raise ValueError("the WebSocket is closing")
-        return bytes(self._proto.send_data(data, True))
+        encoded = encode_message(data)
+        return encoded if encoded is not None else bytes(self._proto.send_data(data, True))
 
     def send_ping(self, payload: bytes = b"") -> bytes:
         return bytes(self._proto.ping(payload))

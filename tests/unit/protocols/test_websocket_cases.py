@@ -58,6 +58,15 @@ def test_case_byte_by_byte(case: Case) -> None:
     assert (messages, pongs, close) == (list(case.messages), list(case.pongs), case.close)
 
 
+@pytest.mark.parametrize("size", [3, 7, 1000])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.id} {c.what}" for c in CASES])
+def test_case_in_pieces_across_frame_boundaries(case: Case, size: int) -> None:
+    # Headers and frames split anywhere: the codec's own reading and wsproto's must stay in step.
+    data = b"".join(case.frames)
+    messages, pongs, close = replay(case, [data[i : i + size] for i in range(0, len(data), size)])
+    assert (messages, pongs, close) == (list(case.messages), list(case.pongs), case.close)
+
+
 def test_the_end_of_the_stream_without_a_close_is_1006() -> None:
     codec = WebSocketCodec(LIMIT)
     assert codec.receive_eof() == Closed(1006, "")
