@@ -39,10 +39,12 @@ from usher.protocols.websocket import (
     NORMAL,
     PONG,
     Closed,
-    Handshake,
     Received,
-    Refused,
     WebSocketCodec,
+)
+from usher.protocols.websocket_handshake import (
+    Handshake,
+    Refused,
     accept_response,
     is_websocket,
     judge_handshake,
@@ -307,16 +309,16 @@ class WebSocketExchange:
             raise RuntimeError(f"unexpected ASGI message {kind!r} on a WebSocket")
 
     def _accept(self, message: Message) -> None:
-        if self.phase != CONNECTING:
+        if self.phase != CONNECTING or self.handshake is None:
             if self.disconnect is not None:
                 raise ConnectionClosed("the WebSocket is closed")
             raise RuntimeError("websocket.accept sent twice")
-        assert self.handshake is not None
         headers = [(bytes(name), bytes(value)) for name, value in message.get("headers") or ()]
         head = accept_response(self.handshake, message.get("subprotocol"), headers)
         self.codec = WebSocketCodec(self.handler.limits.max_message)
         out = self.out
         assert isinstance(out, Switching)
+        self.handshake = None  # needed no more: an idle WebSocket keeps what it must only
         self.tunnel = out.switch(head, self)
         if self.tunnel is None:
             self._gone(ABNORMAL, "")

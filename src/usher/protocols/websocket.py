@@ -1,15 +1,14 @@
-"""The WebSocket codec (RFC 6455), sans-I/O over wsproto: the opening handshake checked from a
-parsed request, frames in and whole messages out, messages and control frames encoded.
+"""The WebSocket codec (RFC 6455), sans-I/O over wsproto: frames in and whole messages out,
+messages and control frames encoded. The opening handshake before it is
+usher.protocols.websocket_handshake.
 
 Rules this codec holds to:
 
-- The handshake is judged from the `Request` the HTTP codec already parsed (usher.protocols.http1):
-  a second HTTP parser would read the same head twice. A request that is not a valid opening
-  handshake gets a `Refused` with its status: 400 for a missing or malformed key, 426 with the
-  versions served for a version other than 13 (RFC 6455 section 4.4).
 - Frames are parsed by wsproto's frame layer (masking, opcodes, reserved bits, control frame
-  sizes, UTF-8 validity of text, close payloads); every failure becomes a `Closed` with the close
-  code RFC 6455 section 7.4.1 gives it, and the close frame to send is queued.
+  sizes, UTF-8 validity of text, close payloads), except whole frames of the common shape, which
+  usher.protocols.websocket_frames reads in a sixth of the time; every failure becomes a
+  `Closed` with the close code RFC 6455 section 7.4.1 gives it, and the close frame to send is
+  queued.
 - Messages come out whole: fragments are gathered here, counted against `max_message`
   (`websockets-max-size`), and a message that grows past it is a 1009 close before its next byte
   is kept. wsproto hands payloads over as they arrive, so a huge frame never sits in memory whole.
@@ -22,14 +21,10 @@ Rules this codec holds to:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 from dataclasses import dataclass
 
 from wsproto.frame_protocol import Frame, FrameProtocol, Opcode, ParseFailed
 
-from usher.protocols.events import Request
 from usher.protocols.websocket_frames import (
     FIN_BINARY,
     FIN_TEXT,
@@ -40,9 +35,6 @@ from usher.protocols.websocket_frames import (
     unmask,
 )
 
-# RFC 6455 section 1.3: the GUID every server appends to the client's key.
-_ACCEPT_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
 NORMAL = 1000
 GOING_AWAY = 1001
 PROTOCOL_ERROR = 1002
@@ -50,89 +42,6 @@ NO_STATUS = 1005
 ABNORMAL = 1006
 TOO_BIG = 1009
 INTERNAL_ERROR = 1011
-
-
-@dataclass(frozen=True, slots=True)
-class Handshake:
-    """A valid opening handshake: the client's key and the subprotocols it offers, in order."""
-
-    key: bytes
-    subprotocols: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """Not a valid opening handshake: answer `status` (with `headers`) and close."""
-
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def is_websocket(request: Request) -> bool:
-    """An upgrade request that asks for the websocket protocol (RFC 6455 section 4.2.1)."""
-    if not request.upgrade:
-        return False
-    for name, value in request.headers:
-        if name == b"upgrade" and b"websocket" in _tokens(value):
-            return True
-    return False
-
-
-def judge_handshake(request: Request) -> Handshake | Refused:
-    """Check a websocket upgrade request's method and fields (RFC 6455 section 4.2.1)."""
-    if request.method != "GET":
-        return Refused(400, "a WebSocket opening handshake must be a GET")
-    key = b""
-    version = b""
-    offered: list[str] = []
-    for name, value in request.headers:
-        if name == b"sec-websocket-key":
-            key = value.strip()
-        elif name == b"sec-websocket-version":
-            version = value.strip()
-        elif name == b"sec-websocket-protocol":
-            offered.extend(token.decode("latin-1") for token in _tokens(value, lower=False))
-    if version != b"13":
-        # Section 4.4: say which version is served, so the client can retry with it.
-        return Refused(426, "unsupported Sec-WebSocket-Version", (("Sec-WebSocket-Version", "13"),))
-    try:
-        raw = base64.b64decode(key, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 16:
-        return Refused(400, "Sec-WebSocket-Key must be 16 bytes in base64")
-    return Handshake(key, tuple(offered))
-
-
-def _tokens(value: bytes, *, lower: bool = True) -> list[bytes]:
-    items = (token.strip() for token in value.split(b","))
-    return [token.lower() if lower else token for token in items if token]
-
-
-def accept_key(key: bytes) -> str:
-    """Sec-WebSocket-Accept for a client's Sec-WebSocket-Key (RFC 6455 section 4.2.2)."""
-    return base64.b64encode(hashlib.sha1(key + _ACCEPT_GUID).digest()).decode("ascii")
-
-
-def accept_response(
-    handshake: Handshake, subprotocol: str | None, headers: list[tuple[bytes, bytes]]
-) -> bytes:
-    """The 101 response that completes the handshake, with the app's extra header fields."""
-    lines = [
-        b"HTTP/1.1 101 Switching Protocols",
-        b"Upgrade: websocket",
-        b"Connection: Upgrade",
-        b"Sec-WebSocket-Accept: " + accept_key(handshake.key).encode("ascii"),
-    ]
-    if subprotocol is not None:
-        lines.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode("latin-1"))
-    for name, value in headers:
-        if b"\r" in name or b"\n" in name or b"\r" in value or b"\n" in value:
-            # A field with a line break would let the app (or what it echoes) inject a header.
-            raise ValueError(f"line break in a response header field: {name!r}")
-        lines.append(name + b": " + value)
-    return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,14 +310,8 @@ __all__ = [
     "PROTOCOL_ERROR",
     "TOO_BIG",
     "Closed",
-    "Handshake",
     "PongReceived",
     "Received",
-    "Refused",
     "WebSocketCodec",
     "WebSocketEvent",
-    "accept_key",
-    "accept_response",
-    "is_websocket",
-    "judge_handshake",
 ]

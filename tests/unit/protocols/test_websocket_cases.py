@@ -8,12 +8,10 @@ import pytest
 from tests.support.ws_cases import CASES, LIMIT, Case
 from tests.support.ws_frames import CLOSE, PONG, parse_server_frames
 from usher.protocols.events import Request
-from usher.protocols.websocket import (
-    Closed,
+from usher.protocols.websocket import Closed, Received, WebSocketCodec
+from usher.protocols.websocket_handshake import (
     Handshake,
-    Received,
     Refused,
-    WebSocketCodec,
     accept_key,
     accept_response,
     is_websocket,
