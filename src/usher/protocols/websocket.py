@@ -26,14 +26,19 @@ from dataclasses import dataclass
 from wsproto.frame_protocol import Frame, FrameProtocol, Opcode, ParseFailed
 
 from usher.protocols.websocket_frames import (
+    CONTROL_MAX,
     FIN_BINARY,
     FIN_TEXT,
     MASKED,
     SIMPLE_MAX,
+    encode_close,
+    encode_control,
     encode_message,
     frame_extent,
     unmask,
 )
+from usher.protocols.websocket_frames import PING as PING_FRAME
+from usher.protocols.websocket_frames import PONG as PONG_FRAME
 
 NORMAL = 1000
 GOING_AWAY = 1001
@@ -108,7 +113,9 @@ class WebSocketCodec:
     )
 
     def __init__(self, max_message: int) -> None:
-        self._proto = FrameProtocol(client=False, extensions=[])
+        # wsproto's reader, made for the first frame the fast path leaves to it (a fragment, a
+        # close, bad input): most WebSockets never need one, and it is 800 bytes each.
+        self._proto: FrameProtocol | None = None
         self._state = _OPEN
         self.max_message = max_message  # bytes; 0 = unbounded
         self._parts: list[str | bytes] = []
@@ -176,9 +183,21 @@ class WebSocketCodec:
         """Read a whole frame of the common shape (see usher.protocols.websocket_frames);
         False for any other, which wsproto then reads."""
         first = data[0]
+        if not data[1] & MASKED:
+            return False
+        if first in (PONG_FRAME, PING_FRAME):
+            # Control frames may come between a message's fragments: read them here either way.
+            if total - head > CONTROL_MAX:
+                return False
+            if first == PONG_FRAME:
+                events.append(PONG)
+            elif self._state == _OPEN:
+                self._out += encode_control(
+                    PONG_FRAME, unmask(data[head:total], data[head - 4 : head])
+                )
+            return True
         if (
             (first != FIN_TEXT and first != FIN_BINARY)
-            or not data[1] & MASKED
             or total - head > SIMPLE_MAX
             or self._in_message
         ):
@@ -199,6 +218,8 @@ class WebSocketCodec:
 
     def _feed(self, data: bytes, events: list[WebSocketEvent]) -> None:
         proto = self._proto
+        if proto is None:
+            proto = self._proto = FrameProtocol(client=False, extensions=[])
         proto.receive_bytes(data)
         try:
             for frame in proto.received_frames():
@@ -212,7 +233,7 @@ class WebSocketCodec:
                 elif opcode is Opcode.PING:
                     ping = frame.payload
                     if self._state == _OPEN and not isinstance(ping, (str, tuple)):
-                        self._out += proto.pong(ping)
+                        self._out += encode_control(PONG_FRAME, bytes(ping))
                 elif opcode is Opcode.PONG:
                     events.append(PONG)
                 elif opcode is Opcode.CLOSE:
@@ -263,14 +284,14 @@ class WebSocketCodec:
         self.closed = True
         if self._state == _OPEN:
             # The peer closed first: echo its code (section 5.5.1), or 1000 for a bare close.
-            self._out += self._proto.close(NORMAL if code == NO_STATUS else code)
+            self._out += encode_close(NORMAL if code == NO_STATUS else code, "")
         self._state = _CLOSED
         return Closed(code, reason)
 
     def _fail(self, code: int, reason: str) -> Closed:
         self.closed = True
         if self._state == _OPEN:
-            self._out += self._proto.close(code, reason)
+            self._out += encode_close(code, reason)
         self._state = _CLOSED
         return Closed(code, reason)
 
@@ -284,10 +305,12 @@ class WebSocketCodec:
         if self._state != _OPEN:
             raise ValueError("the WebSocket is closing")
         encoded = encode_message(data)
-        return encoded if encoded is not None else bytes(self._proto.send_data(data, True))
+        if encoded is None:
+            encoded = bytes(FrameProtocol(client=False, extensions=[]).send_data(data, True))
+        return encoded
 
     def send_ping(self, payload: bytes = b"") -> bytes:
-        return bytes(self._proto.ping(payload))
+        return encode_control(PING_FRAME, payload)
 
     def send_close(self, code: int = NORMAL, reason: str = "") -> bytes:
         """usher's close frame, unless one went out already (then nothing)."""
@@ -298,7 +321,7 @@ class WebSocketCodec:
             # becomes a plain close.
             code = NORMAL
         self._state = _CLOSING
-        return bytes(self._proto.close(code, reason or None))
+        return encode_close(code, reason)
 
 
 __all__ = [

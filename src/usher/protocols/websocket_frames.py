@@ -71,3 +71,22 @@ def encode_message(data: str | bytes) -> bytes | None:
     if size <= SIMPLE_MAX:
         return bytes((first, 126)) + size.to_bytes(2, "big") + payload
     return None
+
+
+PING = 0x89  # FIN and the opcode of a ping: control frames are never fragmented
+PONG = 0x8A
+CLOSE = 0x88
+CONTROL_MAX = 125  # a control frame's payload (section 5.5)
+
+
+def encode_control(first: int, payload: bytes) -> bytes:
+    """A server's ping, pong or close frame (`first` is its first byte)."""
+    if len(payload) > CONTROL_MAX:
+        raise ValueError("a control frame carries at most 125 bytes")
+    return bytes((first, len(payload))) + payload
+
+
+def encode_close(code: int, reason: str) -> bytes:
+    """A close frame with `code` and as much of `reason` as fits, cut between characters."""
+    raw = reason.encode("utf-8")[: CONTROL_MAX - 2].decode("utf-8", "ignore").encode("utf-8")
+    return encode_control(CLOSE, code.to_bytes(2, "big") + raw)

@@ -39,3 +39,13 @@ def test_past_the_simple_bound_wsproto_encodes() -> None:
     assert encode_message(b"x" * (SIMPLE_MAX + 1)) is None
     assert encode_message("x" * (SIMPLE_MAX + 1)) is None
     assert parse_server_frames(encode_message("ok") or b"")[0][0].opcode == TEXT
+
+
+def test_a_close_reason_is_cut_between_characters() -> None:
+    from usher.protocols.websocket_frames import encode_close
+
+    frames, _ = parse_server_frames(encode_close(1001, "é" * 100))
+    assert frames[0].close_code == 1001
+    reason = frames[0].payload[2:]
+    assert len(reason) == 122 and reason.decode() == "é" * 61  # 123 would split a character
+    assert encode_close(1000, "") == b"\x88\x02\x03\xe8"
