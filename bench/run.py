@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         log("interrupted: every server started was stopped")
         return 130
     results = f"{report.tables(rows)}\n#### Targets from the issue\n\n{report.targets(rows)}\n"
-    results += f"\n{ws_results}" if ws_results else ""
+    results = f"{results if rows else ''}\n{ws_results}" if ws_results else results
     print(results)
     if args.write_docs:
         command = shlex.join(["python", "bench/run.py", *argv])
