@@ -1,5 +1,6 @@
-"""Django Channels over usher's WebSockets: a chat consumer (tests/fixtures/channels_chat.py) on
-the in-memory channel layer, two clients in one room and one in another."""
+"""Frameworks over usher's WebSockets: a Django Channels chat consumer (tests/fixtures/
+channels_chat.py) on the in-memory channel layer, two clients in one room and one in another;
+a FastAPI (Starlette) WebSocket endpoint."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import pytest
 from websockets.sync.client import connect
 
+from tests.support.http import get
 from tests.support.paths import FIXTURES
 from tests.support.server import Serve, free_port
 
@@ -35,3 +37,16 @@ def test_a_chat_room_relays_to_its_members_only(serve: Serve) -> None:
         bob.send(json.dumps({"text": "hi alice", "by": "bob"}))
         assert json.loads(alice.recv(timeout=10))["by"] == "bob"
         assert json.loads(bob.recv(timeout=10))["by"] == "bob"
+
+
+def test_a_fastapi_websocket_endpoint(serve: Serve) -> None:
+    port = free_port()
+    serve(["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", str(FIXTURES / "fastapi_ws.py")])
+    with connect(f"ws://127.0.0.1:{port}/ws/ana?q=1", subprotocols=["json.v1"]) as ws:
+        assert ws.subprotocol == "json.v1"
+        assert json.loads(ws.recv(timeout=10)) == {"hello": "ana", "query": "1"}
+        ws.send(json.dumps({"n": 1}))
+        assert json.loads(ws.recv(timeout=10)) == {"echo": {"n": 1}}
+        ws.close(code=4002)
+    # The endpoint heard the client's close code as WebSocketDisconnect.
+    assert json.loads(get(("127.0.0.1", port), "/closes").body) == [4002]
