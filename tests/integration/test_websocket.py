@@ -131,7 +131,7 @@ def test_through_nginx_with_the_upgrade_headers(site: Address, module_nginx: Sta
 def test_keepalive_pings_and_a_silent_peer_is_dropped(serve: Serve) -> None:
     port = free_port()
     args = ["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", APPS]
-    serve([*args, "--websockets-ping-freq", "1", "--websocket-pong-tolerance", "1"])
+    server = serve([*args, "--websockets-ping-freq", "1", "--websocket-pong-tolerance", "1"])
     with open_raw(("127.0.0.1", port)) as sock:
         ping = _next_frame(sock)
         assert ping.opcode == PING
@@ -144,6 +144,7 @@ def test_keepalive_pings_and_a_silent_peer_is_dropped(serve: Serve) -> None:
             data += chunk
         frames, _ = parse_server_frames(data)
         assert all(f.opcode == PING for f in frames)
+    assert "disconnected, no WebSocket pong within 1 s" in server.stderr_text()
 
 
 def _next_frame(sock: socket.socket) -> ServerFrame:

@@ -237,7 +237,7 @@ class WebSocketExchange:
             self._send_close(GOING_AWAY, "server stopping")
         elif phase == CLOSING:
             if now - self.close_sent_at > self.handler.limits.close_within:
-                tunnel.abort()
+                tunnel.abort("WebSocket close not answered")
         elif phase == OPEN:
             self._keepalive(tunnel, now)
 
@@ -248,7 +248,8 @@ class WebSocketExchange:
         since = now - self.ping_sent_at
         if self.pong_due:
             if since > limits.pong_within:
-                tunnel.abort()  # no pong in time: the peer or the path to it is gone
+                # No pong in time: the peer, or the path to it, is gone.
+                tunnel.abort(f"no WebSocket pong within {limits.pong_within:g} s")
         elif since >= limits.ping_every:
             assert self.codec is not None
             self.ping_sent_at = now

@@ -114,8 +114,8 @@ class Tunnel(Protocol):
     def close(self) -> None:
         """Close once what was written is sent."""
 
-    def abort(self) -> None:
-        """Drop the connection at once."""
+    def abort(self, why: str = "") -> None:
+        """Drop the connection at once; `why`, when given, goes to the server's log."""
 
     def pause_reading(self) -> None:
         """Stop reading (the app is not taking messages as fast as they come)."""

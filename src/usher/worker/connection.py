@@ -319,7 +319,7 @@ class Connection(asyncio.Protocol):
             worker.log.access(self, responder)
         worker.requests += 1
         worker.board.finish(self, responder)
-        tunnel = Tunnel(worker, transport, end, self.started_ns)
+        tunnel = Tunnel(worker, transport, end, self.started_ns, self.peer)
         worker.connections.discard(self)
         worker.connections.add(tunnel)
         transport.set_protocol(tunnel)

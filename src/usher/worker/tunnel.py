@@ -22,15 +22,21 @@ if TYPE_CHECKING:
 class Tunnel(asyncio.Protocol):
     """The raw stream of a switched connection (usher.adapters.base.Tunnel)."""
 
-    __slots__ = ("closed", "end", "paused", "started_ns", "transport", "worker")
+    __slots__ = ("closed", "end", "paused", "peer", "started_ns", "transport", "worker")
 
     idle = False  # (usher.worker.context.Connected) its end closes it, not the stop's grace
     busy = False  # not a request in progress on the scoreboard: it may stay open for hours
 
     def __init__(
-        self, worker: WorkerContext, transport: asyncio.Transport, end: TunnelEnd, started_ns: int
+        self,
+        worker: WorkerContext,
+        transport: asyncio.Transport,
+        end: TunnelEnd,
+        started_ns: int,
+        peer: tuple[str, str],
     ) -> None:
         self.worker = worker
+        self.peer = peer
         self.transport = transport
         self.end = end
         self.started_ns = started_ns
@@ -73,7 +79,9 @@ class Tunnel(asyncio.Protocol):
             self.closed = True
             self.transport.close()
 
-    def abort(self) -> None:
+    def abort(self, why: str = "") -> None:
+        if why and not self.closed:
+            self.worker.log.timeout(self.peer, why)
         self.closed = True
         self.transport.abort()
 

@@ -35,6 +35,7 @@ class RecordingTunnel:
         self.paused = False
         self.written = b""
         self.calls: list[str] = []
+        self.why = ""
 
     def write(self, data: bytes) -> None:
         self.written += data
@@ -42,8 +43,9 @@ class RecordingTunnel:
     def close(self) -> None:
         self.calls.append("close")
 
-    def abort(self) -> None:
+    def abort(self, why: str = "") -> None:
         self.calls.append("abort")
+        self.why = why
 
     def pause_reading(self) -> None:
         self.calls.append("pause")
@@ -189,6 +191,7 @@ def test_pings_on_the_tick_and_a_missing_pong_drops_the_connection() -> None:
         assert out.tunnel.frames() == [(PING, b""), (PING, b"")]
         exchange.tunnel_tick(start + 23.5, False)
         assert out.tunnel.calls == ["abort"]
+        assert out.tunnel.why == "no WebSocket pong within 3 s"
 
     run(accept_and_wait, drive)
 
