@@ -13,11 +13,20 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+from tests.integration.ops import eventually
 from tests.support.http import Address, get
 from tests.support.nginx import StartNginx
 from tests.support.paths import FIXTURES
 from tests.support.server import Serve, free_port
-from tests.support.ws_frames import PING, PONG, ServerFrame, frame, open_raw, parse_server_frames
+from tests.support.ws_frames import (
+    PING,
+    PONG,
+    ServerFrame,
+    frame,
+    handshake_request,
+    open_raw,
+    parse_server_frames,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -156,6 +165,23 @@ def _next_frame(sock: socket.socket) -> ServerFrame:
         chunk = sock.recv(4096)
         assert chunk, "closed before a frame came"
         data += chunk
+
+
+def test_a_client_that_stops_reading_is_dropped_after_http_timeout(serve: Serve) -> None:
+    port = free_port()
+    args = ["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", APPS]
+    server = serve([*args, "--http-timeout", "1"])
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", port))
+        request, _ = handshake_request("/flood")
+        sock.sendall(request)
+        # Not reading: the app's send() waits on the full buffers until the worker drops us.
+        eventually(lambda: "not reading WebSocket messages" in server.stderr_text(), timeout=10)
+        with connect(url(("127.0.0.1", port), "/echo")) as ws:  # the worker serves on
+            ws.send("still here")
+            assert ws.recv(timeout=10) == "still here"
 
 
 def test_a_graceful_stop_closes_with_1001(serve: Serve) -> None:

@@ -3,9 +3,11 @@
 
 The tunnel only moves bytes and tells its end (usher.adapters.base.TunnelEnd) what happened: data,
 drained, lost, and the worker's once-a-second tick, on which the end pings, enforces its close
-deadline and, when the worker stops gracefully, closes with 1001. It is one of the worker's
-connections, so a stopping worker waits for it; it is never idle, so the stop's grace period does
-not cut it, its end closes it.
+deadline and, when the worker stops gracefully, closes with 1001. A client that does not read
+what is written for longer than http-timeout is dropped, as it is during an HTTP response.
+
+It is one of the worker's connections, so a stopping worker waits for it; it is never idle, so
+the stop's grace period does not cut it, its end closes it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ if TYPE_CHECKING:
 class Tunnel(asyncio.Protocol):
     """The raw stream of a switched connection (usher.adapters.base.Tunnel)."""
 
-    __slots__ = ("closed", "end", "paused", "peer", "started_ns", "transport", "worker")
+    __slots__ = (
+        "closed",
+        "end",
+        "paused",
+        "paused_at",
+        "peer",
+        "started_ns",
+        "transport",
+        "worker",
+    )
 
     idle = False  # (usher.worker.context.Connected) its end closes it, not the stop's grace
     busy = False  # not a request in progress on the scoreboard: it may stay open for hours
@@ -41,6 +52,7 @@ class Tunnel(asyncio.Protocol):
         self.end = end
         self.started_ns = started_ns
         self.paused = False
+        self.paused_at = 0.0
         self.closed = False
 
     # -- transport callbacks -------------------------------------------------------------------
@@ -63,6 +75,7 @@ class Tunnel(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.paused = True
+        self.paused_at = self.worker.now
 
     def resume_writing(self) -> None:
         self.paused = False
@@ -96,7 +109,13 @@ class Tunnel(asyncio.Protocol):
     # -- the worker's side (usher.worker.context.Connected) ------------------------------------
 
     def check_timeout(self, now: float) -> None:
-        self.end.tunnel_tick(now, self.worker.stopping)
+        worker = self.worker
+        if self.paused and now - self.paused_at > worker.write_timeout:
+            # As for an HTTP response (http-timeout): a client that stopped reading is dropped,
+            # pings or not, and the app's waiting send() ends.
+            self.abort("not reading WebSocket messages")
+            return
+        self.end.tunnel_tick(now, worker.stopping)
 
     def flush(self) -> None:
         """Nothing is held for the turn's end on a tunnel."""
