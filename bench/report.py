@@ -58,6 +58,8 @@ TARGETS = (
     Target("hello through nginx uwsgi_pass: usher ≥ 2x gunicorn --protocol uwsgi req/s", "hello",
            "nginx-usher", "nginx-gunicorn", "rps", 2.0),
     Target("django: usher worker RSS ≤ uWSGI worker RSS", "django", "usher", "uwsgi", "rss", 1.0),
+    Target("ASGI hello over HTTP: usher ≥ 1.2x uvicorn req/s", "asgi-hello", "usher", "uvicorn",
+           "rps", 1.2),
 )  # fmt: skip
 
 
@@ -180,7 +182,8 @@ def commands() -> str:
     """The exact command line of every row, for the hello app on port 8000."""
     lines = []
     for server in SERVERS:
-        argv = server.command(Launch(HELLO, 8000))
+        app = HELLO if HELLO.name in server.apps else APPS[min(server.apps)]
+        argv = server.command(Launch(app, 8000))
         lines.append(f"- **{server.label}** ({server.note}):\n  `{_shown(argv)}`")
     return "\n".join(lines)
 

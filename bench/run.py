@@ -218,8 +218,9 @@ def parse_args(argv: list[str]) -> Args:
     parser.add_argument("--only", default=None, help="comma-separated server names or families")
     parser.add_argument(
         "--apps",
-        default="hello,django,websocket,idle",
-        help="comma-separated: hello,django,websocket,idle (bench/scenarios_websocket.py)",
+        default="hello,django,asgi-hello,websocket,idle",
+        help="comma-separated: hello,django,asgi-hello,websocket,idle "
+        "(websocket, idle: bench/scenarios_websocket.py)",
     )
     parser.add_argument(
         "--retry-noisy",

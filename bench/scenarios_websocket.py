@@ -41,6 +41,7 @@ from processes import (
     wait_for_port,
 )
 from servers import APPS_DIR, BENCH_DIR
+from servers import SERVERS as TABLE_SERVERS
 
 SERVER_CPU = 0
 WS_APPS = ("websocket", "idle")
@@ -97,13 +98,13 @@ def split_apps(names: str) -> tuple[list[str], str]:
 
 
 def wsgi_only(only: str | None) -> str | None:
-    """--only without the names only these rows know (uvicorn), for the WSGI rows' select."""
+    """--only without the names only these rows know (uvicorn-wsproto), for the table's select."""
     if only is None:
         return None
+    table = {s.name for s in TABLE_SERVERS} | {s.family for s in TABLE_SERVERS}
     mine = {s.name for s in SERVERS} | {s.family for s in SERVERS}
-    known_elsewhere = {"usher"}
     parts = [p.strip() for p in only.split(",") if p.strip()]
-    return ",".join(p for p in parts if p not in mine or p in known_elsewhere)
+    return ",".join(p for p in parts if p in table or p not in mine)
 
 
 def _selected(only: str | None) -> list[WsServer]:

@@ -246,3 +246,11 @@ def server_environ(app: App, extra: dict[str, str], source: Path | None = None) 
     environ.pop("NOTIFY_SOCKET", None)  # only the servers that speak it get one, and their own
     environ.update(extra)
     return environ
+
+
+# The ASGI rows (bench/scenarios_asgi.py) join the table; imported last, since they are built
+# from this module's App and Server.
+from scenarios_asgi import ASGI_HELLO, ASGI_SERVERS  # noqa: E402
+
+APPS[ASGI_HELLO.name] = ASGI_HELLO
+SERVERS = (*SERVERS, *ASGI_SERVERS)

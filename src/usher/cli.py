@@ -1,6 +1,7 @@
 """The `usher` command: uWSGI-compatible flags and ini files in, a running server out.
 
-Besides serving: `usher top`, `usher deploy`, `usher --check-config [arguments]` (check, bind nothing), and
+Besides serving: `usher emperor DIR` (one server per config file in DIR, as `emperor = DIR`),
+`usher top`, `usher deploy`, `usher --check-config [arguments]` (check, bind nothing), and
 uWSGI's `--reload PIDFILE` and `--stop PIDFILE`, which signal the master a pidfile names.
 """
 
@@ -28,6 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from usher.deploy.cli import main as deploy_main
 
         return deploy_main(args[1:])
+    if args[:1] == ["emperor"]:
+        if len(args) < 2 or args[1].startswith("-"):
+            print("usage: usher emperor DIR|GLOB [option ...]", file=sys.stderr)
+            return 2
+        args = ["--emperor", args[1], *args[2:]]
     if args[:1] and args[0].split("=", 1)[0] in PIDFILE_ACTIONS:
         from usher.control import signal_pidfile
 
@@ -45,10 +51,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"usher: {exc}", file=sys.stderr)
         return exc.exit_status
+    if checking and loaded.settings.emperor:
+        from usher.emperor.check import check_emperor
+
+        return check_emperor(loaded.settings)
     if checking:
         from usher.check import check_config
 
         return check_config(loaded.settings, loaded.notes)
+    if loaded.settings.emperor:
+        from usher.emperor.start import run_emperor
+
+        return run_emperor(loaded.settings, loaded.notes)
     from usher.server import serve
 
     return serve(loaded.settings, loaded.notes, args)

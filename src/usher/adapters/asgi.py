@@ -7,9 +7,12 @@ hide the running loop only around their own calls (WsgiHandler.serving).
 
 Rules this handler holds to:
 
-- The app is called once the request is complete (`receive_end`), as the WSGI handler does: a
-  slow client never holds a task, and the body is bounded by limit-post before the app sees it.
-  Its pieces are kept as they came and handed out one `http.request` message each.
+- A request without a body is handed to the app once complete (`receive_end`). With a body, the
+  app starts at the head and streams it: each piece as it came is one `http.request` message,
+  `more_body` true until the body's end. While more than READ_AHEAD bytes wait for the app,
+  the carrier stops reading from the client (`Responder.hold_reading`), so a large upload is
+  paced by the app, never held whole. An app may answer before the body has ended; the carrier
+  then reads the rest and drops it.
 - A response whose first body message is also its last (`more_body` false) goes out with one
   `send_whole`, the responder's one-write path; a longer one as a head and pieces, the task
   waiting while the responder is paused (backpressure).
@@ -28,8 +31,10 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from usher.adapters.asgi_scope import ScopeFrame
 from usher.adapters.base import Exchange, Handler, Responder
 from usher.protocols.events import Request
+from usher.protocols.websocket_handshake import is_websocket
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,11 +46,15 @@ Report = Callable[[Request, BaseException], None]
 ASGI = {"version": "3.0", "spec_version": "2.3"}
 _DISCONNECT: Message = {"type": "http.disconnect"}
 
+# How much of a request body may wait for the app before reading stops: a socket read or two,
+# as uvicorn's 64 KiB high-water mark for request bodies.
+READ_AHEAD = 64 * 1024
+
 
 class AsgiHandler:
     """A listener's ASGI app: the server address it reports, the loop it runs on."""
 
-    __slots__ = ("app", "loop", "report", "server", "upgrades")
+    __slots__ = ("app", "frame", "loop", "report", "server", "state", "upgrades")
 
     runs_coroutines = True  # (usher.adapters.base.Handler)
 
@@ -56,11 +65,16 @@ class AsgiHandler:
         *,
         loop: asyncio.AbstractEventLoop,
         report: Report,
+        state: dict[str, Any] | None = None,
+        frame: ScopeFrame | None = None,
     ) -> None:
         self.app = app
         self.server = server
         self.loop = loop
         self.report = report
+        # The lifespan's state (usher.adapters.lifespan), copied into each request's scope.
+        self.state = state
+        self.frame = frame  # root-path, proxy headers (usher.adapters.asgi_scope)
         # What takes upgrade requests (usher.adapters.asgi_websocket), set when WebSockets are on.
         self.upgrades: Handler | None = None
 
@@ -69,9 +83,12 @@ class AsgiHandler:
 
     def begin(self, request: Request, responder: Responder) -> Exchange:
         """Take a request whose head has been read (usher.adapters.base.Handler)."""
-        if request.upgrade and self.upgrades is not None:
+        if request.upgrade and self.upgrades is not None and is_websocket(request):
             return self.upgrades.begin(request, responder)
-        return AsgiExchange(self, request, responder)
+        exchange = AsgiExchange(self, request, responder)
+        if request.has_body:
+            exchange.start()  # the app streams the body as it comes
+        return exchange
 
 
 def http_scope(request: Request, server: tuple[str, int | None], peer: tuple[str, str]) -> Scope:
@@ -82,7 +99,7 @@ def http_scope(request: Request, server: tuple[str, int | None], peer: tuple[str
     root_path = ""
     client: tuple[str, int] | None = None
     if variables is None:
-        headers = [(name, value) for name, value in request.headers]
+        headers = list(request.headers)  # a copy: apps and middleware may edit theirs
         if peer[0]:
             client = (peer[0], int(peer[1] or 0))
     else:
@@ -92,6 +109,10 @@ def http_scope(request: Request, server: tuple[str, int | None], peer: tuple[str
         ):
             scheme = "https"
         root_path = variables.get("SCRIPT_NAME", "")
+        # The front server's name and port, as the WSGI environ has them: what the client asked.
+        name, port = variables.get("SERVER_NAME"), variables.get("SERVER_PORT", "")
+        if name:
+            server = (name, int(port) if port.isdigit() else None)
         address = variables.get("REMOTE_ADDR")
         if address:
             client = (address, int(variables.get("REMOTE_PORT") or 0))
@@ -132,12 +153,15 @@ class AsgiExchange:
 
     __slots__ = (
         "_drained",
-        "_received",
         "_task",
+        "_waiter",
         "body",
+        "buffered",
         "done",
+        "ended",
         "handler",
         "headers",
+        "held",
         "out",
         "read",
         "request",
@@ -150,24 +174,40 @@ class AsgiExchange:
         self.request = request
         self.out = out
         self.body: deque[bytes] = deque()
+        self.buffered = 0  # bytes of `body`
+        self.held = False  # the carrier stopped reading for us (READ_AHEAD)
+        self.ended = False  # the request is complete: no more pieces will come
         self.read = False  # the app was handed the body's last message
         self.started = False  # http.response.start received and sent
         self.done = False  # the response is complete, or the carrier let go
         self.status = ""
         self.headers: list[tuple[str, str]] = []
-        self._received: asyncio.Event | None = None
+        self._waiter: asyncio.Future[None] | None = None  # receive() waiting for news
         self._drained: asyncio.Future[None] | None = None
         # The app's task: the loop keeps only a weak reference to a task, so the exchange holds it.
         self._task: asyncio.Task[None] | None = None
 
     # -- from the carrier ----------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Run the app as a task on the loop."""
+        self._task = self.handler.loop.create_task(self._run())
+
     def receive_data(self, data: bytes) -> None:
         self.body.append(data)
+        self.buffered += len(data)
+        if self.buffered > READ_AHEAD and not self.held:
+            self.held = True
+            self.out.hold_reading(True)
+        self._wake()
 
     def receive_end(self) -> None:
-        """The request is complete: start the app as a task on the loop."""
-        self._task = self.handler.loop.create_task(self._run())
+        """The request is complete: start the app if it has not started."""
+        self.ended = True
+        if self._task is None:
+            self.start()
+        else:
+            self._wake()
 
     def resume(self) -> None:
         """The responder drained: a task waiting to send more goes on."""
@@ -179,15 +219,24 @@ class AsgiExchange:
         """The carrier is done: a task still running hears http.disconnect and may not send."""
         self.done = True
         self.body.clear()
+        self.buffered = 0
         self.resume()
-        if self._received is not None:
-            self._received.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # -- the app -------------------------------------------------------------------------------
 
     async def _run(self) -> None:
         handler = self.handler
         scope = http_scope(self.request, handler.server, self.out.peer)
+        if handler.state:
+            scope["state"] = handler.state.copy()
+        if handler.frame is not None:
+            handler.frame.apply(scope)
         try:
             await handler.app(scope, self.receive, self.send)
         except Exception as exc:
@@ -213,19 +262,26 @@ class AsgiExchange:
 
     async def receive(self) -> Message:
         """The next `http.request` message, or `http.disconnect` once the request is over."""
-        body = self.body
-        if body:
-            data = body.popleft()
-            self.read = not body
-            return {"type": "http.request", "body": data, "more_body": bool(body)}
-        if not self.read and not self.done:
-            self.read = True  # a request without a body: one empty message
-            return {"type": "http.request", "body": b"", "more_body": False}
-        if not self.done:
-            # Nothing more will come for this request: wait until the carrier lets go of it.
-            if self._received is None:
-                self._received = asyncio.Event()
-            await self._received.wait()
+        while not self.done:
+            body = self.body
+            if body:
+                data = body.popleft()
+                self.buffered -= len(data)
+                if self.held and not body:
+                    self.held = False
+                    self.out.hold_reading(False)
+                more = bool(body) or not self.ended
+                self.read = not more
+                return {"type": "http.request", "body": data, "more_body": more}
+            if self.ended and not self.read:
+                self.read = True  # the end after the last piece, or a request without a body
+                return {"type": "http.request", "body": b"", "more_body": False}
+            # Wait for a piece, the body's end, or (once it is all read) the carrier letting go.
+            self._waiter = self.handler.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         return _DISCONNECT
 
     async def send(self, message: Message) -> None:
@@ -238,7 +294,7 @@ class AsgiExchange:
                 raise RuntimeError("http.response.start sent twice")
             self.status = _status_line(message["status"])
             self.headers = [
-                (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+                (name.decode("latin-1"), value.decode("latin-1"))
                 for name, value in message.get("headers", ())
             ]
             return

@@ -29,8 +29,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from usher.adapters.asgi import AsgiExchange, AsgiHandler, Message, http_scope
-from usher.adapters.base import Exchange, Responder, Switching, Tunnel
+from usher.adapters.asgi import AsgiHandler, Message, http_scope
+from usher.adapters.base import Responder, Switching, Tunnel
 from usher.protocols.events import Request
 from usher.protocols.websocket import (
     ABNORMAL,
@@ -46,7 +46,6 @@ from usher.protocols.websocket_handshake import (
     Handshake,
     Refused,
     accept_response,
-    is_websocket,
     judge_handshake,
 )
 
@@ -80,8 +79,8 @@ class WebSocketLimits:
 
 
 class WebSocketHandler:
-    """An ASGI listener's upgrade requests: WebSockets, and any other upgrade served as plain
-    HTTP by the listener's ASGI handler (usher.adapters.asgi.AsgiHandler.upgrades)."""
+    """An ASGI listener's WebSocket upgrade requests (usher.adapters.asgi.AsgiHandler.upgrades;
+    another upgrade is a plain HTTP request to the app)."""
 
     __slots__ = ("http", "limits")
 
@@ -94,19 +93,21 @@ class WebSocketHandler:
     def serving(self, loop_shared: bool) -> None:
         """Nothing to do: the app's tasks run on the loop as it is."""
 
-    def begin(self, request: Request, responder: Responder) -> Exchange:
-        """Take an upgrade request (usher.adapters.base.Handler)."""
-        if is_websocket(request):
-            return WebSocketExchange(self, request, responder)
-        return AsgiExchange(self.http, request, responder)
+    def begin(self, request: Request, responder: Responder) -> WebSocketExchange:
+        """Take a WebSocket upgrade request (usher.adapters.base.Handler)."""
+        return WebSocketExchange(self, request, responder)
 
 
 def websocket_scope(
-    request: Request, server: tuple[str, int | None], peer: tuple[str, str], handshake: Handshake
+    request: Request, http: AsgiHandler, peer: tuple[str, str], handshake: Handshake
 ) -> dict[str, Any]:
     """The websocket connection scope: the HTTP scope's keys, less `method`, with ws/wss and the
     offered subprotocols."""
-    scope = dict(http_scope(request, server, peer))
+    scope = dict(http_scope(request, http.server, peer))
+    if http.state:
+        scope["state"] = http.state.copy()  # the lifespan's (usher.adapters.lifespan)
+    if http.frame is not None:
+        http.frame.apply(scope)  # root-path, proxy headers: before the scheme becomes ws/wss
     del scope["method"]
     scope["type"] = "websocket"
     scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
@@ -260,7 +261,7 @@ class WebSocketExchange:
 
     async def _run(self, handshake: Handshake) -> None:
         http = self.handler.http
-        scope = websocket_scope(self.request, http.server, self.out.peer, handshake)
+        scope = websocket_scope(self.request, http, self.out.peer, handshake)
         try:
             await http.app(scope, self.receive, self.send)
         except Exception as exc:

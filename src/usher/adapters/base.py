@@ -65,6 +65,10 @@ class Responder(Protocol):
     def abort(self) -> None:
         """The response cannot be completed: drop the connection."""
 
+    def hold_reading(self, held: bool) -> None:
+        """Stop (True) or restart (False) reading from the client: a handler whose app reads
+        the request body slower than it comes (an ASGI app streaming it) holds it back."""
+
 
 class Exchange(Protocol):
     """One request in a handler's hands, from its head to the end of its response."""

@@ -70,7 +70,7 @@ def describe(settings: Settings) -> str:
         return f"{settings.wsgi_file} ({settings.callable}){mounted}"
     if settings.paste and not settings.module:
         return f"paste {settings.paste}"
-    module, _, name = (settings.module or "").partition(":")
+    module, _, name = (settings.module or settings.asgi_module or "").partition(":")
     return (f"{module}:{name or settings.callable}" if module else "(none)") + mounted
 
 
@@ -129,6 +129,8 @@ def import_app(settings: Settings) -> App:
 
 
 def _load_callable(settings: Settings) -> App:
+    if settings.asgi_module and not settings.module:
+        settings = dataclasses.replace(settings, module=settings.asgi_module)  # asgi = MODULE
     if settings.paste and not (settings.wsgi_file or settings.module):
         from usher.adapters.paste import PasteError, load_paste  # only paste configs need it
 
@@ -226,6 +228,11 @@ def _raised(target: str, exc: BaseException) -> str:
     if "ImproperlyConfigured" in cause or "DJANGO_SETTINGS_MODULE" in str(exc):
         return f"Django is not configured when importing {target}: {exc} (set env = DJANGO_SETTINGS_MODULE=...)"
     return f"importing {target} raised {cause}: {exc}"
+
+
+def app_interface(settings: Settings) -> str:
+    """How to call the app: `asgi` (set, or given as a flag) forces ASGI; else `interface`."""
+    return "asgi" if settings.asgi is not None else settings.interface
 
 
 def is_asgi(app: object, interface: str) -> bool:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from usher.master.cheaper import Spare
+    from usher.master.idle import IdleWatch
     from usher.supervise.touch import TouchWatch
 
 
@@ -50,6 +51,11 @@ class Upkeep:
         # what the master imports before forking stays resident in every worker.
         self.reload_files = _watch(settings.touch_reload)
         self.chain_files = _watch(settings.touch_chain_reload)
+        self.idle: IdleWatch | None = None
+        if settings.idle and settings.die_on_idle:
+            from usher.master.idle import IdleWatch
+
+            self.idle = IdleWatch(settings.idle, time.monotonic())
         self.spare: Spare | None = None
         if settings.cheaper:
             from usher.master.cheaper import Spare
@@ -72,7 +78,18 @@ class Upkeep:
         if not self.lifecycle.winding_down:
             self._touched()
             self._cheaper()
+            self._die_if_idle(now)
         self._rotate_full_log()
+
+    def _die_if_idle(self, now: float) -> None:
+        if self.idle is None or self.lifecycle.phase is not Phase.SERVING:
+            return
+        rows = [proc.row for proc in self.pool.procs.values() if proc.row is not None]
+        views = [self.pool.scoreboard.read(row) for row in rows]
+        requests = tuple(view.requests for view in views)
+        busy = any(view.busy for view in views)
+        if self.idle.idle_for_too_long(requests, busy, now):
+            self.commands.stop(graceful=True, why=f"idle for {self.settings.idle}s (die-on-idle)")
 
     def _rotate_full_log(self) -> None:
         # log-maxsize is checked here, once a second, not at each write: every process writes to

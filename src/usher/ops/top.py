@@ -56,7 +56,10 @@ def _read_socket(address: str, timeout: float) -> bytes:
 def render(
     document: dict[str, Any], previous: dict[int, int], elapsed: float, *, color: bool
 ) -> str:
-    """One screen: a header, then a line per worker with its rate since the previous screen."""
+    """One screen: a header, then a line per worker with its rate since the previous screen (or
+    a line per vassal, for an emperor's document)."""
+    if "vassals" in document:
+        return render_emperor(document)
     workers = document.get("workers", [])
     total = sum(worker["requests"] for worker in workers)
     rates = {
@@ -80,6 +83,25 @@ def render(
         if color and worker["status"] in ("busy", "cheap"):
             line = (_GREEN if worker["status"] == "busy" else _MAGENTA) + line + _RESET
         lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def render_emperor(document: dict[str, Any]) -> str:
+    """An emperor's screen: a line per vassal (uWSGI's emperor document, as usher writes it)."""
+    vassals = document.get("vassals", [])
+    ready = sum(1 for vassal in vassals if vassal.get("ready"))
+    lines = [
+        f"usher {document.get('version', '?')} - emperor pid {document.get('pid', '?')} - "
+        f"{time.strftime('%H:%M:%S')} - {len(vassals)} vassals, {ready} ready - watching "
+        f"{' '.join(document.get('emperor', []))}",
+        "",
+        f"{'VASSAL':<24} {'PID':>8} {'STATUS':<10} {'RESPAWNS':>8} {'UID':>6}  LAST EXIT",
+    ]
+    for vassal in vassals:
+        lines.append(
+            f"{vassal['id']:<24} {vassal['pid']:>8} {vassal.get('status', ''):<10} "
+            f"{vassal.get('respawns', 0):>8} {vassal.get('uid', ''):>6}  {vassal.get('last_exit', '')}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -158,7 +180,7 @@ def main(argv: Sequence[str]) -> int:
                 return 1
             now = time.monotonic()
             screen = render(document, previous, max(now - last, 1e-6), color=color)
-            previous = {worker["id"]: worker["requests"] for worker in document["workers"]}
+            previous = {w["id"]: w["requests"] for w in document.get("workers", [])}
             last = now
             if args.once:
                 sys.stdout.write(screen)

@@ -15,7 +15,9 @@ from typing import Literal
 
 from usher.options.groups import CONFIG
 from usher.options.spec import OptionSpec, option
+from usher.options.table_asgi import AsgiOptions
 from usher.options.table_beside import BesideOptions
+from usher.options.table_emperor import EmperorOptions
 from usher.options.table_limits import ControlOptions, LimitOptions, RecyclingOptions, StatsOptions
 from usher.options.table_processes import FileAndLogOptions, ProcessOptions
 from usher.options.table_serving import AppOptions, ListenerOptions, RoutingOptions
@@ -29,6 +31,7 @@ ListenerProtocol = Literal["http", "uwsgi"]
 # The last base's fields come first: the bases are listed from the last section to the first.
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings(
+    EmperorOptions,
     WebSocketOptions,
     BesideOptions,
     StatsOptions,
@@ -38,6 +41,7 @@ class Settings(
     FileAndLogOptions,
     ProcessOptions,
     RoutingOptions,
+    AsgiOptions,
     AppOptions,
     ListenerOptions,
 ):

@@ -31,7 +31,6 @@ _SYSTEMD_HOOK = (
     "run setup steps from the service manager (systemd ExecStartPre=, a container entrypoint)"
 )
 _SANDBOX = "use systemd's sandboxing options or a container"
-_ORCHESTRATOR = "run one usher per app, each under systemd or a container orchestrator"
 _STATIC = "serve static files from nginx, or from the app (WhiteNoise for Django)"
 _ROUTE = "route, rewrite and redirect in nginx or in the app"
 _HEADERS = "set response headers in the app (middleware) or in nginx"
@@ -218,18 +217,17 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     ),
     (
         "unsupported",
-        _ORCHESTRATOR,
-        "emperor emperor-proxy-socket emperor-wrapper "
+        "usher's emperor runs the vassals of a folder or glob of config files (docs/emperor.md)",
+        "emperor-proxy-socket emperor-wrapper "
         "emperor-wrapper-override emperor-wrapper-fallback emperor-nofollow emperor-procname "
-        "emperor-freq emperor-required-heartbeat emperor-curse-tolerance emperor-pidfile "
-        "emperor-tyrant emperor-tyrant-nofollow emperor-stats|emperor-stats-server early-emperor "
+        "emperor-required-heartbeat emperor-curse-tolerance emperor-pidfile "
+        "emperor-tyrant-nofollow early-emperor "
         "emperor-broodlord emperor-throttle emperor-max-throttle emperor-magic-exec "
-        "emperor-on-demand-extension|emperor-on-demand-ext "
-        "emperor-on-demand-directory|emperor-on-demand-dir emperor-on-demand-exec "
+        "emperor-on-demand-exec "
         "emperor-extra-extension|emperor-extra-ext emperor-no-blacklist emperor-use-clone "
-        "emperor-graceful-shutdown emperor-cap|vassals-cap|vassal-cap vassals-inherit vassals-include vassals-inherit-before "
+        "emperor-graceful-shutdown emperor-cap|vassals-cap|vassal-cap vassals-inherit vassals-inherit-before "
         "vassals-include-before vassals-start-hook vassals-stop-hook vassal-sos vassal-sos-backlog "
-        "vassals-set|vassal-set heartbeat blacklist end-blacklist whitelist end-whitelist "
+        "heartbeat blacklist end-blacklist whitelist end-whitelist "
         "hook-emperor-start hook-emperor-stop hook-emperor-reload hook-emperor-lost hook-as-vassal "
         "hook-as-emperor exec-as-vassal exec-as-emperor mount-as-vassal mount-as-emperor "
         "umount-as-vassal umount-as-emperor call-as-vassal call-as-vassal1 call-as-vassal3 "
@@ -437,7 +435,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
         "unsupported",
         "usher always runs its workers; use cheaper for an adaptive count",
-        "cheap idle die-on-idle cheaper-rss-limit-soft cheaper-rss-limit-hard",
+        "cheap cheaper-rss-limit-soft cheaper-rss-limit-hard",
     ),
     (
         "unsupported",

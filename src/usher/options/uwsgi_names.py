@@ -25,7 +25,18 @@ if TYPE_CHECKING:
     from usher.options.uwsgi_name_table import Status
 
 # Options of usher's own that uWSGI does not have (limit-request-fields is gunicorn's name).
-USHER_ONLY = ("interface", "limit-request-fields", "stats-prometheus", "allow-exec-placeholders")
+USHER_ONLY = (
+    "interface",
+    # ASGI (usher.options.table_asgi)
+    "asgi",
+    "asgi-lifespan",
+    "root-path",
+    "proxy-headers",
+    "forwarded-allow-ips",
+    "limit-request-fields",
+    "stats-prometheus",
+    "allow-exec-placeholders",
+)
 
 
 @dataclass(frozen=True, slots=True)

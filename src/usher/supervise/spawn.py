@@ -42,11 +42,16 @@ def spawn_shell(command: str) -> int:
     return pid
 
 
+def default_signals() -> None:
+    """In a forked child about to exec: the signal dispositions and mask a new program expects."""
+    for signum in _RESET:
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
 def _exec_in_child(command: str) -> None:  # pragma: no cover - child side of spawn_shell
     try:
-        for signum in _RESET:
-            signal.signal(signum, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        default_signals()
         os.setpgid(0, 0)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         os.execv(SHELL, [SHELL, "-c", command])

@@ -12,8 +12,9 @@ import socket
 import time
 
 
-def notify(message: str) -> bool:
-    """Send `message` (e.g. "READY=1") to the service manager; False when there is none."""
+def notify(message: str, *, wait: bool = True) -> bool:
+    """Send `message` (e.g. "READY=1") to the service manager; False when there is none (or,
+    with wait=False, when its queue is full: the message is dropped rather than waited for)."""
     address = os.environ.get("NOTIFY_SOCKET", "")
     if not address:
         return False
@@ -22,6 +23,7 @@ def notify(message: str) -> bool:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.connect(address)
+            sock.setblocking(wait)
             sock.sendall(message.encode())
     except OSError:
         return False
@@ -44,6 +46,7 @@ def stopping(status: str) -> bool:
     return notify(f"STOPPING=1\nSTATUS={status}")
 
 
-def status(text: str) -> bool:
-    """A one-line state for `systemctl status`."""
-    return notify(f"STATUS={text}")
+def status(text: str, *, wait: bool = True) -> bool:
+    """A one-line state for `systemctl status`; wait=False for a supervisor whose loop must not
+    block on a manager that reads slowly (the next STATUS= replaces a dropped one anyway)."""
+    return notify(f"STATUS={text}", wait=wait)

@@ -246,8 +246,13 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def reject(self, error: ProtocolError) -> None:
+        # An app streaming the body may have begun its response: no second one after it.
+        answering = self.exchange is not None and bool(self.responder.status)
         self.release_request()
         self.worker.log.protocol_error(self.peer, error)
+        if answering:
+            self.abort()
+            return
         worker = self.worker
         self.write(
             error_response(error.status, error.reason, date=worker.date, server=worker.server)
@@ -263,7 +268,10 @@ class Connection(asyncio.Protocol):
     def run(self) -> None:
         """The request is complete: the exchange answers it, inline or on a pool thread."""
         exchange = self.exchange
-        assert exchange is not None
+        if exchange is None:
+            # Answered before its body ended (an ASGI app streaming the body): the rest of the
+            # body was read and dropped, and the connection goes on with the next request.
+            return
         # Before `busy`: the scoreboard's reporter reads `busy`, then this.
         self.started_ns = started_ns = monotonic_ns()
         self.busy = True
@@ -335,6 +343,20 @@ class Connection(asyncio.Protocol):
             # After the accept has returned: the end is still inside its own send.
             worker.loop.call_soon(end.tunnel_data, b"".join(early))
         return tunnel
+
+    def hold_reading(self, held: bool) -> None:
+        """Pause or resume reading for the exchange (its app reads the body at its own pace);
+        a paused body is not "stalled" (check_timeout)."""
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        if held and self.reading:
+            self.reading = False
+            transport.pause_reading()
+        elif not held and not self.reading and not self.queue:
+            self.reading = True
+            self.last_activity = self.worker.now
+            transport.resume_reading()
 
     def release_request(self) -> None:
         exchange = self.exchange
@@ -423,6 +445,6 @@ class Connection(asyncio.Protocol):
             if now - self.head_started > worker.read_timeout:
                 worker.log.timeout(self.peer, "request headers too slow")
                 self.abort()
-        elif state is BODY and now - self.last_activity > worker.read_timeout:
+        elif state is BODY and self.reading and now - self.last_activity > worker.read_timeout:
             worker.log.timeout(self.peer, "request body stalled")
             self.abort()

@@ -310,6 +310,9 @@ class OneShot:
     def abort(self) -> None:
         self.connection().abort()
 
+    def hold_reading(self, held: bool) -> None:
+        """Nothing to hold: a one-shot request arrived whole."""
+
     def connection(self) -> Responder:
         """The responder of the Connection that carries the request on from here (made on first
         need); the exchange writes through it from now on."""

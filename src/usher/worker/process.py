@@ -15,6 +15,7 @@ successor.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import socket
@@ -29,16 +30,20 @@ import uvloop
 
 from usher import logfile, procname
 from usher.adapters.asgi import AsgiHandler
+from usher.adapters.asgi_scope import ScopeFrame, Trusted
 from usher.adapters.asgi_websocket import WebSocketHandler, WebSocketLimits
 from usher.adapters.base import App, Handler
+from usher.adapters.lifespan import LifespanFailed, Lifespans
 from usher.adapters.load import (
     AppLoadError,
+    app_interface,
     change_dir_after_load,
     is_asgi,
     load_app,
     load_mounts,
 )
-from usher.adapters.router import RouterHandler, Routing, routing_from_settings
+from usher.adapters.mounted import MountedHandler
+from usher.adapters.router import RouterHandler, Routing, not_found, routing_from_settings
 from usher.adapters.wsgi import WsgiHandler, base_environ
 from usher.exits import EXIT_APP_LOAD_FAILED, EXIT_HARAKIRI, EXIT_MAX_REQUESTS, EXIT_OK
 from usher.logs import reopen_loggers, write_line
@@ -114,6 +119,7 @@ def listener_contexts(
     app: App,
     ctx: WorkerContext,
     mounts: tuple[tuple[str, App], ...] = (),
+    lifespans: Lifespans | None = None,
 ) -> list[ListenerContext]:
     """Each listener's codec limits and handler (the app, over that listener's base environ)."""
     # One decoder per worker: it learns the front server's run of uwsgi variables once.
@@ -124,7 +130,16 @@ def listener_contexts(
         name, port = listener.server_name_port()
         contexts.append(
             listener_context(
-                settings, ctx, app, listener.protocol, name, port, decoder, routing, mounts
+                settings,
+                ctx,
+                app,
+                listener.protocol,
+                name,
+                port,
+                decoder,
+                routing,
+                mounts,
+                lifespans=lifespans,
             )
         )
     return contexts
@@ -140,23 +155,33 @@ def listener_context(
     decoder: VarsDecoder,
     routing: Routing | None = None,
     mounts: tuple[tuple[str, App], ...] = (),
+    *,
+    lifespans: Lifespans | None = None,
 ) -> ListenerContext:
     """One listener's limits and handler: the app called as ASGI, or as WSGI over the listener's
     base environ, behind the router when mounts, routes or header edits are configured
-    (`routing`)."""
+    (`routing`); ASGI mounts, and WSGI mounts beside an ASGI app, are picked by prefix first
+    (usher.adapters.mounted)."""
+    asgi_mounts = [(prefix, one) for prefix, one in mounts if is_asgi(one, "auto")]
+    wsgi_mounts = tuple((prefix, one) for prefix, one in mounts if not is_asgi(one, "auto"))
+    where = (server_name, server_port)
     handler: Handler
-    if is_asgi(app, settings.interface):
-        port = int(server_port) if server_port.isdigit() else None
-        handler = AsgiHandler(
-            app,  # called as ASGI: is_asgi checked that calling it makes a coroutine
-            (server_name, port),
-            loop=ctx.loop,
-            report=ctx.report_exception,
-        )
-        if protocol == "http":
-            handler.upgrades = WebSocketHandler(handler, websocket_limits(settings))
+    picked: list[tuple[str, Handler]] = [
+        (prefix, _asgi_handler(settings, ctx, one, where, lifespans, prefix, protocol))
+        for prefix, one in asgi_mounts
+    ]
+    if is_asgi(app, app_interface(settings)):
+        handler = _asgi_handler(settings, ctx, app, where, lifespans, settings.root_path, protocol)
+        if wsgi_mounts and routing is not None:
+            # Beside an ASGI app, a WSGI mount is reached by its prefix: the router splits
+            # SCRIPT_NAME from PATH_INFO as manage-script-name does.
+            split = dataclasses.replace(routing, manage_script_name=True, no_default_app=True)
+            router = _wsgi_handler(settings, ctx, not_found, *where, split, wsgi_mounts)
+            picked += [(prefix, router) for prefix, _ in wsgi_mounts]
     else:
-        handler = _wsgi_handler(settings, ctx, app, server_name, server_port, routing, mounts)
+        handler = _wsgi_handler(settings, ctx, app, *where, routing, wsgi_mounts)
+    if picked:
+        handler = MountedHandler(picked, handler)
     limits = Limits(
         max_head=settings.buffer_size,
         max_body=settings.limit_post,
@@ -172,6 +197,36 @@ def websocket_limits(settings: Settings) -> WebSocketLimits:
         ping_every=float(settings.websockets_ping_freq),
         pong_within=float(settings.websockets_pong_tolerance),
     )
+
+
+def _asgi_handler(
+    settings: Settings,
+    ctx: WorkerContext,
+    app: App,
+    where: tuple[str, str],
+    lifespans: Lifespans | None,
+    root_path: str,
+    protocol: str,
+) -> AsgiHandler:
+    server_name, server_port = where
+    port = int(server_port) if server_port.isdigit() else None
+    trusted = Trusted.parse(settings.forwarded_allow_ips) if settings.proxy_headers else None
+    frame = ScopeFrame(root_path, trusted) if root_path or trusted else None
+    handler = AsgiHandler(
+        app,  # called as ASGI: is_asgi checked that calling it makes a coroutine
+        (server_name, port),
+        loop=ctx.loop,
+        report=ctx.report_exception,
+        state=None if lifespans is None else lifespans.state_for(app, _app_name(app)),
+        frame=frame,
+    )
+    if protocol == "http":  # only an HTTP connection can switch to a WebSocket
+        handler.upgrades = WebSocketHandler(handler, websocket_limits(settings))
+    return handler
+
+
+def _app_name(app: App) -> str:
+    return getattr(app, "__qualname__", None) or type(app).__qualname__
 
 
 def _wsgi_handler(
@@ -252,7 +307,8 @@ def run_worker(
     ctx.log.total = ServerTotal(seat.scoreboard.memory, seat.scoreboard.layout.total_offset)
     worker = Worker(settings, ctx)
     reporter = _attach_board(worker, settings, seat)
-    worker.contexts = contexts = listener_contexts(settings, listeners, app, ctx, mounts)
+    lifespans = Lifespans(settings.asgi_lifespan, partial(_say, worker_id))
+    worker.contexts = contexts = listener_contexts(settings, listeners, app, ctx, mounts, lifespans)
     for listener, context in zip(listeners, contexts, strict=True):
         if listener.protocol == "uwsgi":
             # One request per connection: usher.worker.oneshot accepts and answers it in one
@@ -271,10 +327,14 @@ def run_worker(
     # Signal handlers are installed, and connections accepted, only once the loop runs: uvloop
     # hears signals only while it runs, so one that arrived between add_signal_handler() and
     # run_forever() would be lost, and a stop request with it.
-    loop.create_task(_start_serving(worker, settings, reporter, seat))
+    loop.create_task(_start_serving(worker, settings, reporter, seat, lifespans))
     loop.call_later(ORPHAN_CHECK, _watch_master, worker, master_pid, settings.worker_reload_mercy)
     try:
         loop.run_forever()
+        if lifespans.started:
+            # Within the master's mercy, which kills a worker that takes longer to leave. A
+            # worker stopped during its startup leaves at once: it never served.
+            loop.run_until_complete(lifespans.shutdown(settings.worker_reload_mercy / 2))
     finally:
         reporter.stop()
         sys.stdout.flush()
@@ -283,11 +343,18 @@ def run_worker(
 
 
 async def _start_serving(
-    worker: Worker, settings: Settings, reporter: Reporter, seat: Seat
+    worker: Worker, settings: Settings, reporter: Reporter, seat: Seat, lifespans: Lifespans
 ) -> None:
     ctx = worker.ctx
     try:
         _install_signals(worker, settings)
+        # ASGI lifespan startup first: no request reaches an app whose startup is not done, and
+        # the master hears "ready" only after it.
+        try:
+            await lifespans.startup()
+        except LifespanFailed as exc:
+            write_line(f"usher worker {seat.worker_id}: {exc}")
+            os._exit(EXIT_APP_LOAD_FAILED)
         for server in worker.servers:
             await server.start_serving()
         for acceptor in worker.acceptors:
@@ -327,6 +394,10 @@ def _watch_master(worker: Worker, master_pid: int, mercy: int) -> None:
     worker.begin_stop()
     # Nobody is left to enforce worker-reload-mercy: the worker bounds its own stop.
     worker.ctx.loop.call_later(mercy, os._exit, EXIT_OK)
+
+
+def _say(worker_id: int, text: str) -> None:
+    write_line(f"usher worker {worker_id}: {text}")
 
 
 def _run_hooks(worker_id: int, option: str, texts: tuple[str, ...], *, fatal: bool = True) -> None:

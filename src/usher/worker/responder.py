@@ -46,6 +46,8 @@ class Carrying(Protocol):
 
     def switch(self, head: bytes, end: TunnelEnd) -> Tunnel | None: ...
 
+    def hold_reading(self, held: bool) -> None: ...
+
 
 class Responder:
     """Frames one response at a time for a connection; the WSGI exchange writes through it.
@@ -271,6 +273,12 @@ class Responder:
         else:
             conn.abort()
             conn.response_finished()
+
+    def hold_reading(self, held: bool) -> None:
+        """Stop or restart reading the request (usher.adapters.base.Responder)."""
+        conn = self.conn
+        if conn is not None:  # None: unlinked, the connection is over
+            conn.hold_reading(held)
 
 
 class Sendfile:

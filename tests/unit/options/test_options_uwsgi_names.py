@@ -75,7 +75,7 @@ def test_the_config_language_is_what_the_ini_reader_reads() -> None:
         ("cache2", "unsupported", "Django's cache framework"),
         ("gevent", "unsupported", "threads"),
         ("carbon", "unsupported", "Prometheus"),
-        ("emperor", "unsupported", "systemd"),
+        ("emperor-broodlord", "unsupported", "docs/emperor.md"),
         ("static-map", "unsupported", "nginx"),
         ("https", "unsupported", "TLS"),
         ("offload-threads", "accepted", "sends files"),
