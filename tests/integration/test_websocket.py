@@ -82,6 +82,18 @@ def test_the_websocket_scope(site: Address) -> None:
     assert scope["client"][0] == "127.0.0.1" and not scope["has_method"]
 
 
+def test_the_scope_behind_a_proxy_under_a_root_path(serve: Serve) -> None:
+    port = free_port()
+    args = ["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", APPS, "--root-path", "/base"]
+    serve([*args, "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1"])
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    with connect(url(("127.0.0.1", port), "/scope"), additional_headers=forwarded) as ws:
+        scope = json.loads(ws.recv())
+    assert scope["scheme"] == "wss" and scope["client"][0] == "203.0.113.9"
+    assert (scope["root_path"], scope["path"]) == ("/base", "/base/scope")
+    assert scope["state"] == {"started": "yes"}  # the lifespan's state reaches the WebSocket
+
+
 @pytest.mark.parametrize(
     ("path", "status"), [("/reject", 403), ("/no-accept", 403), ("/boom-before", 500)]
 )

@@ -110,7 +110,7 @@ def websocket_scope(
         http.frame.apply(scope)  # root-path, proxy headers: before the scheme becomes ws/wss
     del scope["method"]
     scope["type"] = "websocket"
-    scope["scheme"] = "wss" if scope["scheme"] == "https" else "ws"
+    scope["scheme"] = "wss" if scope["scheme"] in ("https", "wss") else "ws"
     scope["subprotocols"] = list(handshake.subprotocols)
     return scope
 
