@@ -94,6 +94,19 @@ def test_the_scope_behind_a_proxy_under_a_root_path(serve: Serve) -> None:
     assert scope["state"] == {"started": "yes"}  # the lifespan's state reaches the WebSocket
 
 
+def test_a_websocket_app_mounted_beside_a_wsgi_app(serve: Serve) -> None:
+    port = free_port()
+    site = ("127.0.0.1", port)
+    args = ["--http-socket", f"127.0.0.1:{port}", "--chdir", str(FIXTURES)]
+    serve([*args, "--module", "mount_apps:main", "--mount", "/live=websocket_apps:application"])
+    with connect(url(site, "/live/echo")) as ws:
+        ws.send("through the mount")
+        assert ws.recv() == "through the mount"
+    with connect(url(site, "/live/scope")) as ws:
+        assert json.loads(ws.recv())["root_path"] == "/live"
+    assert json.loads(get(site, "/elsewhere").body)["app"] == "main"  # the WSGI app serves on
+
+
 @pytest.mark.parametrize(
     ("path", "status"), [("/reject", 403), ("/no-accept", 403), ("/boom-before", 500)]
 )
