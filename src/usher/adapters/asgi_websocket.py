@@ -228,6 +228,9 @@ class WebSocketExchange:
     def tunnel_lost(self) -> None:
         self._gone(ABNORMAL, "")
         self.tunnel_resumed()
+        # The tunnel and this exchange point at each other: let go, so both are freed at once
+        # by reference counting rather than by a later run of the cyclic GC.
+        self.tunnel = None
 
     def tunnel_tick(self, now: float, stopping: bool) -> None:
         tunnel = self.tunnel
