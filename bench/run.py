@@ -30,6 +30,7 @@ from types import FrameType
 
 import machine
 import report
+import scenarios_websocket
 from loadgen import CLIENT_CPU, WrkError, run_wrk
 from nginx_front import nginx_binary, nginx_command, write_config
 from processes import (
@@ -217,8 +218,9 @@ def parse_args(argv: list[str]) -> Args:
     parser.add_argument("--only", default=None, help="comma-separated server names or families")
     parser.add_argument(
         "--apps",
-        default="hello,django,asgi-hello,static-1k,static-1m",
-        help="comma-separated: hello,django,asgi-hello,static-1k,static-1m",
+        default="hello,django,asgi-hello,static-1k,static-1m,websocket,idle",
+        help="comma-separated: hello,django,asgi-hello,static-1k,static-1m,websocket,idle "
+        "(static-*: bench/scenarios_static.py; websocket, idle: bench/scenarios_websocket.py)",
     )
     parser.add_argument(
         "--retry-noisy",
@@ -329,11 +331,12 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    ws_apps, args.apps = scenarios_websocket.split_apps(args.apps)
     try:
-        servers = select(args.only)
+        servers = select(scenarios_websocket.wsgi_only(args.only)) if args.apps else []
         if args.baseline is not None:
             servers += baseline_servers(args.baseline)
-        apps = select_apps(args.apps)
+        apps = select_apps(args.apps) if args.apps else []
     except ValueError as exc:
         log(f"error: {exc}")
         return 2
@@ -346,10 +349,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         rows = run_all(servers, apps, args)
+        with tempfile.TemporaryDirectory(prefix="usher-bench-ws-") as tmp:
+            ws_results, ws_ok = scenarios_websocket.run(
+                ws_apps, args.only, args.duration, args.warmup, Path(tmp), log
+            )
     except KeyboardInterrupt:
         log("interrupted: every server started was stopped")
         return 130
     results = f"{report.tables(rows)}\n#### Targets from the issue\n\n{report.targets(rows)}\n"
+    results = f"{results if rows else ''}\n{ws_results}" if ws_results else results
     print(results)
     if args.write_docs:
         command = shlex.join(["python", "bench/run.py", *argv])
@@ -357,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         text = report.page(command, date, machine.facts(nginx_binary()), results)
         (REPO_DIR / "docs" / "benchmarks.md").write_text(text)
         log("wrote docs/benchmarks.md")
-    return 0 if all(row.result is not None for row in rows) else 1
+    return 0 if ws_ok and all(row.result is not None for row in rows) else 1
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from usher.adapters.asgi_scope import ScopeFrame
-from usher.adapters.base import Responder
+from usher.adapters.base import Exchange, Handler, Responder
 from usher.protocols.events import Request
+from usher.protocols.websocket_handshake import is_websocket
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -53,7 +54,7 @@ READ_AHEAD = 64 * 1024
 class AsgiHandler:
     """A listener's ASGI app: the server address it reports, the loop it runs on."""
 
-    __slots__ = ("app", "frame", "loop", "report", "server", "state")
+    __slots__ = ("app", "frame", "loop", "report", "server", "state", "upgrades")
 
     runs_coroutines = True  # (usher.adapters.base.Handler)
 
@@ -74,12 +75,16 @@ class AsgiHandler:
         # The lifespan's state (usher.adapters.lifespan), copied into each request's scope.
         self.state = state
         self.frame = frame  # root-path, proxy headers (usher.adapters.asgi_scope)
+        # What takes upgrade requests (usher.adapters.asgi_websocket), set when WebSockets are on.
+        self.upgrades: Handler | None = None
 
     def serving(self, loop_shared: bool) -> None:
         """Nothing to do: the app's tasks need the loop as it is, visible and running."""
 
-    def begin(self, request: Request, responder: Responder) -> AsgiExchange:
+    def begin(self, request: Request, responder: Responder) -> Exchange:
         """Take a request whose head has been read (usher.adapters.base.Handler)."""
+        if request.upgrade and self.upgrades is not None and is_websocket(request):
+            return self.upgrades.begin(request, responder)
         exchange = AsgiExchange(self, request, responder)
         if request.has_body:
             exchange.start()  # the app streams the body as it comes

@@ -18,7 +18,7 @@ the app on a pool thread lets the responder block that thread instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from usher.protocols.events import Request
 
@@ -102,4 +102,54 @@ class Handler(Protocol):
 
     def begin(self, request: Request, responder: Responder) -> Exchange:
         """Take a request whose head has been read; its body follows through the exchange."""
+        ...
+
+
+class Tunnel(Protocol):
+    """A connection that switched protocols (a WebSocket after its 101): raw bytes both ways,
+    owned from then on by the handler's `TunnelEnd`."""
+
+    # True while the client is not reading fast enough: stop writing until `tunnel_resumed`.
+    paused: bool
+
+    def write(self, data: bytes) -> None:
+        """Write bytes as they are."""
+
+    def close(self) -> None:
+        """Close once what was written is sent."""
+
+    def abort(self, why: str = "") -> None:
+        """Drop the connection at once; `why`, when given, goes to the server's log."""
+
+    def pause_reading(self) -> None:
+        """Stop reading (the app is not taking messages as fast as they come)."""
+
+    def resume_reading(self) -> None:
+        """Read again."""
+
+
+class TunnelEnd(Protocol):
+    """What the worker tells the handler of a switched connection."""
+
+    def tunnel_data(self, data: bytes) -> None:
+        """Bytes from the client, in order."""
+
+    def tunnel_resumed(self) -> None:
+        """The client drained what was written: `paused` is False again."""
+
+    def tunnel_lost(self) -> None:
+        """The connection is gone (closed by either side); nothing more comes."""
+
+    def tunnel_tick(self, now: float, stopping: bool) -> None:
+        """About once a second (the worker's clock): keepalive, close deadlines; `stopping` is
+        True once the worker is stopping gracefully."""
+
+
+@runtime_checkable
+class Switching(Protocol):
+    """A responder whose connection can switch protocols (HTTP listeners' connections)."""
+
+    def switch(self, head: bytes, end: TunnelEnd) -> Tunnel | None:
+        """Write `head` (a 101 response) and hand the connection to `end`; None when the client
+        is gone already."""
         ...

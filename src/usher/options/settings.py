@@ -22,6 +22,7 @@ from usher.options.table_limits import ControlOptions, LimitOptions, RecyclingOp
 from usher.options.table_processes import FileAndLogOptions, ProcessOptions
 from usher.options.table_serving import AppOptions, ListenerOptions, RoutingOptions
 from usher.options.table_static import StaticOptions
+from usher.options.table_websocket import WebSocketOptions
 
 __all__ = ["ListenerProtocol", "OptionSpec", "Settings", "option"]
 
@@ -33,6 +34,7 @@ ListenerProtocol = Literal["http", "uwsgi"]
 class Settings(
     StaticOptions,
     EmperorOptions,
+    WebSocketOptions,
     BesideOptions,
     StatsOptions,
     ControlOptions,

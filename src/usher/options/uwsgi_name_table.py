@@ -330,13 +330,6 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
     ),
     (
         "unsupported",
-        "use an ASGI server for WebSockets",
-        "http-websockets websockets-ping-freq|"
-        "websocket-ping-freq websockets-pong-tolerance|websocket-pong-tolerance "
-        "websockets-max-size|websocket-max-size",
-    ),
-    (
-        "unsupported",
         _LOGGER,
         "log-syslog log-socket log-drain log-filter log-req-route rsyslog-packet-size "
         "rsyslog-split-messages logto2 logfile-chown logfile-chmod log-truncate",

@@ -13,7 +13,7 @@ from collections import deque
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Union
 
-from usher.adapters.base import Exchange
+from usher.adapters.base import Exchange, TunnelEnd
 from usher.protocols.events import (
     END,
     CodecState,
@@ -22,6 +22,7 @@ from usher.protocols.events import (
     Event,
     ProtocolError,
     Request,
+    Upgraded,
 )
 from usher.protocols.response import (
     CONTINUE_100,
@@ -29,6 +30,7 @@ from usher.protocols.response import (
 )
 from usher.worker.harakiri import shut_sending, write_through
 from usher.worker.responder import Responder
+from usher.worker.tunnel import Tunnel
 
 if TYPE_CHECKING:
     from usher.protocols.http1 import HttpCodec
@@ -231,8 +233,8 @@ class Connection(asyncio.Protocol):
             self.write(CONTINUE_100)
         elif isinstance(event, ProtocolError):
             self.reject(event)
-        # Upgraded: bytes after an Upgrade request, which a WSGI app never accepts; the
-        # connection closes after its answer.
+        # Upgraded: bytes after an Upgrade request that no handler switched (a WSGI app, a
+        # refused WebSocket); the connection closes after its answer. An accepted one: switch.
 
     def drain_queue(self) -> None:
         """Run queued events in order until one of them keeps the connection busy."""
@@ -308,6 +310,39 @@ class Connection(asyncio.Protocol):
             return
         if self.queue or not self.reading:
             self.drain_queue()
+
+    def switch(self, head: bytes, end: TunnelEnd) -> Tunnel | None:
+        """The handler accepted the upgrade: write its 101 `head`, count the request as
+        answered, and hand the transport to a Tunnel for `end`, with the bytes read past the
+        request so far."""
+        transport = self.transport
+        if transport is None or self.closed:
+            return None
+        worker = self.worker
+        self.write(head)
+        responder = self.responder
+        responder.status = "101 Switching Protocols"
+        responder.head_bytes = len(head)
+        if worker.log.enabled and not responder.quiet:
+            worker.log.access(self, responder)
+        worker.requests += 1
+        worker.board.finish(self, responder)
+        tunnel = Tunnel(worker, transport, end, self.started_ns, self.peer)
+        worker.connections.discard(self)
+        worker.connections.add(tunnel)
+        transport.set_protocol(tunnel)
+        early = [event.data for event in self.queue if type(event) is Upgraded]
+        self.queue.clear()
+        self.busy = False
+        self.exchange = None  # the exchange lives on as the tunnel's end
+        self.closed = True  # nothing of HTTP may be written here any more
+        self.unlink()
+        if not self.reading:
+            transport.resume_reading()
+        if early:
+            # After the accept has returned: the end is still inside its own send.
+            worker.loop.call_soon(end.tunnel_data, b"".join(early))
+        return tunnel
 
     def hold_reading(self, held: bool) -> None:
         """Pause or resume reading for the exchange (its app reads the body at its own pace);

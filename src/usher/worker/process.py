@@ -31,6 +31,7 @@ import uvloop
 from usher import logfile, procname
 from usher.adapters.asgi import AsgiHandler
 from usher.adapters.asgi_scope import ScopeFrame, Trusted
+from usher.adapters.asgi_websocket import WebSocketHandler, WebSocketLimits
 from usher.adapters.base import App, Handler
 from usher.adapters.lifespan import LifespanFailed, Lifespans
 from usher.adapters.load import (
@@ -177,11 +178,11 @@ def listener_context(
     where = (server_name, server_port)
     handler: Handler
     picked: list[tuple[str, Handler]] = [
-        (prefix, _asgi_handler(settings, ctx, one, where, lifespans, prefix))
+        (prefix, _asgi_handler(settings, ctx, one, where, lifespans, prefix, protocol))
         for prefix, one in asgi_mounts
     ]
     if is_asgi(app, app_interface(settings)):
-        handler = _asgi_handler(settings, ctx, app, where, lifespans, settings.root_path)
+        handler = _asgi_handler(settings, ctx, app, where, lifespans, settings.root_path, protocol)
         if wsgi_mounts and routing is not None:
             # Beside an ASGI app, a WSGI mount is reached by its prefix: the router splits
             # SCRIPT_NAME from PATH_INFO as manage-script-name does.
@@ -201,6 +202,15 @@ def listener_context(
     return ListenerContext(protocol, limits, handler, decoder)
 
 
+def websocket_limits(settings: Settings) -> WebSocketLimits:
+    """The websockets-* options, in bytes and seconds."""
+    return WebSocketLimits(
+        max_message=settings.websockets_max_size * 1024,
+        ping_every=float(settings.websockets_ping_freq),
+        pong_within=float(settings.websockets_pong_tolerance),
+    )
+
+
 def _asgi_handler(
     settings: Settings,
     ctx: WorkerContext,
@@ -208,12 +218,13 @@ def _asgi_handler(
     where: tuple[str, str],
     lifespans: Lifespans | None,
     root_path: str,
+    protocol: str,
 ) -> AsgiHandler:
     server_name, server_port = where
     port = int(server_port) if server_port.isdigit() else None
     trusted = Trusted.parse(settings.forwarded_allow_ips) if settings.proxy_headers else None
     frame = ScopeFrame(root_path, trusted) if root_path or trusted else None
-    return AsgiHandler(
+    handler = AsgiHandler(
         app,  # called as ASGI: is_asgi checked that calling it makes a coroutine
         (server_name, port),
         loop=ctx.loop,
@@ -221,6 +232,9 @@ def _asgi_handler(
         state=None if lifespans is None else lifespans.state_for(app, _app_name(app)),
         frame=frame,
     )
+    if protocol == "http":  # only an HTTP connection can switch to a WebSocket
+        handler.upgrades = WebSocketHandler(handler, websocket_limits(settings))
+    return handler
 
 
 def _app_name(app: App) -> str:

@@ -12,7 +12,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
-from usher.adapters.base import Exchange
+from usher.adapters.base import Exchange, Tunnel, TunnelEnd
 from usher.protocols.events import Request
 from usher.protocols.framing import ResponsePlan
 from usher.protocols.response import LAST_CHUNK, encode_chunk
@@ -43,6 +43,8 @@ class Carrying(Protocol):
     def abort(self) -> None: ...
 
     def response_finished(self) -> None: ...
+
+    def switch(self, head: bytes, end: TunnelEnd) -> Tunnel | None: ...
 
     def hold_reading(self, held: bool) -> None: ...
 
@@ -147,6 +149,10 @@ class Responder:
             self.gone = True
             conn.worker.log.client_gone(self.peer, self.request)
         return ConnectionAbortedError("client went away")
+
+    def switch(self, head: bytes, end: TunnelEnd) -> Tunnel | None:
+        """Switch protocols after an upgrade request (usher.adapters.base.Switching)."""
+        return self.conn.switch(head, end)
 
     def send_head(self, status: str, headers: list[tuple[str, str]], length: int | None) -> None:
         self._plan_head(status, headers, length)
