@@ -17,6 +17,7 @@ the app on a pool thread lets the responder block that thread instead.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -99,3 +100,17 @@ class Handler(Protocol):
     def begin(self, request: Request, responder: Responder) -> Exchange:
         """Take a request whose head has been read; its body follows through the exchange."""
         ...
+
+
+class HandlerSource:
+    """An app that is a handler of its own (usher's front): a worker asks it for each listener's
+    handler, after the fork, instead of calling it as WSGI or ASGI."""
+
+    def handler(self, loop: asyncio.AbstractEventLoop, address: tuple[str, str]) -> Handler:
+        """The handler of the listener at `address` (host and port, as the listener names
+        them) in this worker."""
+        raise NotImplementedError
+
+    def __call__(self, *args: Any) -> Any:
+        # It stands where an app stands (usher.adapters.base.App), but is never called as one.
+        raise TypeError("a handler source is not a WSGI or ASGI app")

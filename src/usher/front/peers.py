@@ -38,13 +38,15 @@ class Pick:
     method: str
     uri: str
     client: str
-    headers: Sequence[tuple[str, str]] = ()
+    # As the codec gave them: names lower-case bytes, values as sent.
+    headers: Sequence[tuple[bytes, bytes]] = ()
 
     def header(self, name: str) -> str:
         """The first value of header `name` (lower-case), or ''."""
+        wanted = name.encode("latin-1")
         for key, value in self.headers:
-            if key == name:
-                return value
+            if key == wanted:
+                return value.decode("latin-1")
         return ""
 
 
