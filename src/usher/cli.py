@@ -100,7 +100,11 @@ def _front_arguments(args: list[str]) -> tuple[str, int | None, str]:
         elif name in ("--processes", "-p") and value.isdigit():
             processes = int(value)
         else:
-            return "", None, f"unknown argument {flag!r} (usage: usher front --ini front.ini [--processes N])"
+            return (
+                "",
+                None,
+                f"unknown argument {flag!r} (usage: usher front --ini front.ini [--processes N])",
+            )
     if not path:
         return "", None, "no configuration (usage: usher front --ini front.ini [--processes N])"
     return path, processes, ""

@@ -7,7 +7,7 @@ is tested without waiting:
   `fail_timeout` eject a server for `fail_timeout`; a 403 or 404 is an answer, never a failure
   (the proxy does not report them); a pool of one primary server never ejects it, as nginx;
 - active health (Tengine's check): `fall` failed checks in a row mark it down, `rise` passing
-  ones bring it back;
+  ones bring it back, also from a passive ejection (the checks then decide when it ends);
 - slow start: a server that comes back (ejection over, checks passing again) has its weight
   ramped from 1 to its own over `slow_start` seconds;
 - panic: when fewer than `panic_threshold` percent of the primaries are healthy, and no backup
@@ -167,6 +167,8 @@ class PoolState:
             if now >= health.ejected_until:
                 health.ejected_until = now + server.fail_timeout
                 health.recovered_at = health.ejected_until
+                # With active checks, `rise` passing checks from now on end the ejection early.
+                health.check_passes = 0
             health.fails = 0
 
     def _ejectable(self, health: Health) -> bool:
@@ -185,7 +187,8 @@ class PoolState:
         if passed:
             health.check_passes += 1
             health.check_failures = 0
-            if health.checked_down and health.check_passes >= check.rise:
+            ejected = now < health.ejected_until
+            if (health.checked_down or ejected) and health.check_passes >= check.rise:
                 health.checked_down = False
                 health.recovered_at = now
                 health.ejected_until = 0.0
