@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
-import signal
 import socket
 import sys
 import threading
@@ -276,6 +274,3 @@ def _wait(condition: object, timeout: float, site: Site | None = None) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met in time: {site.status() if site else ''}")
         time.sleep(0.02)  # polling a figure over HTTP: nothing to wait on
-
-
-_ = (shutil, signal)
