@@ -37,6 +37,43 @@ def _env() -> dict[str, str]:
     return dict(os.environ)
 
 
+class UpgradeEcho:
+    """An upstream that switches to an echo of raw bytes after any Upgrade request, in a
+    thread: the front's tunnel is tested without depending on a WebSocket library's server."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.heads: list[bytes] = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.echo, args=(conn,), daemon=True).start()
+
+    def echo(self, conn: socket.socket) -> None:
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(4096)
+            head, _, early = head.partition(b"\r\n\r\n")
+            self.heads.append(head)
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: test\r\n\r\n" + early
+            )
+            while data := conn.recv(4096):
+                conn.sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
 class Site:
     """Three app servers and a uwsgi one behind a front, on free ports."""
 
@@ -57,6 +94,7 @@ class Site:
             env={**_env(), "FRONT_APP_NAME": "u"},
             command=USHER,
         )
+        self.echo = UpgradeEcho()
         self.dead_port = free_port()
         self.port = free_port()
         static = tmp / "static"
@@ -83,6 +121,12 @@ panic_threshold = 0
 
 [upstream legacy]
 server = 127.0.0.1:{self.uwsgi_port}
+
+[upstream ws]
+server = 127.0.0.1:{self.echo.port}
+
+[location /ws/]
+proxy_pass = http://ws
 
 [upstream nowhere]
 server = 127.0.0.1:{self.dead_port}
@@ -114,6 +158,7 @@ status
     def close(self) -> None:
         for server in [self.front, self.uwsgi, *self.apps.values()]:
             server.close()
+        self.echo.close()
 
     def get(
         self,
@@ -214,6 +259,30 @@ def test_upstream_errors_are_502_and_504(site: Site) -> None:
     assert status == 502 and b"connect failed" in body
     status, _, _ = site.get("/slow?s=3", method="POST", body=b"")  # not idempotent: no retry
     assert status == 504
+
+
+def test_websocket_upgrade_is_tunnelled(site: Site) -> None:
+    with socket.create_connection(("127.0.0.1", site.port), timeout=5) as sock:
+        sock.sendall(
+            b"GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        assert (
+            b"sec-websocket-accept: test" in head.lower() and b"upgrade: websocket" in head.lower()
+        )
+        for message in (b"\x81\x05hello", b"second frame" * 100):
+            sock.sendall(message)
+            echoed = b""
+            while len(echoed) < len(message):
+                echoed += sock.recv(65536)
+            assert echoed == message
+    upstream_head = site.echo.heads[-1].lower()
+    assert b"upgrade: websocket" in upstream_head and b"connection: upgrade" in upstream_head
+    assert b"sec-websocket-key: dghlihnhbxbszsbub25jzq==" in upstream_head
 
 
 def _load(site: Site, stop: threading.Event, failures: list[str], answers: Counter[str]) -> None:

@@ -60,11 +60,26 @@ class Responder(Protocol):
     def send_file(self, fd: int, offset: int, count: int) -> None:
         """Send `count` bytes of a regular file with sendfile; may pause until done."""
 
+    def switch(self, head: bytes, tunnel: Tunnel) -> None:
+        """Write a complete `101 Switching Protocols` head as given, and from now on hand the
+        client's bytes to `tunnel`; `send_body` then writes raw bytes, and `finish` or `abort`
+        ends the connection."""
+
     def finish(self) -> None:
         """The response is complete."""
 
     def abort(self) -> None:
         """The response cannot be completed: drop the connection."""
+
+
+class Tunnel(Protocol):
+    """What takes a connection's bytes after it switched protocols (a proxied WebSocket)."""
+
+    def receive_upgraded(self, data: bytes) -> None:
+        """Bytes from the client, in order."""
+
+    def upgraded_eof(self) -> None:
+        """The client closed its side."""
 
 
 class Exchange(Protocol):

@@ -298,8 +298,12 @@ class ProxyExchange:
         self.head_sent = True
         self.keep = response.keep_alive and self.route.protocol is Protocol.HTTP
         if status == 101:
+            if not self.request.upgrade:
+                self._settle(None)
+                self._error(Failure("upstream switched protocols unasked", sent=True))
+                return
             self.tunnel = True
-            self.out.send_head(f"101 {reason}", headers, None)  # written raw: see handler
+            self.out.switch(switching_head(reason, headers), self)
             return
         length = None if response.chunked else response.content_length
         try:
@@ -352,7 +356,23 @@ class ProxyExchange:
 
     def _close_tunnel(self) -> None:
         self._settle(None)
-        self.out.abort()
+        with contextlib.suppress(ConnectionAbortedError):
+            self.out.finish()  # what the upstream sent last is written, then the client closed
+
+    # -- a tunnel's client side (usher.adapters.base.Tunnel) ----------------------------------
+
+    def receive_upgraded(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is not None:
+            conn.write(data)
+
+    def upgraded_eof(self) -> None:
+        conn = self.conn
+        if conn is not None and conn.transport is not None and not conn.closed:
+            if conn.transport.can_write_eof():
+                conn.transport.write_eof()
+            else:
+                conn.close()
 
     # -- timeouts and errors -------------------------------------------------------------------
 
@@ -390,3 +410,12 @@ class ProxyExchange:
         body = f"{status[4:]}: {text}\n".encode()
         with contextlib.suppress(ConnectionAbortedError):
             self.out.send_whole(status, [("Content-Type", "text/plain; charset=utf-8")], body)
+
+
+def switching_head(reason: str, headers: list[tuple[str, str]]) -> bytes:
+    """The 101 head passed to the client as the upstream sent it (less its hop-by-hop fields
+    other than Upgrade and Connection): the new protocol's handshake is in those fields."""
+    lines = [f"HTTP/1.1 101 {reason}\r\n"]
+    lines += [f"{name}: {value}\r\n" for name, value in headers]
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1")
