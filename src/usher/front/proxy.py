@@ -62,9 +62,15 @@ class ProxyContext:
 
 
 class ProxyExchange:
-    """One request passed to an upstream pool."""
+    """One request passed to an upstream pool.
+
+    A state machine driven by callbacks (the client's events, the upstream connection's): an
+    attempt on an idle kept-alive connection runs without a task or a future, which is most of
+    the front's cost per request; only connecting and sending a spooled body run as tasks.
+    """
 
     __slots__ = (
+        "attempting",
         "body",
         "conn",
         "ctx",
@@ -74,18 +80,20 @@ class ProxyExchange:
         "head_sent",
         "idle",
         "keep",
+        "last",
         "last_read",
         "out",
-        "outcome",
         "peer",
         "pick",
         "pool",
+        "released",
         "request",
         "route",
         "sent_at",
+        "started",
         "task",
         "timer",
-        "tries",
+        "tried",
         "tunnel",
     )
 
@@ -115,14 +123,17 @@ class ProxyExchange:
         self.body = RequestBody(spool_threshold) if request.has_body else RequestBody.EMPTY
         self.conn: UpstreamConnection | None = None
         self.peer: Peer | None = None
-        self.outcome: asyncio.Future[Failure | None] | None = None
         self.drained: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
+        self.tried: list[int] = []
+        self.last: Failure | None = None
+        self.attempting = False
+        self.released = False
         self.head_sent = False
         self.last_read = 0.0
         self.sent_at = 0.0
-        self.tries = 0
+        self.started = 0.0
         self.tunnel = False
         self.keep = False
 
@@ -135,7 +146,9 @@ class ProxyExchange:
         body = self.body
         body.finish()
         self.head = self.encode_head(body.length)
-        self.task = self.ctx.loop.create_task(self.run())
+        self.started = now = self.ctx.loop.time()
+        self.pool.count_request(now)
+        self.next_attempt(now)
 
     def resume(self) -> None:
         conn = self.conn
@@ -143,86 +156,56 @@ class ProxyExchange:
             conn.transport.resume_reading()
 
     def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
         self.body.close()
-        self._stop_timer()
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            conn.close()  # the client left mid-response: this connection's state is unknown
         task = self.task
         if task is not None and not task.done():
             task.cancel()
-        outcome = self.outcome
-        if outcome is not None and not outcome.done():
-            outcome.set_result(None)
+        self._end_attempt(reuse=False)  # a client gone mid-response leaves the upstream's unknown
 
     # -- attempts ------------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Try servers until one answers or no attempt is left."""
-        loop = self.ctx.loop
+    def next_attempt(self, now: float) -> None:
+        """Start an attempt on the server the policy picks, or answer the error."""
         pool = self.pool
-        started = loop.time()
-        pool.count_request(started)
-        tried: list[int] = []
-        last: Failure | None = None
-        while True:
-            now = loop.time()
-            peer = pool.choose(now, self.pick, tried)
-            if peer is None:
-                self._error(last)
-                return
-            tried.append(peer.index)
-            self.tries += 1
-            failure = await self.attempt(peer)
-            if failure is None:
-                return
-            now = loop.time()
-            pool.failed(peer, now, failure.reason)
-            last = failure
-            if not self._may_retry(failure, started, now):
-                self._error(failure)
-                return
-
-    def _may_retry(self, failure: Failure, started: float, now: float) -> bool:
-        retry = self.route.retry
-        if self.head_sent or (failure.sent and self.request.method not in IDEMPOTENT):
-            return False
-        if retry.tries and self.tries >= retry.tries:
-            return False
-        if retry.timeout and now - started >= retry.timeout:
-            return False
-        return self.pool.may_retry(now)
-
-    async def attempt(self, peer: Peer) -> Failure | None:
-        """One attempt on `peer`: None once the response is passed on (or the client left)."""
-        pool = self.pool
-        loop = self.ctx.loop
-        pool.started(peer)
+        peer = pool.choose(now, self.pick, self.tried)
+        if peer is None:
+            self._error(self.last)
+            return
+        self.tried.append(peer.index)
         self.peer = peer
-        try:
-            conn = self.idle[peer.index].take(loop.time())
-            if conn is None:
-                try:
-                    conn = await connect(loop, peer.server.address, self.route.connect_timeout)
-                except TimeoutError:
-                    return Failure("connect timed out", sent=False, timeout=True)
-                except OSError as exc:
-                    return Failure(f"connect failed: {exc.strerror or exc}", sent=False)
-            self.conn = conn
-            conn.sink = self
-            conn.used += 1
-            self.outcome = outcome = loop.create_future()
-            conn.codec.expect(self.request.method)
-            self.sent_at = self.last_read = loop.time()
-            self._arm_timer(self.route.read_timeout)
-            await self._send(conn)
-            result: Failure | None = await outcome
-            return result
-        finally:
-            pool.ended(peer)
-            self._stop_timer()
+        self.attempting = True
+        pool.started(peer)
+        conn = self.idle[peer.index].take(now)
+        if conn is not None:
+            self._send_on(conn)
+        else:
+            self.task = self.ctx.loop.create_task(self._connect(peer))
 
-    async def _send(self, conn: UpstreamConnection) -> None:
+    async def _connect(self, peer: Peer) -> None:
+        try:
+            conn = await connect(self.ctx.loop, peer.server.address, self.route.connect_timeout)
+        except TimeoutError:
+            self._fail(Failure("connect timed out", sent=False, timeout=True))
+            return
+        except OSError as exc:
+            self._fail(Failure(f"connect failed: {exc.strerror or exc}", sent=False))
+            return
+        if self.released or not self.attempting:
+            conn.close()
+            return
+        self._send_on(conn)
+
+    def _send_on(self, conn: UpstreamConnection) -> None:
+        self.conn = conn
+        conn.sink = self
+        conn.used += 1
+        conn.codec.expect(self.request.method)
+        loop = self.ctx.loop
+        self.sent_at = self.last_read = loop.time()
+        self.timer = loop.call_later(self.route.read_timeout, self._check_timer)
         body = self.body
         if not body.length:
             conn.write(self.head)
@@ -232,7 +215,11 @@ class ProxyExchange:
             conn.write(self.head + body.read())
             return
         conn.write(self.head)
-        while not conn.closed:
+        self.task = loop.create_task(self._send_spooled(conn))
+
+    async def _send_spooled(self, conn: UpstreamConnection) -> None:
+        body = self.body
+        while not conn.closed and conn is self.conn:
             piece = body.read(BODY_PIECE)
             if not piece:
                 return
@@ -242,19 +229,55 @@ class ProxyExchange:
                 try:
                     await asyncio.wait_for(self.drained, self.route.send_timeout)
                 except TimeoutError:
-                    self._settle(
-                        Failure("upstream did not read the body in time", sent=True, timeout=True)
-                    )
+                    reason = "upstream did not read the body in time"
+                    self._fail(Failure(reason, sent=True, timeout=True))
                     return
 
-    def _settle(self, result: Failure | None) -> None:
-        outcome = self.outcome
-        if outcome is not None and not outcome.done():
-            outcome.set_result(result)
-        if result is not None:
-            conn, self.conn = self.conn, None
-            if conn is not None:
+    def _end_attempt(self, *, reuse: bool) -> None:
+        """The attempt is over: its connection kept for another request or closed."""
+        timer, self.timer = self.timer, None
+        if timer is not None:
+            timer.cancel()
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            if reuse and self.keep:
+                peer = self.peer
+                assert peer is not None
+                self.idle[peer.index].give_back(conn, self.ctx.loop.time())
+            else:
                 conn.close()
+        if self.attempting:
+            self.attempting = False
+            peer = self.peer
+            assert peer is not None
+            self.pool.ended(peer)
+
+    def _fail(self, failure: Failure) -> None:
+        """The attempt failed: try another server, or answer the error."""
+        if not self.attempting:
+            return
+        self._end_attempt(reuse=False)
+        if self.released:
+            return
+        now = self.ctx.loop.time()
+        peer = self.peer
+        assert peer is not None
+        self.pool.failed(peer, now, failure.reason)
+        self.last = failure
+        if self._may_retry(failure, now):
+            self.next_attempt(now)
+        else:
+            self._error(failure)
+
+    def _may_retry(self, failure: Failure, now: float) -> bool:
+        retry = self.route.retry
+        if self.head_sent or (failure.sent and self.request.method not in IDEMPOTENT):
+            return False
+        if retry.tries and len(self.tried) >= retry.tries:
+            return False
+        if retry.timeout and now - self.started >= retry.timeout:
+            return False
+        return self.pool.may_retry(now)
 
     # -- the upstream's side (usher.front.upstream.Sink) ---------------------------------------
 
@@ -289,17 +312,20 @@ class ProxyExchange:
         now = self.ctx.loop.time()
         status = response.status
         if status in self.route.retry.statuses and self._retryable_status(now):
-            self._settle(Failure(f"answered {status}", sent=True))
+            self._fail(Failure(f"answered {status}", sent=True))
             return
         self.pool.answered(peer, now - self.sent_at, now)
         headers = response_headers(response.headers, switching=status == 101)
-        headers += self.pool.policy.response_headers(peer, self.pick)
+        extra = self.pool.policy.response_headers(peer, self.pick)
+        if extra:
+            headers += extra
         reason = response.reason.decode("latin-1") or "Unknown"
         self.head_sent = True
         self.keep = response.keep_alive and self.route.protocol is Protocol.HTTP
         if status == 101:
             if not self.request.upgrade:
-                self._settle(None)
+                self._end_attempt(reuse=False)
+                self.head_sent = False
                 self._error(Failure("upstream switched protocols unasked", sent=True))
                 return
             self.tunnel = True
@@ -309,23 +335,24 @@ class ProxyExchange:
         try:
             self.out.send_head(f"{status} {reason}", headers, length)
         except ValueError:
-            self._settle(None)
+            self._end_attempt(reuse=False)
+            self.head_sent = False
             self._error(Failure("upstream sent an invalid head", sent=True))
 
     def _retryable_status(self, now: float) -> bool:
         if self.request.method not in IDEMPOTENT:
             return False
         retry = self.route.retry
-        if retry.tries and self.tries >= retry.tries:
+        if retry.tries and len(self.tried) >= retry.tries:
             return False
-        return len(self.pool.candidates(now, [])) > 1
+        return len(self.pool.candidates(now, self.tried)) > 0
 
     def _pass_body(self, data: bytes) -> None:
         out = self.out
         try:
             out.send_body(data)
         except ConnectionAbortedError:
-            self._settle(None)
+            self._end_attempt(reuse=False)
             return
         if out.paused:
             conn = self.conn
@@ -335,27 +362,19 @@ class ProxyExchange:
     def _complete(self) -> None:
         if self.tunnel:
             return  # a 101's head ends its message; the tunnel's bytes follow
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            if self.keep:
-                peer = self.peer
-                assert peer is not None
-                self.idle[peer.index].give_back(conn, self.ctx.loop.time())
-            else:
-                conn.close()
-        self._settle(None)
+        self._end_attempt(reuse=True)
         with contextlib.suppress(ConnectionAbortedError):
             self.out.finish()
 
     def _broken(self, reason: str) -> None:
         if not self.head_sent:
-            self._settle(Failure(reason, sent=True))
+            self._fail(Failure(reason, sent=True))
             return
-        self._settle(None)
+        self._end_attempt(reuse=False)
         self.out.abort()
 
     def _close_tunnel(self) -> None:
-        self._settle(None)
+        self._end_attempt(reuse=False)
         with contextlib.suppress(ConnectionAbortedError):
             self.out.finish()  # what the upstream sent last is written, then the client closed
 
@@ -376,31 +395,24 @@ class ProxyExchange:
 
     # -- timeouts and errors -------------------------------------------------------------------
 
-    def _arm_timer(self, delay: float) -> None:
-        self.timer = self.ctx.loop.call_later(delay, self._check_timer)
-
-    def _stop_timer(self) -> None:
-        timer, self.timer = self.timer, None
-        if timer is not None:
-            timer.cancel()
-
     def _check_timer(self) -> None:
         self.timer = None
         if self.tunnel and self.head_sent:
             return  # a tunnel lives as long as both ends want it
         limit = self.route.read_timeout
-        idle = self.ctx.loop.time() - self.last_read
+        loop = self.ctx.loop
+        idle = loop.time() - self.last_read
         if idle < limit or self.out.paused:
-            self._arm_timer(max(limit - idle, 0.05))
+            self.timer = loop.call_later(max(limit - idle, 0.05), self._check_timer)
             return
         if not self.head_sent:
-            self._settle(Failure("upstream timed out", sent=True, timeout=True))
+            self._fail(Failure("upstream timed out", sent=True, timeout=True))
             return
-        self._settle(None)
+        self._end_attempt(reuse=False)
         self.out.abort()
 
     def _error(self, failure: Failure | None) -> None:
-        if self.head_sent:
+        if self.head_sent or self.released:
             return
         if failure is not None and failure.timeout:
             status, text = "504 Gateway Timeout", "upstream timed out"
