@@ -30,7 +30,7 @@ class Peer:
     scratch: dict[str, int] = field(default_factory=dict)  # any other per-peer state of a policy
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per request, and frozen fields cost 3x
 class Pick:
     """What a policy may know of the request: its method, target (`$request_uri`), client
     address (`$remote_addr`, after the trusted-proxy rules) and headers (names lower-case)."""

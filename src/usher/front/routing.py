@@ -71,7 +71,10 @@ def choose_location(locations: Sequence[Location], path: str) -> Location | None
 def decoded_path(raw: bytes) -> str | None:
     """The request path percent-decoded with its dot segments resolved, as nginx matches
     locations; None when it climbs above the root (a 400)."""
-    text = unquote(raw.decode("latin-1"), encoding="latin-1")
+    text = raw.decode("latin-1")
+    if "%" not in text and "/." not in text and "//" not in text:
+        return text  # nothing to decode or resolve: most paths
+    text = unquote(text, encoding="latin-1")
     if "\x00" in text:
         return None
     parts: list[str] = []

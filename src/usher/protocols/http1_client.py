@@ -89,7 +89,10 @@ class HttpClientCodec:
 
     def expect(self, method: str) -> None:
         """A request was sent: read its response next."""
-        self._parser = httptools.HttpResponseParser(self)
+        if self._parser is None:
+            # llhttp goes on to the next message of a kept-alive connection by itself; a new
+            # parser is needed only at the start, and after a HEAD's answer (see below).
+            self._parser = httptools.HttpResponseParser(self)
         self._head_only = method == "HEAD"
         self._headers = []
         self._reason = b""
