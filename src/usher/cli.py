@@ -26,6 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return top_main(args[1:])
     if args[:1] == ["front"]:
         return front_main(args[1:])
+    if args[:2] == [CHECK_FLAG, "front"]:  # a reload's preflight of a front
+        return front_main(args[2:], check=True)
     if args[:1] == ["deploy"]:
         from usher.deploy.cli import main as deploy_main
 
@@ -56,9 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(loaded.settings, loaded.notes, args)
 
 
-def front_main(args: list[str]) -> int:
+def front_main(args: list[str], *, check: bool = False) -> int:
     """`usher front --ini FILE [--processes N]`: the front (docs/front.md) on usher's master
-    and workers; the file's [front] section gives the listeners, limits and worker count."""
+    and workers; the file's [front] section gives the listeners, limits and worker count.
+    `check`: read the file and say whether it can be served, start nothing."""
     from usher.front.config import FrontConfigError, read_front
     from usher.front.handler import FrontSource
     from usher.front.settings import server_arguments
@@ -78,6 +81,9 @@ def front_main(args: list[str]) -> int:
     except ConfigError as exc:
         print(f"usher front: {exc}", file=sys.stderr)
         return exc.exit_status
+    if check:
+        print(f"usher: check-config: {path} is a valid front configuration")
+        return 0
     from usher.server import serve
 
     return serve(loaded.settings, loaded.notes, ["front", *args], app=FrontSource(front))

@@ -343,3 +343,21 @@ def _wait(condition: object, timeout: float, site: Site | None = None) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met in time: {site.status() if site else ''}")
         time.sleep(0.02)  # polling a figure over HTTP: nothing to wait on
+
+
+def test_a_bad_config_is_one_line_and_status_2(tmp_path: Path) -> None:
+    import subprocess
+
+    ini = tmp_path / "front.ini"
+    ini.write_text("[location /]\nproxy_pas = http://app\n")
+    done = subprocess.run(
+        [*USHER, "front", "--ini", str(ini)], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"usher: {ini}:2: unknown key 'proxy_pas' in [location] (did you mean proxy_pass?)"
+    )
+    checked = subprocess.run(
+        [*USHER, "--check-config", "front", "--ini", str(ini)], capture_output=True, timeout=30
+    )
+    assert checked.returncode == 2
