@@ -306,7 +306,18 @@ class ProxyExchange:
         if drained is not None and not drained.done():
             drained.set_result(None)
 
-    def _pass_head(self, response: Response) -> None:
+    def on_whole(self, response: Response, body: bytes) -> None:
+        """A whole response came in one read: passed on in one write, the connection freed
+        first (the common case of a small answer)."""
+        self.last_read = self.ctx.loop.time()
+        if self.request.method == "HEAD" or response.status < 200:
+            self._pass_head(response)
+            self._pass_body(body)
+            self._complete()
+            return
+        self._pass_head(response, body)
+
+    def _pass_head(self, response: Response, whole: bytes | None = None) -> None:
         peer = self.peer
         assert peer is not None
         now = self.ctx.loop.time()
@@ -333,7 +344,13 @@ class ProxyExchange:
             return
         length = None if response.chunked else response.content_length
         try:
-            self.out.send_head(f"{status} {reason}", headers, length)
+            if whole is None:
+                self.out.send_head(f"{status} {reason}", headers, length)
+                return
+            self._end_attempt(reuse=True)
+            self.out.send_whole(f"{status} {reason}", headers, whole)
+        except ConnectionAbortedError:
+            self._end_attempt(reuse=False)
         except ValueError:
             self._end_attempt(reuse=False)
             self.head_sent = False

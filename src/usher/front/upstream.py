@@ -14,7 +14,8 @@ from collections import deque
 from typing import Protocol
 
 from usher.front.model import Address
-from usher.protocols.http1_client import ClientEvent, HttpClientCodec
+from usher.protocols.events import END, Data
+from usher.protocols.http1_client import ClientEvent, HttpClientCodec, Response
 
 
 class Sink(Protocol):
@@ -22,6 +23,9 @@ class Sink(Protocol):
 
     def on_event(self, event: ClientEvent) -> None:
         """An event of the response (or the tunnel's bytes)."""
+
+    def on_whole(self, response: Response, body: bytes) -> None:
+        """A complete response (head, body and end) arrived in one read."""
 
     def on_lost(self, reason: str) -> None:
         """The connection closed before the response was complete."""
@@ -54,6 +58,14 @@ class UpstreamConnection(asyncio.Protocol):
         if sink is None:
             # An idle connection that speaks: the upstream is closing it, or broken.
             self.close()
+            return
+        if (
+            len(events) == 3
+            and events[2] is END
+            and type(events[0]) is Response
+            and type(body := events[1]) is Data
+        ):
+            sink.on_whole(events[0], body.data)
             return
         for event in events:
             sink.on_event(event)
