@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -22,18 +24,32 @@ USHER = [sys.executable, "-m", "usher"]
 CHECK_INTERVAL = 0.3  # seconds: the front's active checks in these tests
 
 
+STARTED: list[ServerProcess] = []
+
+
+def _stop_strays(tmp: Path) -> None:
+    """A site that failed half-way stops what it had started."""
+    while STARTED:
+        STARTED.pop().close()
+
+
 def start_app(name: str, port: int, tmp: Path) -> ServerProcess:
-    return start_server(
-        ["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", str(APPS), "--disable-logging"],
-        log_dir=tmp / f"app-{name}-{time.monotonic_ns()}",
-        env={**_env(), "FRONT_APP_NAME": name},
-        command=USHER,
+    return _started(
+        start_server(
+            ["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", str(APPS), "--disable-logging"],
+            log_dir=tmp / f"app-{name}-{time.monotonic_ns()}",
+            env={**_env(), "FRONT_APP_NAME": name},
+            command=USHER,
+        )
     )
 
 
-def _env() -> dict[str, str]:
-    import os
+def _started(server: ServerProcess) -> ServerProcess:
+    STARTED.append(server)
+    return server
 
+
+def _env() -> dict[str, str]:
     return dict(os.environ)
 
 
@@ -74,6 +90,32 @@ class UpgradeEcho:
         self.listener.close()
 
 
+class Closer:
+    """An upstream that reads a request head and closes without answering: every attempt on it
+    fails after the request was sent."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.methods: list[bytes] = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head and (data := conn.recv(4096)):
+                    head += data
+                self.methods.append(head.partition(b" ")[0])
+
+    def close(self) -> None:
+        self.listener.close()
+
+
 class Site:
     """Three app servers and a uwsgi one behind a front, on free ports."""
 
@@ -82,19 +124,22 @@ class Site:
         self.ports = {name: free_port() for name in "abc"}
         self.apps = {name: start_app(name, port, tmp) for name, port in self.ports.items()}
         self.uwsgi_port = free_port()
-        self.uwsgi = start_server(
-            [
-                "--socket",
-                f"127.0.0.1:{self.uwsgi_port}",
-                "--wsgi-file",
-                str(APPS),
-                "--disable-logging",
-            ],
-            log_dir=tmp / "app-u",
-            env={**_env(), "FRONT_APP_NAME": "u"},
-            command=USHER,
+        self.uwsgi = _started(
+            start_server(
+                [
+                    "--socket",
+                    f"127.0.0.1:{self.uwsgi_port}",
+                    "--wsgi-file",
+                    str(APPS),
+                    "--disable-logging",
+                ],
+                log_dir=tmp / "app-u",
+                env={**_env(), "FRONT_APP_NAME": "u"},
+                command=USHER,
+            )
         )
         self.echo = UpgradeEcho()
+        self.closers = [Closer(), Closer()]
         self.dead_port = free_port()
         self.port = free_port()
         static = tmp / "static"
@@ -128,6 +173,13 @@ server = 127.0.0.1:{self.echo.port}
 [location /ws/]
 proxy_pass = http://ws
 
+[upstream closers]
+server = 127.0.0.1:{self.closers[0].port} max_fails=0
+server = 127.0.0.1:{self.closers[1].port} max_fails=0
+
+[location /closers/]
+proxy_pass = http://closers
+
 [upstream nowhere]
 server = 127.0.0.1:{self.dead_port}
 
@@ -159,6 +211,9 @@ status
         for server in [self.front, self.uwsgi, *self.apps.values()]:
             server.close()
         self.echo.close()
+        STARTED.clear()
+        for closer in self.closers:
+            closer.close()
 
     def get(
         self,
@@ -190,7 +245,12 @@ status
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    running = Site(tmp_path_factory.mktemp("front"))
+    tmp = tmp_path_factory.mktemp("front")
+    try:
+        running = Site(tmp)
+    except BaseException:
+        _stop_strays(tmp)
+        raise
     try:
         yield running
     finally:
@@ -276,6 +336,15 @@ def test_an_http10_client_without_host_is_passed_with_one(site: Site) -> None:
         while chunk := sock.recv(4096):
             answer += chunk
     assert answer.startswith(b"HTTP/1.0 200") or answer.startswith(b"HTTP/1.1 200")
+
+
+def test_a_request_that_reached_a_server_is_retried_only_if_idempotent(site: Site) -> None:
+    assert site.get("/closers/a")[0] == 502
+    assert sorted(m for c in site.closers for m in c.methods) == [b"GET", b"GET"]
+    for closer in site.closers:
+        closer.methods.clear()
+    assert site.get("/closers/a", method="POST", body=b"once")[0] == 502
+    assert [m for c in site.closers for m in c.methods] == [b"POST"]  # never sent twice
 
 
 def test_upstream_errors_are_502_and_504(site: Site) -> None:
@@ -370,8 +439,6 @@ def _wait(condition: object, timeout: float, site: Site | None = None) -> None:
 
 
 def test_a_bad_config_is_one_line_and_status_2(tmp_path: Path) -> None:
-    import subprocess
-
     ini = tmp_path / "front.ini"
     ini.write_text("[location /]\nproxy_pas = http://app\n")
     done = subprocess.run(
