@@ -17,6 +17,7 @@ the app on a pool thread lets the responder block that thread instead.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -153,3 +154,17 @@ class Switching(Protocol):
         """Write `head` (a 101 response) and hand the connection to `end`; None when the client
         is gone already."""
         ...
+
+
+class HandlerSource:
+    """An app that is a handler of its own (usher's front): a worker asks it for each listener's
+    handler, after the fork, instead of calling it as WSGI or ASGI."""
+
+    def handler(self, loop: asyncio.AbstractEventLoop, address: tuple[str, str]) -> Handler:
+        """The handler of the listener at `address` (host and port, as the listener names
+        them) in this worker."""
+        raise NotImplementedError
+
+    def __call__(self, *args: Any) -> Any:
+        # It stands where an app stands (usher.adapters.base.App), but is never called as one.
+        raise TypeError("a handler source is not a WSGI or ASGI app")

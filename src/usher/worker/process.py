@@ -32,7 +32,7 @@ from usher import logfile, procname
 from usher.adapters.asgi import AsgiHandler
 from usher.adapters.asgi_scope import ScopeFrame, Trusted
 from usher.adapters.asgi_websocket import WebSocketHandler, WebSocketLimits
-from usher.adapters.base import App, Handler
+from usher.adapters.base import App, Handler, HandlerSource
 from usher.adapters.lifespan import LifespanFailed, Lifespans
 from usher.adapters.load import (
     AppLoadError,
@@ -181,7 +181,9 @@ def listener_context(
         (prefix, _asgi_handler(settings, ctx, one, where, lifespans, prefix, protocol))
         for prefix, one in asgi_mounts
     ]
-    if is_asgi(app, app_interface(settings)):
+    if isinstance(app, HandlerSource):
+        handler = app.handler(ctx.loop, where)
+    elif is_asgi(app, app_interface(settings)):
         handler = _asgi_handler(settings, ctx, app, where, lifespans, settings.root_path, protocol)
         if wsgi_mounts and routing is not None:
             # Beside an ASGI app, a WSGI mount is reached by its prefix: the router splits
