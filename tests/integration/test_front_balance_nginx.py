@@ -30,7 +30,7 @@ from usher.front.balance import (
     Hash,
     IpHash,
     LeastConn,
-    Peer,
+    Member,
     Policy,
     RequestInfo,
     RoundRobin,
@@ -218,7 +218,7 @@ def _nginx_sequence(nginx: NginxProcess, servers: list[NamedServer], case: Case)
 
 def _usher_sequence(case: Case, names: list[str], dead: str) -> list[str]:
     peers = [
-        Peer(address, m.weight, backup="backup" in m.flags, down="down" in m.flags)
+        Member(address, m.weight, backup="backup" in m.flags, down="down" in m.flags)
         for address, m in _server_lines(case, names, dead)
     ]
     balancer = Balancer(peers, case.policy(), clock=lambda: 1000.0)

@@ -9,7 +9,7 @@ The proxy uses one surface for every policy:
     attempt.report(failed=...)     # before the next pick, and once at the end
 
 An attempt walks the pool as nginx's `peer.get`/`peer.free` do: servers already tried in this
-request are skipped, a failure counts against the server (usher.front.peers), the primary tier
+request are skipped, a failure counts against the server (usher.front.tiers), the primary tier
 falls back to the backup tier, and the walk ends after as many attempts as there are servers
 (`proxy_next_upstream_tries` bounds it further). The policies are pure: the clock and the random
 source are injected, so a sequence of choices is a function of the config and the requests.
@@ -40,7 +40,7 @@ from typing import Protocol
 
 from usher.front.ketama import Ring, build_ring
 from usher.front.keys import RequestInfo, expand
-from usher.front.peers import Peer, PeerState, PoolState, Walk
+from usher.front.tiers import Member, PeerState, PoolState, Walk
 
 __all__ = [
     "Attempt",
@@ -49,7 +49,7 @@ __all__ = [
     "Hash",
     "IpHash",
     "LeastConn",
-    "Peer",
+    "Member",
     "Policy",
     "RequestInfo",
     "RoundRobin",
@@ -320,7 +320,7 @@ class ConsistentHash:
         return _RingChooser(expand(self.key, info), self.ring(pool))
 
 
-def route_of(peer: Peer) -> str:
+def route_of(peer: Member) -> str:
     """The sticky cookie's value naming `peer`: the MD5 of its address, as nginx Plus writes."""
     return hashlib.md5(peer.name.encode("latin-1"), usedforsecurity=False).hexdigest()
 
@@ -364,7 +364,7 @@ class Attempt:
         self._info = info
         self._sticky = sticky
 
-    def pick(self) -> Peer | None:
+    def pick(self) -> Member | None:
         """The next server to try, or None when none is left (no live upstream, or tries spent).
         Report the outcome of the previous pick first."""
         if self._current is not None:
@@ -389,7 +389,7 @@ class Attempt:
         self._walk.pool.release(state, tier, failed=failed)
         self._tries = 0 if tier.single else self._tries - 1
 
-    def set_cookie(self, peer: Peer) -> tuple[str, str] | None:
+    def set_cookie(self, peer: Member) -> tuple[str, str] | None:
         """For sticky pools: the (name, value) cookie to set when `peer` served a client whose
         cookie named another server (or none); None otherwise."""
         if not self._sticky:
@@ -419,7 +419,7 @@ class Balancer:
 
     def __init__(
         self,
-        peers: Sequence[Peer],
+        peers: Sequence[Member],
         policy: Policy,
         clock: Callable[[], float],
         *,
@@ -430,11 +430,11 @@ class Balancer:
         self._pool = PoolState(peers, clock)
 
     @property
-    def peers(self) -> list[Peer]:
+    def peers(self) -> list[Member]:
         """The members, primary first."""
         return [state.peer for state in self._pool.states()]
 
-    def replace(self, peers: Sequence[Peer]) -> None:
+    def replace(self, peers: Sequence[Member]) -> None:
         """Change the members (dynamic membership), keeping the numbers of those that stay.
         Attempts already begun finish on the old members."""
         pool = PoolState(peers, self._pool.clock)
@@ -450,7 +450,7 @@ class Balancer:
         sticky = self.policy.cookie if isinstance(self.policy, Sticky) else ""
         return Attempt(self.policy.chooser(info, pool), Walk(pool), tries, info, sticky)
 
-    def pick(self, info: RequestInfo) -> Peer | None:
+    def pick(self, info: RequestInfo) -> Member | None:
         """One choice that succeeds at once: what a sequence of healthy requests sees."""
         attempt = self.begin(info)
         peer = attempt.pick()

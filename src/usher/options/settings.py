@@ -19,6 +19,7 @@ from usher.options.table_beside import BesideOptions
 from usher.options.table_limits import ControlOptions, LimitOptions, RecyclingOptions, StatsOptions
 from usher.options.table_processes import FileAndLogOptions, ProcessOptions
 from usher.options.table_serving import AppOptions, ListenerOptions, RoutingOptions
+from usher.options.table_subscribe import SubscribeOptions
 
 __all__ = ["ListenerProtocol", "OptionSpec", "Settings", "option"]
 
@@ -28,6 +29,7 @@ ListenerProtocol = Literal["http", "uwsgi"]
 # The last base's fields come first: the bases are listed from the last section to the first.
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings(
+    SubscribeOptions,
     BesideOptions,
     StatsOptions,
     ControlOptions,

@@ -295,9 +295,8 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "legion-scroll-max-size legion-scroll-list-max-size subscriptions-sign-check "
         "subscriptions-sign-check-tolerance subscriptions-sign-skip-uid "
         "subscriptions-credentials-check subscriptions-use-credentials subscription-algo "
-        "subscription-dotsplit subscribe-to|st|subscribe subscribe2 subscribe-freq "
-        "subscription-tolerance unsubscribe-on-graceful-reload start-unsubscribed "
-        "subscription-notify-socket multicast multicast-ttl multicast-loop weight auto-weight "
+        "subscription-dotsplit start-unsubscribed "
+        "subscription-notify-socket multicast multicast-ttl multicast-loop auto-weight "
         "shared-socket undeferred-shared-socket map-socket notify-socket",
     ),
     (

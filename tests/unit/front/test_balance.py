@@ -13,7 +13,7 @@ from usher.front.balance import (
     Hash,
     IpHash,
     LeastConn,
-    Peer,
+    Member,
     RequestInfo,
     RoundRobin,
     Sticky,
@@ -37,15 +37,15 @@ def names(balancer: Balancer, count: int, info: RequestInfo | None = None) -> st
 
 
 def test_smooth_weighted_round_robin() -> None:
-    balancer = Balancer([Peer("a", 5), Peer("b"), Peer("c")], RoundRobin(), Clock())
+    balancer = Balancer([Member("a", 5), Member("b"), Member("c")], RoundRobin(), Clock())
     assert names(balancer, 7) == "aabacaa"
 
 
 def test_failure_ejects_for_fail_timeout_then_success_revives() -> None:
     clock = Clock()
-    balancer = Balancer([Peer("a", fail_timeout=10), Peer("b")], RoundRobin(), clock)
+    balancer = Balancer([Member("a", fail_timeout=10), Member("b")], RoundRobin(), clock)
     attempt = balancer.begin(RequestInfo())
-    assert attempt.pick() == Peer("a", fail_timeout=10)
+    assert attempt.pick() == Member("a", fail_timeout=10)
     attempt.report(failed=True)
     second = attempt.pick()
     assert second is not None and second.name == "b"
@@ -59,7 +59,7 @@ def test_failure_ejects_for_fail_timeout_then_success_revives() -> None:
 
 
 def test_max_fails_counts_failures_in_the_window() -> None:
-    balancer = Balancer([Peer("a", max_fails=2), Peer("b")], RoundRobin(), Clock())
+    balancer = Balancer([Member("a", max_fails=2), Member("b")], RoundRobin(), Clock())
     failures = 0
     for _ in range(6):
         attempt = balancer.begin(RequestInfo())
@@ -73,7 +73,7 @@ def test_max_fails_counts_failures_in_the_window() -> None:
 
 
 def test_a_lone_server_is_never_ejected() -> None:
-    balancer = Balancer([Peer("a")], RoundRobin(), Clock())
+    balancer = Balancer([Member("a")], RoundRobin(), Clock())
     attempt = balancer.begin(RequestInfo())
     assert attempt.pick() is not None
     attempt.report(failed=True)
@@ -82,18 +82,18 @@ def test_a_lone_server_is_never_ejected() -> None:
 
 
 def test_backup_serves_only_when_primaries_cannot() -> None:
-    peers = [Peer("a"), Peer("b", down=True), Peer("z", backup=True)]
+    peers = [Member("a"), Member("b", down=True), Member("z", backup=True)]
     balancer = Balancer(peers, RoundRobin(), Clock())
     assert names(balancer, 3) == "aaa"
     attempt = balancer.begin(RequestInfo())
-    assert attempt.pick() == Peer("a")
+    assert attempt.pick() == Member("a")
     attempt.report(failed=True)
-    assert attempt.pick() == Peer("z", backup=True)
+    assert attempt.pick() == Member("z", backup=True)
     attempt.report(failed=False)
 
 
 def test_next_upstream_tries_bounds_the_walk() -> None:
-    peers = [Peer(n) for n in "abcd"]
+    peers = [Member(n) for n in "abcd"]
     balancer = Balancer(peers, RoundRobin(), Clock(), max_tries=2)
     attempt = balancer.begin(RequestInfo())
     for _ in range(2):
@@ -103,14 +103,14 @@ def test_next_upstream_tries_bounds_the_walk() -> None:
 
 
 def test_pick_before_report_is_refused() -> None:
-    attempt = Balancer([Peer("a"), Peer("b")], RoundRobin(), Clock()).begin(RequestInfo())
+    attempt = Balancer([Member("a"), Member("b")], RoundRobin(), Clock()).begin(RequestInfo())
     attempt.pick()
     with pytest.raises(RuntimeError):
         attempt.pick()
 
 
 def test_least_conn_weighs_connections() -> None:
-    balancer = Balancer([Peer("a", 1), Peer("b", 3)], LeastConn(), Clock())
+    balancer = Balancer([Member("a", 1), Member("b", 3)], LeastConn(), Clock())
     held = [balancer.begin(RequestInfo()) for _ in range(4)]
     picked = [a.pick() for a in held]
     # b takes three for each one a takes.
@@ -121,7 +121,7 @@ def test_least_conn_weighs_connections() -> None:
 
 def test_two_choices_avoids_the_loaded_server_and_is_reproducible() -> None:
     def run(seed: int) -> list[str]:
-        balancer = Balancer([Peer(n) for n in "abc"], TwoChoices(random.Random(seed)), Clock())
+        balancer = Balancer([Member(n) for n in "abc"], TwoChoices(random.Random(seed)), Clock())
         hold = balancer.begin(RequestInfo())
         loaded = hold.pick()
         assert loaded is not None
@@ -137,7 +137,7 @@ def test_two_choices_avoids_the_loaded_server_and_is_reproducible() -> None:
 
 
 def test_ip_hash_uses_the_slash_24() -> None:
-    balancer = Balancer([Peer(n) for n in "abcde"], IpHash(), Clock())
+    balancer = Balancer([Member(n) for n in "abcde"], IpHash(), Clock())
     one = balancer.pick(RequestInfo(client="192.0.2.10"))
     assert all(balancer.pick(RequestInfo(client=f"192.0.2.{n}")) == one for n in range(1, 50))
     spread = {balancer.pick(RequestInfo(client=f"10.{n}.0.1")) for n in range(60)}
@@ -145,7 +145,7 @@ def test_ip_hash_uses_the_slash_24() -> None:
 
 
 def test_hash_with_an_empty_key_goes_round_robin() -> None:
-    balancer = Balancer([Peer("a"), Peer("b")], Hash("$cookie_user"), Clock())
+    balancer = Balancer([Member("a"), Member("b")], Hash("$cookie_user"), Clock())
     assert names(balancer, 4) == "abab"
     keyed = RequestInfo(headers={"cookie": "user=alice"})
     assert len(set(names(balancer, 4, keyed))) == 1
@@ -153,8 +153,8 @@ def test_hash_with_an_empty_key_goes_round_robin() -> None:
 
 def test_consistent_hash_moves_only_the_keys_of_a_server_that_left() -> None:
     servers = [f"10.0.0.{n}:80" for n in range(1, 6)]
-    before = Balancer([Peer(n) for n in servers], ConsistentHash("$uri"), Clock())
-    after = Balancer([Peer(n) for n in servers[:-1]], ConsistentHash("$uri"), Clock())
+    before = Balancer([Member(n) for n in servers], ConsistentHash("$uri"), Clock())
+    after = Balancer([Member(n) for n in servers[:-1]], ConsistentHash("$uri"), Clock())
     moved = 0
     for n in range(300):
         info = RequestInfo(target=f"/k/{n}")
@@ -171,7 +171,7 @@ def test_ring_points_per_weight() -> None:
 
 
 def test_sticky_returns_to_the_cookies_server_and_says_what_to_set() -> None:
-    balancer = Balancer([Peer(n) for n in "abc"], Sticky("srv"), Clock())
+    balancer = Balancer([Member(n) for n in "abc"], Sticky("srv"), Clock())
     attempt = balancer.begin(RequestInfo())
     first = attempt.pick()
     assert first is not None
@@ -194,10 +194,10 @@ def test_sticky_returns_to_the_cookies_server_and_says_what_to_set() -> None:
 
 
 def test_replace_keeps_the_state_of_servers_that_stay() -> None:
-    balancer = Balancer([Peer("a"), Peer("b")], RoundRobin(), Clock())
+    balancer = Balancer([Member("a"), Member("b")], RoundRobin(), Clock())
     attempt = balancer.begin(RequestInfo())
-    assert attempt.pick() == Peer("a")
+    assert attempt.pick() == Member("a")
     attempt.report(failed=True)
-    balancer.replace([Peer("a"), Peer("b"), Peer("c")])
+    balancer.replace([Member("a"), Member("b"), Member("c")])
     assert balancer.figures()[0].fails == 1
     assert "a" not in names(balancer, 4)

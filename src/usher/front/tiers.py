@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
-class Peer:
+class Member:
     """One server of a pool, as an `upstream` block's `server` line declares it."""
 
     name: str  # the address as written ("127.0.0.1:8001", "unix:/run/app.sock"); chash hashes it
@@ -51,7 +51,7 @@ class PeerState:
         "peer",
     )
 
-    def __init__(self, peer: Peer, index: int) -> None:
+    def __init__(self, peer: Member, index: int) -> None:
         self.peer = peer
         self.index = index  # the position in its tier: the hash policies walk by it
         self.current_weight = 0
@@ -85,7 +85,7 @@ class Tier:
 
     __slots__ = ("single", "states", "total_weight", "tries")
 
-    def __init__(self, peers: Sequence[Peer], *, single: bool) -> None:
+    def __init__(self, peers: Sequence[Member], *, single: bool) -> None:
         self.states = [PeerState(peer, index) for index, peer in enumerate(peers)]
         self.total_weight = sum(peer.weight for peer in peers)  # down servers included, as nginx
         self.tries = sum(1 for peer in peers if not peer.down)
@@ -97,7 +97,7 @@ class PoolState:
 
     __slots__ = ("backup", "clock", "primary")
 
-    def __init__(self, peers: Sequence[Peer], clock: Callable[[], float]) -> None:
+    def __init__(self, peers: Sequence[Member], clock: Callable[[], float]) -> None:
         primary = [peer for peer in peers if not peer.backup]
         backup = [peer for peer in peers if peer.backup]
         # nginx: a lone primary server is "single" (never ejected) only when no backup exists.
