@@ -1,1 +1,1 @@
-"""usher's front: a load-balancing proxy in front of app servers (nginx's role on one machine)."""
+"""The front: `usher front`, a load-balancing proxy in front of app servers (docs/front.md)."""

@@ -1,0 +1,37 @@
+"""The policy a pool balances with: `make_policy(upstream)`.
+
+Until the balancing methods of `usher.front.balance` are wired here, every pool uses the smooth
+weighted round-robin below, which is nginx's default method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from usher.front.model import Upstream
+from usher.front.peers import Peer, Pick, Policy
+
+
+class SmoothRoundRobin:
+    """nginx's smooth weighted round-robin: each peer gains its weight, the richest is chosen
+    and pays back the total (weights 5, 1, 1 give a a b a c a a)."""
+
+    def choose(self, peers: Sequence[Peer], pick: Pick) -> Peer | None:
+        total = 0
+        best: Peer | None = None
+        for peer in peers:
+            peer.current_weight += peer.weight
+            total += peer.weight
+            if best is None or peer.current_weight > best.current_weight:
+                best = peer
+        if best is not None:
+            best.current_weight -= total
+        return best
+
+    def response_headers(self, peer: Peer, pick: Pick) -> list[tuple[str, str]]:
+        return []
+
+
+def make_policy(upstream: Upstream) -> Policy:
+    """The policy of `upstream`'s balancing method."""
+    return SmoothRoundRobin()
