@@ -138,8 +138,9 @@ class LeastConn:
 
 
 class _TwoChoicesChooser:
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, two: bool) -> None:
         self.rng = rng
+        self.two = two
 
     def choose(self, walk: Walk) -> PeerState | None:
         while True:
@@ -154,6 +155,8 @@ class _TwoChoicesChooser:
             return candidates[0]
         weights = [s.peer.weight for s in candidates]
         first = self.rng.choices(range(len(candidates)), weights)[0]
+        if not self.two:
+            return candidates[first]
         rest = [i for i in range(len(candidates)) if i != first]
         second = self.rng.choices(rest, [weights[i] for i in rest])[0]
         one, other = candidates[first], candidates[second]
@@ -161,13 +164,15 @@ class _TwoChoicesChooser:
 
 
 class TwoChoices:
-    """The power of two choices: cheap, and it avoids a loaded server without a global order."""
+    """The power of two choices: cheap, and it avoids a loaded server without a global order.
+    With `two=False`, one weighted random choice (nginx's plain `random`)."""
 
-    def __init__(self, rng: random.Random | None = None) -> None:
+    def __init__(self, rng: random.Random | None = None, *, two: bool = True) -> None:
         self.rng = rng if rng is not None else random.Random()
+        self.two = two
 
     def chooser(self, info: RequestInfo, pool: PoolState) -> Chooser:
-        return _TwoChoicesChooser(self.rng)
+        return _TwoChoicesChooser(self.rng, self.two)
 
 
 def _by_weight(walk: Walk, point: int) -> PeerState:

@@ -86,3 +86,13 @@ def expand(template: str, info: RequestInfo) -> bytes:
     """The template with each `$name` (or `${name}`) replaced by the request's value."""
     text = _VARIABLE.sub(lambda m: _variable(info, m.group(1) or m.group(2)), template)
     return text.encode("latin-1", "replace")
+
+
+def header_names(template: str) -> list[str]:
+    """The request headers a template reads (`$http_x_user` reads `x-user`), lower-cased."""
+    names = []
+    for match in _VARIABLE.finditer(template):
+        name = match.group(1) or match.group(2)
+        if name.startswith("http_"):
+            names.append(name[5:].replace("_", "-").lower())
+    return names

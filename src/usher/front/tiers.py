@@ -149,16 +149,22 @@ class PoolState:
 class Walk:
     """One request's way through a pool: the tier it is in and the servers it already tried."""
 
-    __slots__ = ("now", "pool", "tier", "tried")
+    __slots__ = ("allowed", "fallback", "now", "pool", "tier", "tried")
 
-    def __init__(self, pool: PoolState) -> None:
+    def __init__(self, pool: PoolState, allowed: set[int] | None = None) -> None:
         self.pool = pool
         self.tier = pool.primary
         self.tried: set[int] = set()
         self.now = pool.now()
+        # When the proxy keeps health itself, it names the positions it allows in the tier and
+        # moves to the backups on its own: `fallback` is then off.
+        self.allowed = allowed
+        self.fallback = allowed is None
 
     def eligible(self, state: PeerState) -> bool:
-        """Untried in this request and usable now."""
+        """Untried in this request, allowed, and usable now."""
+        if self.allowed is not None and state.index not in self.allowed:
+            return False
         return state.index not in self.tried and state.usable(self.now)
 
     def take(self, state: PeerState) -> PeerState:
@@ -170,7 +176,7 @@ class Walk:
     def to_backup(self) -> bool:
         """Move to the backup tier (forgetting what was tried); False when there is none left."""
         backup = self.pool.backup
-        if backup is None or self.tier is backup:
+        if backup is None or self.tier is backup or not self.fallback:
             return False
         self.tier = backup
         self.tried = set()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from usher.options.errors import InvalidValue
 from usher.options.groups import SUBSCRIPTIONS
 from usher.options.spec import option
-from usher.options.values import InvalidValue
 
 
 def _checked(parse: Callable[[str], object], fix: str) -> Callable[[str], None]:

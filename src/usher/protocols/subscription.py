@@ -78,7 +78,12 @@ def encode_subscription(sub: Subscription) -> bytes:
     if len(block) > _MAX_FIELD:
         raise SubscriptionError(f"a subscription of {len(block)} bytes does not fit a packet")
     command = UNSUBSCRIBE if sub.unsubscribe else SUBSCRIBE
-    return bytes((MODIFIER_SUBSCRIPTION,)) + len(block).to_bytes(2, "little") + bytes((command,)) + block
+    return (
+        bytes((MODIFIER_SUBSCRIPTION,))
+        + len(block).to_bytes(2, "little")
+        + bytes((command,))
+        + block
+    )
 
 
 def decode_subscription(datagram: bytes) -> Subscription:
