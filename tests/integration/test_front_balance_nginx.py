@@ -42,7 +42,7 @@ DEAD = "dead"  # stands for the address nothing listens on
 
 
 @dataclass(frozen=True)
-class Member:
+class Line:
     """A server line: `which` is an index into the named servers, or DEAD."""
 
     which: int | str
@@ -61,7 +61,7 @@ class Call:
 @dataclass(frozen=True)
 class Case:
     name: str
-    members: tuple[Member, ...]
+    members: tuple[Line, ...]
     directive: str
     policy: Callable[[], Policy]
     calls: tuple[Call, ...]
@@ -82,67 +82,67 @@ def _clients(count: int) -> tuple[Call, ...]:
 
 
 CASES = [
-    Case("rr", (Member(0, 5), Member(1), Member(2)), "", RoundRobin, (Call(),) * 14),
+    Case("rr", (Line(0, 5), Line(1), Line(2)), "", RoundRobin, (Call(),) * 14),
     Case(
         "rr_down_backup",
-        (Member(0, 2), Member(1, 3), Member(2, 1, "down"), Member(3, 1, "backup")),
+        (Line(0, 2), Line(1, 3), Line(2, 1, "down"), Line(3, 1, "backup")),
         "",
         RoundRobin,
         (Call(),) * 10,
     ),
-    Case("rr_dead", (Member(0, 3), Member(DEAD, 2), Member(1, 1)), "", RoundRobin, (Call(),) * 12),
+    Case("rr_dead", (Line(0, 3), Line(DEAD, 2), Line(1, 1)), "", RoundRobin, (Call(),) * 12),
     Case(
         "rr_to_backup",
-        (Member(DEAD), Member(1, 1, "backup"), Member(2, 2, "backup")),
+        (Line(DEAD), Line(1, 1, "backup"), Line(2, 2, "backup")),
         "",
         RoundRobin,
         (Call(),) * 6,
     ),
     Case(
         "least_conn",
-        (Member(0, 1), Member(1, 2), Member(2, 1)),
+        (Line(0, 1), Line(1, 2), Line(2, 1)),
         "least_conn;",
         LeastConn,
         (Call(hold=True),) * 5 + (Call(),) * 6,
     ),
     Case(
         "least_conn_dead",
-        (Member(0, 1), Member(DEAD, 1), Member(1, 2)),
+        (Line(0, 1), Line(DEAD, 1), Line(1, 2)),
         "least_conn;",
         LeastConn,
         (Call(hold=True),) * 3 + (Call(),) * 5,
     ),
     Case(
         "ip_hash",
-        (Member(0, 1), Member(1, 2), Member(2, 1, "down"), Member(3, 1)),
+        (Line(0, 1), Line(1, 2), Line(2, 1, "down"), Line(3, 1)),
         "ip_hash;",
         IpHash,
         _clients(14),
     ),
     Case(
         "ip_hash_dead",
-        (Member(0), Member(DEAD), Member(1, 2)),
+        (Line(0), Line(DEAD), Line(1, 2)),
         "ip_hash;",
         IpHash,
         _clients(10),
     ),
     Case(
         "hash",
-        (Member(0, 1), Member(1, 2), Member(2, 1, "down"), Member(DEAD, 1), Member(3)),
+        (Line(0, 1), Line(1, 2), Line(2, 1, "down"), Line(DEAD, 1), Line(3)),
         "hash $request_uri;",
         lambda: Hash("$request_uri"),
         _uris(20),
     ),
     Case(
         "chash",
-        (Member(0, 1), Member(1, 2), Member(DEAD, 1), Member(3, 1), Member(2, 1, "down")),
+        (Line(0, 1), Line(1, 2), Line(DEAD, 1), Line(3, 1), Line(2, 1, "down")),
         "hash $request_uri consistent;",
         lambda: ConsistentHash("$request_uri"),
         _uris(24),
     ),
     Case(
         "chash_arg",
-        (Member(0), Member(1), Member(2)),
+        (Line(0), Line(1), Line(2)),
         "hash $arg_v consistent;",
         lambda: ConsistentHash("$arg_v"),
         _uris(12),
@@ -150,7 +150,7 @@ CASES = [
 ]
 
 
-def _server_lines(case: Case, names: list[str], dead: str) -> list[tuple[str, Member]]:
+def _server_lines(case: Case, names: list[str], dead: str) -> list[tuple[str, Line]]:
     return [(dead if m.which == DEAD else names[int(m.which)], m) for m in case.members]
 
 
