@@ -55,6 +55,7 @@ hash = $request_uri
 server = {a}
 server = {b}
 server = {c} weight=3
+server = {d} backup
 
 [upstream ip]
 ip_hash =

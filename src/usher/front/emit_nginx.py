@@ -38,6 +38,9 @@ from usher.front.model import (
 
 UWSGI_PARAMS = "/etc/nginx/uwsgi_params"
 REDIRECTS = (301, 302, 303, 307, 308)
+# nginx refuses `backup` servers with these methods ("balancing method does not support
+# parameter backup"); the front uses its backups with them when the hash finds no live server.
+WITHOUT_BACKUP = (Method.IP_HASH, Method.HASH, Method.RANDOM)
 # The statuses uwsgi_next_upstream can retry on (proxy_next_upstream also has 502 and 504).
 UWSGI_RETRY_STATUSES = (500, 503, 403, 404, 429)
 
@@ -99,7 +102,14 @@ def _connection_upgrade() -> list[str]:
 def _upstream(upstream: Upstream) -> list[str]:
     lines = [f"upstream {upstream.name} {{"]
     lines += [f"    {line}" for line in _balance(upstream)]
+    no_backup = upstream.balance.method in WITHOUT_BACKUP
     for server in upstream.servers:
+        if server.backup and no_backup:
+            lines.append(
+                f"    # usher front: backup {_server_line(server)} (nginx's "
+                f"{upstream.balance.method.value} takes no backup servers)"
+            )
+            continue
         lines.append(f"    {_server_line(server)}")
         if server.slow_start > 0:
             lines.append(

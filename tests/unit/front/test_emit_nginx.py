@@ -16,6 +16,7 @@ random = two least_conn
 check = interval=2000 type=http
 check_http_send = GET /health HTTP/1.0
 server = unix:/run/app.sock weight=2 max_fails=0
+server = 10.0.0.9:3031 backup
 
 [location ~* \\.php$]
 return = 403
@@ -41,4 +42,5 @@ def test_emitted_text() -> None:
     assert 'uwsgi_param HTTP_X_TENANT "blue";' in text
     assert "uwsgi_next_upstream error timeout http_503;" in text
     assert "# usher front: also retries after a 502 504 (uwsgi_next_upstream cannot)" in text
+    assert "# usher front: backup server 10.0.0.9:3031 max_fails=1 fail_timeout=10s backup;" in text
     assert text.count("{") == text.count("}")
