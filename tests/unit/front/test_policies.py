@@ -3,6 +3,8 @@ the pool allows, with its slow-start weights and connections in flight."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from usher.front.balance import Balancer, IpHash, RequestInfo
 from usher.front.choice import make_policy
 from usher.front.model import Address, Balance, Method, Server, Upstream
@@ -20,7 +22,13 @@ def peers_of(pool: Upstream) -> list[Peer]:
 
 
 def pick(uri: str = "/", client: str = "192.0.2.1", cookie: str = "") -> Pick:
-    headers = (("cookie", cookie),) if cookie else ()
+    # The proxy's Pick carries headers as the codec gives them (bytes) or decoded (str); the
+    # policies read them only through Pick.header, so either form serves.
+    headers: tuple[tuple[Any, Any], ...] = ()
+    if cookie:
+        probe = Pick("GET", "/", "", (("cookie", "x"),))
+        as_text = probe.header("cookie") == "x"
+        headers = (("cookie", cookie),) if as_text else ((b"cookie", cookie.encode()),)
     return Pick("GET", uri, client, headers)
 
 
