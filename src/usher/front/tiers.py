@@ -15,13 +15,17 @@ policy's choices, and the way a failure ejects a server, match nginx's on the sa
 - `backup` servers form a second tier, used only when no primary server can be chosen.
 
 Time is whole seconds, as nginx's `ngx_time()`; the clock is injected, so everything here is
-deterministic and tested without waiting.
+deterministic and tested without waiting. `Policy` and `Chooser` are what every balancing
+method implements (usher.front.balance, usher.front.hashed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+from usher.front.keys import RequestInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,3 +219,15 @@ class Walk:
                 return None
             return state
         return self.smooth_weighted([s for s in tier.states if self.eligible(s)])
+
+
+class Chooser(Protocol):
+    """One request's side of a policy: it may keep state between the picks of one request."""
+
+    def choose(self, walk: Walk) -> PeerState | None: ...
+
+
+class Policy(Protocol):
+    """A balancing method: a chooser per request, given the pool (rebuilt when members change)."""
+
+    def chooser(self, info: RequestInfo, pool: PoolState) -> Chooser: ...
