@@ -1,5 +1,6 @@
 """Side-by-side benchmark of usher against uWSGI, gunicorn, granian and nginx uwsgi_pass.
 
+    python bench/run.py front [--duration S] [--only direct,nginx-proxy_pass,...]  (the front)
     python bench/run.py [--quick] [--duration S] [--warmup S] [--only usher,uwsgi,...]
                         [--apps hello,django] [--retry-noisy N] [--write-docs]
 
@@ -324,6 +325,10 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["front"]:  # the front's own rows (bench/scenarios_front.py)
+        import scenarios_front
+
+        return scenarios_front.main(argv[1:])
     args = parse_args(argv)
     try:
         servers = select(args.only)

@@ -24,6 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from usher.ops.top import main as top_main
 
         return top_main(args[1:])
+    if args[:1] == ["front"]:
+        return front_main(args[1:])
+    if args[:2] == [CHECK_FLAG, "front"]:  # a reload's preflight of a front
+        return front_main(args[2:], check=True)
     if args[:1] == ["deploy"]:
         from usher.deploy.cli import main as deploy_main
 
@@ -52,3 +56,61 @@ def main(argv: Sequence[str] | None = None) -> int:
     from usher.server import serve
 
     return serve(loaded.settings, loaded.notes, args)
+
+
+def front_main(args: list[str], *, check: bool = False) -> int:
+    """`usher front --ini FILE [--processes N]`: the front (docs/front.md) on usher's master
+    and workers; the file's [front] section gives the listeners, limits and worker count.
+    `check`: read the file and say whether it can be served, start nothing."""
+    from usher.front.config import FrontConfigError, read_front
+    from usher.front.handler import FrontSource
+    from usher.front.settings import server_arguments
+
+    path, processes, problem = _front_arguments(args)
+    if problem:
+        print(f"usher front: {problem}", file=sys.stderr)
+        return 2
+    try:
+        front = read_front(path, processes=processes)
+    except FrontConfigError as exc:
+        print(f"usher: {exc}", file=sys.stderr)
+        return 2
+    server_args = server_arguments(front)
+    try:
+        loaded = load_settings(server_args, {})
+    except ConfigError as exc:
+        print(f"usher front: {exc}", file=sys.stderr)
+        return exc.exit_status
+    if check:
+        print(f"usher: check-config: {path} is a valid front configuration")
+        return 0
+    from usher.server import serve
+
+    return serve(loaded.settings, loaded.notes, ["front", *args], app=FrontSource(front))
+
+
+def _front_arguments(args: list[str]) -> tuple[str, int | None, str]:
+    """The ini path and the worker count from `usher front`'s arguments, or a problem."""
+    path = ""
+    processes: int | None = None
+    rest = list(args)
+    while rest:
+        flag = rest.pop(0)
+        name, _, value = flag.partition("=")
+        if name in ("--ini", "--processes", "-p") and not value:
+            if not rest:
+                return "", None, f"{name} needs a value"
+            value = rest.pop(0)
+        if name == "--ini":
+            path = value
+        elif name in ("--processes", "-p") and value.isdigit():
+            processes = int(value)
+        else:
+            return (
+                "",
+                None,
+                f"unknown argument {flag!r} (usage: usher front --ini front.ini [--processes N])",
+            )
+    if not path:
+        return "", None, "no configuration (usage: usher front --ini front.ini [--processes N])"
+    return path, processes, ""

@@ -38,8 +38,11 @@ class StartupError(Exception):
     """The server cannot start; str() is one line with the cause and the fix."""
 
 
-def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
-    """Run the server until it stops; the return value is the process exit status."""
+def serve(
+    settings: Settings, notes: tuple[str, ...], argv: list[str], app: App | None = None
+) -> int:
+    """Run the server until it stops; the return value is the process exit status. `app`, when
+    given, is served instead of the one the settings name (the front's handler source)."""
     # A re-executed master (a graceful reload) inherits its listeners, and already wrote the
     # pidfile and dropped privileges: as in uWSGI, the pidfile is written once, as root.
     reexecuted = INHERIT_ENV in os.environ
@@ -104,7 +107,8 @@ def serve(settings: Settings, notes: tuple[str, ...], argv: list[str]) -> int:
         account = drop(settings.uid, settings.gid)
         if account is not None:
             _check_readable(account, settings)
-        app = _load(settings)
+        if app is None:
+            app = _load(settings)
     except (StartupError, AppLoadError, PrivilegeError) as exc:
         if isinstance(exc, AppLoadError) and exc.details:
             write_line(exc.details.rstrip())

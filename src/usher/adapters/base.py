@@ -17,6 +17,7 @@ the app on a pool thread lets the responder block that thread instead.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -59,11 +60,26 @@ class Responder(Protocol):
     def send_file(self, fd: int, offset: int, count: int) -> None:
         """Send `count` bytes of a regular file with sendfile; may pause until done."""
 
+    def switch(self, head: bytes, tunnel: Tunnel) -> None:
+        """Write a complete `101 Switching Protocols` head as given, and from now on hand the
+        client's bytes to `tunnel`; `send_body` then writes raw bytes, and `finish` or `abort`
+        ends the connection."""
+
     def finish(self) -> None:
         """The response is complete."""
 
     def abort(self) -> None:
         """The response cannot be completed: drop the connection."""
+
+
+class Tunnel(Protocol):
+    """What takes a connection's bytes after it switched protocols (a proxied WebSocket)."""
+
+    def receive_upgraded(self, data: bytes) -> None:
+        """Bytes from the client, in order."""
+
+    def upgraded_eof(self) -> None:
+        """The client closed its side."""
 
 
 class Exchange(Protocol):
@@ -99,3 +115,17 @@ class Handler(Protocol):
     def begin(self, request: Request, responder: Responder) -> Exchange:
         """Take a request whose head has been read; its body follows through the exchange."""
         ...
+
+
+class HandlerSource:
+    """An app that is a handler of its own (usher's front): a worker asks it for each listener's
+    handler, after the fork, instead of calling it as WSGI or ASGI."""
+
+    def handler(self, loop: asyncio.AbstractEventLoop, address: tuple[str, str]) -> Handler:
+        """The handler of the listener at `address` (host and port, as the listener names
+        them) in this worker."""
+        raise NotImplementedError
+
+    def __call__(self, *args: Any) -> Any:
+        # It stands where an app stands (usher.adapters.base.App), but is never called as one.
+        raise TypeError("a handler source is not a WSGI or ASGI app")

@@ -96,6 +96,10 @@ class RequestBody:
         """Read up to ``n`` bytes, or everything left when ``n`` is negative or None."""
         return self._reader().read(-1 if n is None else n)
 
+    def rewind(self) -> None:
+        """Read from the start again (a proxy sending the body to a second server)."""
+        self._reader().seek(0)
+
     def readline(self, limit: int | None = -1) -> bytes:
         """Read one line, ending with ``b"\\n"`` unless the body ends or ``limit`` is reached."""
         return self._reader().readline(-1 if limit is None else limit)

@@ -91,6 +91,7 @@ FRONT_KEYS = {
     "set_real_ip_from",
     "real_ip_header",
     "scheme",
+    "access_log",
 }
 UPSTREAM_KEYS = {
     "server",
@@ -190,6 +191,7 @@ def parse_front(text: str, path: str = "front.ini") -> Front:
         limits=read_limits(top, reader),
         real_ip=read_real_ip(top, reader),
         scheme=read_scheme(top, reader),
+        access_log=read_switch(top, "access_log", reader),
     )
 
 
@@ -406,6 +408,15 @@ def read_real_ip(top: Section, reader: Reader) -> RealIp:
             "name one header, e.g. X-Forwarded-For",
         )
     return RealIp(tuple(networks), name)
+
+
+def read_switch(section: Section, key: str, reader: Reader) -> bool:
+    entry = section.last(key)
+    if entry is None or entry.value.lower() in ("on", "true", "1", "yes"):
+        return True
+    if entry.value.lower() in ("off", "false", "0", "no"):
+        return False
+    raise reader.fail(entry.line, f"{key} = {entry.value!r}", f"write {key} = on or {key} = off")
 
 
 def read_scheme(top: Section, reader: Reader) -> str:

@@ -255,6 +255,7 @@ class Front:
     # The scheme the front's own listeners speak, passed on as X-Forwarded-Proto when the
     # client is not a trusted proxy.
     scheme: str = "http"
+    access_log: bool = True  # access_log off: no line per request (as usher's disable-logging)
 
     def upstream(self, name: str) -> Upstream:
         """The pool named `name` (the reader checked every pass names one)."""

@@ -30,7 +30,7 @@ class Peer:
     scratch: dict[str, int] = field(default_factory=dict)  # any other per-peer state of a policy
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per request, and frozen fields cost 3x
 class Pick:
     """What a policy may know of the request: its method, target (`$request_uri`), client
     address (`$remote_addr`, after the trusted-proxy rules) and headers (names lower-case)."""
@@ -38,13 +38,15 @@ class Pick:
     method: str
     uri: str
     client: str
-    headers: Sequence[tuple[str, str]] = ()
+    # As the codec gave them: names lower-case bytes, values as sent.
+    headers: Sequence[tuple[bytes, bytes]] = ()
 
     def header(self, name: str) -> str:
         """The first value of header `name` (lower-case), or ''."""
+        wanted = name.encode("latin-1")
         for key, value in self.headers:
-            if key == name:
-                return value
+            if key == wanted:
+                return value.decode("latin-1")
         return ""
 
 

@@ -13,7 +13,7 @@ from collections import deque
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Union
 
-from usher.adapters.base import Exchange
+from usher.adapters.base import Exchange, Tunnel
 from usher.protocols.events import (
     END,
     CodecState,
@@ -22,6 +22,7 @@ from usher.protocols.events import (
     Event,
     ProtocolError,
     Request,
+    Upgraded,
 )
 from usher.protocols.response import (
     CONTINUE_100,
@@ -83,6 +84,7 @@ class Connection(asyncio.Protocol):
         "responder",
         "started_ns",
         "transport",
+        "tunnel",
         "worker",
         "write_paused",
     )
@@ -109,6 +111,7 @@ class Connection(asyncio.Protocol):
         self.responder = Responder(self)
         self.exchange: Exchange | None = None
         self.pending = b""  # complete responses held until the loop's turn ends (see defer)
+        self.tunnel: Tunnel | None = None  # after a 101: where the client's bytes go
 
     # -- transport callbacks -------------------------------------------------------------------
 
@@ -146,6 +149,9 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         now = self.worker.now
         self.last_activity = now
+        if self.tunnel is not None:
+            self.tunnel.receive_upgraded(data)
+            return
         codec = self.codec
         if codec.state is not HEAD:
             self.head_started = now
@@ -163,6 +169,9 @@ class Connection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def eof_received(self) -> bool | None:
+        if self.tunnel is not None:
+            self.tunnel.upgraded_eof()
+            return True  # the tunnel closes the connection when its other end is done
         for event in self.codec.receive_eof():
             self.queue.append(event)
         self.drain_queue()
@@ -280,6 +289,18 @@ class Connection(asyncio.Protocol):
         self.exchange = exchange
         exchange.out = responder
         return responder
+
+    def open_tunnel(self, tunnel: Tunnel) -> None:
+        """The response switched protocols: the client's bytes go to `tunnel` from now on,
+        those that came early first."""
+        self.tunnel = tunnel
+        early = [event.data for event in self.queue if type(event) is Upgraded]
+        self.queue.clear()
+        for data in early:
+            tunnel.receive_upgraded(data)
+        if not self.reading and self.transport is not None and not self.closed:
+            self.reading = True
+            self.transport.resume_reading()
 
     def response_finished(self) -> None:
         """Called on the loop when a response is complete."""

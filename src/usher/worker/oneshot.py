@@ -34,7 +34,7 @@ import socket
 from time import monotonic_ns
 from typing import TYPE_CHECKING, Any
 
-from usher.adapters.base import Exchange
+from usher.adapters.base import Exchange, Tunnel
 from usher.logs import write_line
 from usher.protocols.events import CodecState, Request
 from usher.protocols.uwsgi import new_request, read_whole
@@ -303,6 +303,9 @@ class OneShot:
 
     def send_file(self, fd: int, offset: int, count: int) -> None:
         self.connection().send_file(fd, offset, count)
+
+    def switch(self, head: bytes, tunnel: Tunnel) -> None:
+        self.connection().switch(head, tunnel)
 
     def finish(self) -> None:
         self.connection().finish()

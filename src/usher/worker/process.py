@@ -29,7 +29,7 @@ import uvloop
 
 from usher import logfile, procname
 from usher.adapters.asgi import AsgiHandler
-from usher.adapters.base import App, Handler
+from usher.adapters.base import App, Handler, HandlerSource
 from usher.adapters.load import (
     AppLoadError,
     change_dir_after_load,
@@ -144,7 +144,9 @@ def listener_context(
     base environ, behind the router when mounts, routes or header edits are configured
     (`routing`)."""
     handler: Handler
-    if is_asgi(app, settings.interface):
+    if isinstance(app, HandlerSource):
+        handler = app.handler(ctx.loop, (server_name, server_port))
+    elif is_asgi(app, settings.interface):
         port = int(server_port) if server_port.isdigit() else None
         handler = AsgiHandler(
             app,  # called as ASGI: is_asgi checked that calling it makes a coroutine

@@ -12,7 +12,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
-from usher.adapters.base import Exchange
+from usher.adapters.base import Exchange, Tunnel
 from usher.protocols.events import Request
 from usher.protocols.framing import ResponsePlan
 from usher.protocols.response import LAST_CHUNK, encode_chunk
@@ -43,6 +43,8 @@ class Carrying(Protocol):
     def abort(self) -> None: ...
 
     def response_finished(self) -> None: ...
+
+    def open_tunnel(self, tunnel: Tunnel) -> None: ...
 
 
 class Responder:
@@ -240,6 +242,18 @@ class Responder:
         done.wait()
         if conn.closed:
             raise ConnectionAbortedError("client went away")
+
+    def switch(self, head: bytes, tunnel: Tunnel) -> None:
+        self.status = "101 Switching Protocols"
+        self.head = b""
+        self.head_bytes = len(head)
+        # What follows is the new protocol's: written as given, until the connection closes.
+        self.body_allowed = True
+        self.chunked = False
+        self.remaining = None
+        self.keep_alive = False
+        self.emit(head)
+        self.conn.open_tunnel(tunnel)
 
     def finish(self) -> None:
         tail = self.head

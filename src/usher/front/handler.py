@@ -1,0 +1,276 @@
+"""The front as a handler on usher's workers: each request goes to its virtual host's location.
+
+`FrontSource` stands where an app stands: the master forks workers as for any app, and each
+worker asks it for its listeners' handlers (usher.adapters.base.HandlerSource). The per-worker
+state (pool health, idle upstream connections, active checks) is made then, after the fork: each
+worker balances and checks on its own, as each nginx worker does without a shared zone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+
+from usher.adapters.base import Exchange, Handler, HandlerSource, Responder
+from usher.front.checks import Checker
+from usher.front.choice import make_policy
+from usher.front.files import serve_file
+from usher.front.headers import upstream_headers
+from usher.front.model import Front, Pass, Protocol, Return, Static, StatusPage, VirtualHost
+from usher.front.peers import Pick
+from usher.front.pool import PoolState
+from usher.front.proxy import ProxyContext, ProxyExchange
+from usher.front.routing import choose_host, choose_location, decoded_path, host_name
+from usher.front.status import render_status
+from usher.front.upstream import IdleConnections
+from usher.protocols.events import Request
+from usher.protocols.http1_client import encode_request_head
+from usher.protocols.uwsgi import encode_uwsgi_request
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+REASONS = {
+    200: "OK", 204: "No Content", 301: "Moved Permanently", 302: "Found", 303: "See Other",
+    307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 410: "Gone", 429: "Too Many Requests",
+    444: "No Response", 500: "Internal Server Error", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout",
+}  # fmt: skip
+# Idle upstream connections past keepalive_timeout are closed on this period.
+SWEEP_PERIOD = 1.0
+
+
+class FrontWorker:
+    """One worker's share of the front: its pools, idle connections and checks."""
+
+    def __init__(self, front: Front, loop: asyncio.AbstractEventLoop) -> None:
+        self.front = front
+        self.loop = loop
+        self.ctx = ProxyContext(loop)
+        self.pools = {pool.name: PoolState(pool, make_policy(pool)) for pool in front.upstreams}
+        self.idle = {
+            pool.name: [
+                IdleConnections(pool.keepalive, pool.keepalive_timeout) for _ in pool.servers
+            ]
+            for pool in front.upstreams
+        }
+        for host in front.hosts:
+            for location in host.locations:
+                if isinstance(location.action, Pass):
+                    budget = location.action.retry.budget
+                    self.pools[location.action.upstream].set_budget(budget)
+        self.checker = Checker(loop, list(self.pools.values()))
+        self.started = False
+
+    def start(self) -> None:
+        """The worker serves: start the active checks and the idle connections' sweep."""
+        if self.started:
+            return
+        self.started = True
+        self.checker.start()
+        self.loop.call_later(SWEEP_PERIOD, self.sweep)
+
+    def sweep(self) -> None:
+        now = self.loop.time()
+        for servers in self.idle.values():
+            for idle in servers:
+                idle.sweep(now)
+        self.loop.call_later(SWEEP_PERIOD, self.sweep)
+
+
+class FrontSource(HandlerSource):
+    """The front, standing where an app stands: a handler per listener, made in each worker."""
+
+    def __init__(self, front: Front) -> None:
+        self.front = front
+        self.worker: FrontWorker | None = None
+        self.pid = 0
+
+    def handler(self, loop: asyncio.AbstractEventLoop, address: tuple[str, str]) -> Handler:
+        if self.worker is None or self.pid != os.getpid():
+            self.worker = FrontWorker(self.front, loop)
+            self.pid = os.getpid()
+        return FrontHandler(self.worker, hosts_at(self.front, address))
+
+
+def hosts_at(front: Front, address: tuple[str, str]) -> tuple[VirtualHost, ...]:
+    """The virtual hosts listening at a listener's (host, port)."""
+    host, port = address
+    here = tuple(
+        vhost
+        for vhost in front.hosts
+        if any(
+            str(item.port) == port and item.host in (host, "0.0.0.0", "::", "")
+            for item in vhost.listen
+        )
+    )
+    return here or front.hosts
+
+
+class FrontHandler:
+    """Routes each request of one listener to its location's action."""
+
+    runs_coroutines = False  # the proxy's tasks are its own; no app's coroutines share the loop
+
+    def __init__(self, worker: FrontWorker, hosts: tuple[VirtualHost, ...]) -> None:
+        self.worker = worker
+        self.front = worker.front
+        self.hosts = hosts
+        self.spool = self.front.limits.client_body_buffer_size
+
+    def serving(self, loop_shared: bool) -> None:
+        self.worker.start()
+
+    def begin(self, request: Request, responder: Responder) -> Exchange:
+        path = decoded_path(request.path)
+        if path is None:
+            return Fixed(responder, 400, "bad request path\n")
+        host = self.hosts[0] if len(self.hosts) == 1 else choose_host(self.hosts, _host(request))
+        location = choose_location(host.locations, path)
+        if location is None:
+            return Fixed(responder, 404, "not found\n")
+        action = location.action
+        if type(action) is Pass:
+            return self._pass(action, request, responder)
+        if type(action) is Return:
+            return returned(responder, action)
+        if type(action) is Static:
+            return serve_file(responder, request, action, location.pattern, path)
+        assert isinstance(action, StatusPage)
+        return status_page(responder, request, self.worker)
+
+    def _pass(self, route: Pass, request: Request, responder: Responder) -> Exchange:
+        worker = self.worker
+        front = self.front
+        peer = responder.peer[0]
+        tunnel = b""
+        if request.upgrade:
+            tunnel = _header(request, b"upgrade")
+        headers, client = upstream_headers(
+            request.headers, peer=peer, scheme=front.scheme, real_ip=front.real_ip, upgrade=tunnel
+        )
+        for name, value in route.set_headers:
+            headers.append((name.encode("latin-1"), value.encode("latin-1")))
+        target = request.path + (b"?" + request.query if request.query else b"")
+        pick = Pick(request.method, target.decode("latin-1"), client, request.headers)
+        encode: Callable[[int], bytes]
+        if route.protocol is Protocol.HTTP:
+            encode = _http_head(request, target, headers)
+        else:
+            encode = _uwsgi_head(request, headers, client, responder.peer)
+        return ProxyExchange(
+            worker.ctx,
+            route,
+            worker.pools[route.upstream],
+            worker.idle[route.upstream],
+            request,
+            responder,
+            encode,
+            pick,
+            self.spool,
+        )
+
+
+def _header(request: Request, name: bytes) -> bytes:
+    for key, value in request.headers:
+        if key == name:
+            return value
+    return b""
+
+
+def _host(request: Request) -> str:
+    return host_name(_header(request, b"host"))
+
+
+def _http_head(
+    request: Request, target: bytes, headers: list[tuple[bytes, bytes]]
+) -> Callable[[int], bytes]:
+    def encode(length: int) -> bytes:
+        if length or request.has_body or request.method in ("POST", "PUT", "PATCH"):
+            headers.append((b"content-length", str(length).encode()))
+        return encode_request_head(request.method, target, headers)
+
+    return encode
+
+
+def _uwsgi_head(
+    request: Request, headers: list[tuple[bytes, bytes]], client: str, peer: tuple[str, str]
+) -> Callable[[int], bytes]:
+    """nginx's uwsgi_params for the request, as the uwsgi protocol's variables."""
+
+    def encode(length: int) -> bytes:
+        host = _header(request, b"host").decode("latin-1")
+        name, _, port = host.partition(":")
+        variables = {
+            "REQUEST_METHOD": request.method,
+            "REQUEST_URI": (request.path + (b"?" + request.query if request.query else b"")).decode(
+                "latin-1"
+            ),
+            "PATH_INFO": decoded_path(request.path) or "/",
+            "QUERY_STRING": request.query.decode("latin-1"),
+            "SERVER_PROTOCOL": f"HTTP/{request.http_version}",
+            "CONTENT_LENGTH": str(length) if length else "",
+            "REMOTE_ADDR": client,
+            "REMOTE_PORT": peer[1],
+            "SERVER_NAME": name or "localhost",
+            "SERVER_PORT": port or "80",
+        }
+        for key, value in headers:
+            text = value.decode("latin-1")
+            if key == b"content-type":
+                variables["CONTENT_TYPE"] = text
+                continue
+            env = "HTTP_" + key.decode("latin-1").upper().replace("-", "_")
+            variables[env] = f"{variables[env]}, {text}" if env in variables else text
+        if variables.get("HTTP_X_FORWARDED_PROTO") == "https":
+            variables["HTTPS"] = "on"
+            variables["UWSGI_SCHEME"] = "https"
+        return encode_uwsgi_request(variables, modifier1=0)
+
+    return encode
+
+
+class Fixed:
+    """An answer known at the head (return, errors, the status page): sent once the request's
+    body is read, so that the connection stays in step."""
+
+    __slots__ = ("body", "headers", "out", "status")
+
+    def __init__(
+        self,
+        responder: Responder,
+        code: int,
+        body: str | bytes,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.out = responder
+        self.status = f"{code} {REASONS.get(code, 'Unknown')}"
+        self.body = body.encode() if isinstance(body, str) else body
+        self.headers = headers or [("Content-Type", "text/plain; charset=utf-8")]
+
+    def receive_data(self, data: bytes) -> None:
+        pass  # the answer does not depend on it
+
+    def receive_end(self) -> None:
+        self.out.send_whole(self.status, self.headers, self.body)
+
+    def resume(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+def returned(responder: Responder, action: Return) -> Fixed:
+    """nginx's `return CODE [URL|text]`."""
+    if action.code in REDIRECTS:
+        return Fixed(responder, action.code, "", [("Location", action.text)])
+    return Fixed(responder, action.code, action.text)
+
+
+def status_page(responder: Responder, request: Request, worker: FrontWorker) -> Fixed:
+    """The front's figures per upstream server: JSON, or Prometheus text."""
+    prometheus = b"format=prometheus" in request.query
+    text = render_status(worker.pools, worker.idle, worker.loop.time(), prometheus=prometheus)
+    kind = "text/plain; version=0.0.4" if prometheus else "application/json"
+    return Fixed(responder, 200, text, [("Content-Type", kind), ("Cache-Control", "no-store")])

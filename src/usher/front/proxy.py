@@ -1,0 +1,433 @@
+"""The exchange that passes one request to an upstream pool and its response back.
+
+The request is buffered whole first (in memory, spooled to a file past client_body_buffer_size),
+so a slow client never holds an upstream connection. Then attempts follow, each on one server the
+pool's policy picks:
+
+- an attempt fails on a connect error or timeout, a closed or broken connection, no response
+  head within the read timeout, or an answer whose status is in `proxy_next_upstream` (502, 503,
+  504 by default); a 403 or 404 is an answer like any other and never counts against a server;
+- a failed attempt is tried again on another server only if nothing of its response reached the
+  client, and either no byte of the request was sent (the connect failed) or the method is
+  idempotent; and only within the tries, the time bound and the pool's retry budget;
+- when no attempt can be made or retried: 504 after a timeout, else 502 (docs/front.md).
+
+Once the response head is passed on, the body streams with backpressure both ways: a client that
+reads slowly pauses reading from the upstream; an upstream failure then can only cut the
+client's connection, as nginx does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Final
+
+from usher.adapters.base import Responder
+from usher.adapters.body import RequestBody
+from usher.front.headers import response_headers
+from usher.front.model import Pass, Protocol
+from usher.front.peers import Peer, Pick
+from usher.front.pool import PoolState
+from usher.front.upstream import IdleConnections, UpstreamConnection, connect
+from usher.protocols.events import END, Data, Request, Upgraded
+from usher.protocols.http1_client import ClientEvent, Response, ResponseError
+
+# RFC 9110 section 9.2.2: a repeated idempotent request has the effect of one.
+IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+# Spooled bodies go to the upstream in pieces of this size, each after the last drained.
+BODY_PIECE: Final = 64 * 1024
+
+
+class Failure:
+    """Why an attempt failed, and whether any byte of the request had gone out."""
+
+    __slots__ = ("reason", "sent", "timeout")
+
+    def __init__(self, reason: str, *, sent: bool, timeout: bool = False) -> None:
+        self.reason = reason
+        self.sent = sent
+        self.timeout = timeout
+
+
+class ProxyContext:
+    """What every proxy exchange of a worker shares: the loop, the scheme and the log."""
+
+    __slots__ = ("log", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, log: object = None) -> None:
+        self.loop = loop
+        self.log = log
+
+
+class ProxyExchange:
+    """One request passed to an upstream pool.
+
+    A state machine driven by callbacks (the client's events, the upstream connection's): an
+    attempt on an idle kept-alive connection runs without a task or a future, which is most of
+    the front's cost per request; only connecting and sending a spooled body run as tasks.
+    """
+
+    __slots__ = (
+        "attempting",
+        "body",
+        "conn",
+        "ctx",
+        "drained",
+        "encode_head",
+        "head",
+        "head_sent",
+        "idle",
+        "keep",
+        "last",
+        "last_read",
+        "out",
+        "peer",
+        "pick",
+        "pool",
+        "released",
+        "request",
+        "route",
+        "sent_at",
+        "started",
+        "task",
+        "timer",
+        "tried",
+        "tunnel",
+    )
+
+    def __init__(
+        self,
+        ctx: ProxyContext,
+        route: Pass,
+        pool: PoolState,
+        idle: list[IdleConnections],
+        request: Request,
+        responder: Responder,
+        encode_head: Callable[[int], bytes],
+        pick: Pick,
+        spool_threshold: int,
+    ) -> None:
+        self.ctx = ctx
+        self.route = route
+        self.pool = pool
+        self.idle = idle
+        self.request = request
+        self.out = responder
+        # The request head for the upstream (or the uwsgi packet's header and vars), given the
+        # body's length once it is buffered.
+        self.encode_head = encode_head
+        self.head = b""
+        self.pick = pick
+        self.body = RequestBody(spool_threshold) if request.has_body else RequestBody.EMPTY
+        self.conn: UpstreamConnection | None = None
+        self.peer: Peer | None = None
+        self.drained: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.tried: list[int] = []
+        self.last: Failure | None = None
+        self.attempting = False
+        self.released = False
+        self.head_sent = False
+        self.last_read = 0.0
+        self.sent_at = 0.0
+        self.started = 0.0
+        self.tunnel = False
+        self.keep = False
+
+    # -- the client's side (usher.adapters.base.Exchange) --------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        self.body.append(data)
+
+    def receive_end(self) -> None:
+        body = self.body
+        body.finish()
+        self.head = self.encode_head(body.length)
+        self.started = now = self.ctx.loop.time()
+        self.pool.count_request(now)
+        self.next_attempt(now)
+
+    def resume(self) -> None:
+        conn = self.conn
+        if conn is not None and conn.transport is not None and not conn.closed:
+            conn.transport.resume_reading()
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        self.body.close()
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+        self._end_attempt(reuse=False)  # a client gone mid-response leaves the upstream's unknown
+
+    # -- attempts ------------------------------------------------------------------------------
+
+    def next_attempt(self, now: float) -> None:
+        """Start an attempt on the server the policy picks, or answer the error."""
+        pool = self.pool
+        peer = pool.choose(now, self.pick, self.tried)
+        if peer is None:
+            self._error(self.last)
+            return
+        self.tried.append(peer.index)
+        self.peer = peer
+        self.attempting = True
+        pool.started(peer)
+        conn = self.idle[peer.index].take(now)
+        if conn is not None:
+            self._send_on(conn)
+        else:
+            self.task = self.ctx.loop.create_task(self._connect(peer))
+
+    async def _connect(self, peer: Peer) -> None:
+        try:
+            conn = await connect(self.ctx.loop, peer.server.address, self.route.connect_timeout)
+        except TimeoutError:
+            self._fail(Failure("connect timed out", sent=False, timeout=True))
+            return
+        except OSError as exc:
+            self._fail(Failure(f"connect failed: {exc.strerror or exc}", sent=False))
+            return
+        if self.released or not self.attempting:
+            conn.close()
+            return
+        self._send_on(conn)
+
+    def _send_on(self, conn: UpstreamConnection) -> None:
+        self.conn = conn
+        conn.sink = self
+        conn.used += 1
+        conn.codec.expect(self.request.method)
+        loop = self.ctx.loop
+        self.sent_at = self.last_read = loop.time()
+        self.timer = loop.call_later(self.route.read_timeout, self._check_timer)
+        body = self.body
+        if not body.length:
+            conn.write(self.head)
+            return
+        body.rewind()
+        if not body.spooled:
+            conn.write(self.head + body.read())
+            return
+        conn.write(self.head)
+        self.task = loop.create_task(self._send_spooled(conn))
+
+    async def _send_spooled(self, conn: UpstreamConnection) -> None:
+        body = self.body
+        while not conn.closed and conn is self.conn:
+            piece = body.read(BODY_PIECE)
+            if not piece:
+                return
+            conn.write(piece)
+            if conn.paused:
+                self.drained = self.ctx.loop.create_future()
+                try:
+                    await asyncio.wait_for(self.drained, self.route.send_timeout)
+                except TimeoutError:
+                    reason = "upstream did not read the body in time"
+                    self._fail(Failure(reason, sent=True, timeout=True))
+                    return
+
+    def _end_attempt(self, *, reuse: bool) -> None:
+        """The attempt is over: its connection kept for another request or closed."""
+        timer, self.timer = self.timer, None
+        if timer is not None:
+            timer.cancel()
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            if reuse and self.keep:
+                peer = self.peer
+                assert peer is not None
+                self.idle[peer.index].give_back(conn, self.ctx.loop.time())
+            else:
+                conn.close()
+        if self.attempting:
+            self.attempting = False
+            peer = self.peer
+            assert peer is not None
+            self.pool.ended(peer)
+
+    def _fail(self, failure: Failure) -> None:
+        """The attempt failed: try another server, or answer the error."""
+        if not self.attempting:
+            return
+        self._end_attempt(reuse=False)
+        if self.released:
+            return
+        now = self.ctx.loop.time()
+        peer = self.peer
+        assert peer is not None
+        self.pool.failed(peer, now, failure.reason)
+        self.last = failure
+        if self._may_retry(failure, now):
+            self.next_attempt(now)
+        else:
+            self._error(failure)
+
+    def _may_retry(self, failure: Failure, now: float) -> bool:
+        retry = self.route.retry
+        if self.head_sent or (failure.sent and self.request.method not in IDEMPOTENT):
+            return False
+        if retry.tries and len(self.tried) >= retry.tries:
+            return False
+        if retry.timeout and now - self.started >= retry.timeout:
+            return False
+        return self.pool.may_retry(now)
+
+    # -- the upstream's side (usher.front.upstream.Sink) ---------------------------------------
+
+    def on_event(self, event: ClientEvent) -> None:
+        self.last_read = self.ctx.loop.time()
+        if type(event) is Data:
+            self._pass_body(event.data)
+        elif event is END:
+            self._complete()
+        elif type(event) is Response:
+            self._pass_head(event)
+        elif type(event) is Upgraded:
+            self._pass_body(event.data)
+        elif isinstance(event, ResponseError):
+            self._broken(event.reason)
+
+    def on_lost(self, reason: str) -> None:
+        self.conn = None
+        if self.tunnel and self.head_sent:
+            self._close_tunnel()
+            return
+        self._broken(reason)
+
+    def on_drained(self) -> None:
+        drained = self.drained
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    def _pass_head(self, response: Response) -> None:
+        peer = self.peer
+        assert peer is not None
+        now = self.ctx.loop.time()
+        status = response.status
+        if status in self.route.retry.statuses and self._retryable_status(now):
+            self._fail(Failure(f"answered {status}", sent=True))
+            return
+        self.pool.answered(peer, now - self.sent_at, now)
+        headers = response_headers(response.headers, switching=status == 101)
+        extra = self.pool.policy.response_headers(peer, self.pick)
+        if extra:
+            headers += extra
+        reason = response.reason.decode("latin-1") or "Unknown"
+        self.head_sent = True
+        self.keep = response.keep_alive and self.route.protocol is Protocol.HTTP
+        if status == 101:
+            if not self.request.upgrade:
+                self._end_attempt(reuse=False)
+                self.head_sent = False
+                self._error(Failure("upstream switched protocols unasked", sent=True))
+                return
+            self.tunnel = True
+            self.out.switch(switching_head(reason, headers), self)
+            return
+        length = None if response.chunked else response.content_length
+        try:
+            self.out.send_head(f"{status} {reason}", headers, length)
+        except ValueError:
+            self._end_attempt(reuse=False)
+            self.head_sent = False
+            self._error(Failure("upstream sent an invalid head", sent=True))
+
+    def _retryable_status(self, now: float) -> bool:
+        if self.request.method not in IDEMPOTENT:
+            return False
+        retry = self.route.retry
+        if retry.tries and len(self.tried) >= retry.tries:
+            return False
+        return len(self.pool.candidates(now, self.tried)) > 0
+
+    def _pass_body(self, data: bytes) -> None:
+        out = self.out
+        try:
+            out.send_body(data)
+        except ConnectionAbortedError:
+            self._end_attempt(reuse=False)
+            return
+        if out.paused:
+            conn = self.conn
+            if conn is not None and conn.transport is not None:
+                conn.transport.pause_reading()
+
+    def _complete(self) -> None:
+        if self.tunnel:
+            return  # a 101's head ends its message; the tunnel's bytes follow
+        self._end_attempt(reuse=True)
+        with contextlib.suppress(ConnectionAbortedError):
+            self.out.finish()
+
+    def _broken(self, reason: str) -> None:
+        if not self.head_sent:
+            self._fail(Failure(reason, sent=True))
+            return
+        self._end_attempt(reuse=False)
+        self.out.abort()
+
+    def _close_tunnel(self) -> None:
+        self._end_attempt(reuse=False)
+        with contextlib.suppress(ConnectionAbortedError):
+            self.out.finish()  # what the upstream sent last is written, then the client closed
+
+    # -- a tunnel's client side (usher.adapters.base.Tunnel) ----------------------------------
+
+    def receive_upgraded(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is not None:
+            conn.write(data)
+
+    def upgraded_eof(self) -> None:
+        conn = self.conn
+        if conn is not None and conn.transport is not None and not conn.closed:
+            if conn.transport.can_write_eof():
+                conn.transport.write_eof()
+            else:
+                conn.close()
+
+    # -- timeouts and errors -------------------------------------------------------------------
+
+    def _check_timer(self) -> None:
+        self.timer = None
+        if self.tunnel and self.head_sent:
+            return  # a tunnel lives as long as both ends want it
+        limit = self.route.read_timeout
+        loop = self.ctx.loop
+        idle = loop.time() - self.last_read
+        if idle < limit or self.out.paused:
+            self.timer = loop.call_later(max(limit - idle, 0.05), self._check_timer)
+            return
+        if not self.head_sent:
+            self._fail(Failure("upstream timed out", sent=True, timeout=True))
+            return
+        self._end_attempt(reuse=False)
+        self.out.abort()
+
+    def _error(self, failure: Failure | None) -> None:
+        if self.head_sent or self.released:
+            return
+        if failure is not None and failure.timeout:
+            status, text = "504 Gateway Timeout", "upstream timed out"
+        else:
+            reason = failure.reason if failure is not None else "no healthy upstream server"
+            status, text = "502 Bad Gateway", reason
+        body = f"{status[4:]}: {text}\n".encode()
+        with contextlib.suppress(ConnectionAbortedError):
+            self.out.send_whole(status, [("Content-Type", "text/plain; charset=utf-8")], body)
+
+
+def switching_head(reason: str, headers: list[tuple[str, str]]) -> bytes:
+    """The 101 head passed to the client as the upstream sent it (less its hop-by-hop fields
+    other than Upgrade and Connection): the new protocol's handshake is in those fields."""
+    lines = [f"HTTP/1.1 101 {reason}\r\n"]
+    lines += [f"{name}: {value}\r\n" for name, value in headers]
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1")
