@@ -1,13 +1,14 @@
 """usher's front and the nginx config it emits route the same requests to the same upstreams.
 
 One front config, two engines started fresh side by side: `usher front --ini front.ini` and nginx
-on `usher front --emit-nginx`'s output. The same request sequences go to both, pool by pool
+on what `usher front --emit-nginx --ini front.ini` printed. The same request sequences go to both, pool by pool
 (round-robin with a backup, consistent and plain hash, ip_hash from distinct client addresses,
 least_conn), and the upstream that answered each request must be the same.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +16,7 @@ import pytest
 from tests.integration.test_front_emit_nginx import front_ini
 from tests.support.named_upstreams import NamedServer, get, named_servers, start_nginx_with
 from tests.support.nginx import NginxProcess
-from tests.support.server import Serve, ServerProcess, free_port
-from usher.front.config import parse_front
-from usher.front.emit_nginx import emit_nginx
+from tests.support.server import Serve, ServerProcess, free_port, server_command
 
 pytestmark = pytest.mark.nginx
 
@@ -45,9 +44,17 @@ def both(
         front_port = free_port()
         ini = tmp_path / "front.ini"
         ini.write_text(front_ini(front_port, names, static, app))
-        nginx = start_nginx_with(
-            tmp_path, lambda port: emit_nginx(parse_front(front_ini(port, names, static, app)))
-        )
+
+        def emitted(port: int) -> str:
+            # nginx's copy of the config differs in its listen port only; the command line
+            # writes its nginx config.
+            copy = tmp_path / "nginx-front.ini"
+            copy.write_text(front_ini(port, names, static, app))
+            command = [*server_command(), "front", "--emit-nginx", "--ini", str(copy)]
+            done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True)
+            return done.stdout
+
+        nginx = start_nginx_with(tmp_path, emitted)
         try:
             front = module_serve(["front", "--ini", str(ini)])
             yield nginx, front, front_port, servers

@@ -18,8 +18,7 @@ it, choice by choice): the same servers, weights, `max_fails` and `fail_timeout`
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from usher.front.model import (
     Action,
@@ -275,24 +274,3 @@ def _pass(action: Pass, front: Front, uwsgi_params: str) -> Iterator[str]:
             "(nginx has no equivalent)"
         )
     yield f"{prefix}_pass {'http://' if http else ''}{upstream.name};"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m usher.front.emit_nginx --ini front.ini`: print the nginx config."""
-    from usher.front.config import FrontConfigError, read_front
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2 or args[0] != "--ini":
-        print("usage: usher front --emit-nginx --ini front.ini", file=sys.stderr)
-        return 2
-    try:
-        front = read_front(args[1])
-    except FrontConfigError as exc:
-        print(f"usher: {exc}", file=sys.stderr)
-        return 2
-    sys.stdout.write(emit_nginx(front))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
