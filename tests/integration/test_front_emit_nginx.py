@@ -36,6 +36,10 @@ def front_ini(port: int, names: list[str], static: Path, app: str) -> str:
 [front]
 listen = 127.0.0.1:{port}
 client_max_body_size = 1k
+subscription_server = 127.0.0.1:{SUBSCRIPTION_PORT}
+
+[upstream dyn]
+subscription = dyn.test
 
 [upstream rr]
 server = {a} weight=5
@@ -104,6 +108,9 @@ proxy_pass = http://stick
 
 [location /app/]
 uwsgi_pass = app
+
+[location /dyn/]
+proxy_pass = http://dyn
 """
 
 
@@ -130,6 +137,8 @@ def site(
             nginx.stop()
 
 
+# Where the front receives announces (pool `dyn`): no app server announces in these tests.
+SUBSCRIPTION_PORT = free_port()
 # The uwsgi pool's address: the app server is started by the test that needs it, on this port.
 APP_PORT = free_port()
 APP_PLACEHOLDER = f"127.0.0.1:{APP_PORT}"
@@ -152,7 +161,7 @@ def test_the_emitted_config_has_each_missing_feature_as_a_comment(
     text = (nginx.prefix / "nginx.conf").read_text()
     assert "least_conn;" in text and "ip_hash;" in text and "hash $request_uri consistent;" in text
     for feature in ("active health checks", "slow start", "sticky cookie srv", "panic threshold",
-                    "retry budget"):  # fmt: skip
+                    "retry budget", "the app servers announcing themselves"):  # fmt: skip
         assert f"# usher front: {feature}" in text, feature
     assert "include /etc/nginx/uwsgi_params;" in text
 
@@ -194,6 +203,7 @@ def test_static_return_and_body_limit(site: tuple[NginxProcess, Front, list[Name
     nginx, _, _ = site
     assert get(nginx.port, "/static/hello.txt") == (200, "static hello\n")
     assert get(nginx.port, "/gone") == (410, "gone for good")
+    assert get(nginx.port, "/dyn/")[0] == 502  # nginx has no announced members
     with socket.create_connection(nginx.address, timeout=10) as conn:
         body = b"x" * 2048
         conn.sendall(b"POST /rr/ HTTP/1.0\r\nHost: t\r\nContent-Length: 2048\r\n\r\n" + body)

@@ -9,7 +9,8 @@ feature, where its directive would go, so an operator sees what the move to ngin
 - slow start (nginx Plus' `slow_start=`),
 - sticky cookies (nginx Plus' `sticky cookie`): the pool balances by round-robin instead,
 - the panic threshold and the retry budget (Envoy's ideas; nginx has neither),
-- the status page (nginx's `stub_status` is emitted: it has totals, not per-server figures).
+- the status page (nginx's `stub_status` is emitted: it has totals, not per-server figures),
+- members that announce themselves (uWSGI subscriptions): nginx's are listed in its config.
 
 nginx follows the front's choices exactly for every balancing method it has (the tests check
 it, choice by choice): the same servers, weights, `max_fails` and `fail_timeout`, `backup` and
@@ -115,6 +116,14 @@ def _upstream(upstream: Upstream) -> list[str]:
                 f"    # usher front: slow start over {_seconds(server.slow_start)} for "
                 f"{server.address} (nginx Plus: slow_start=; open nginx has none)"
             )
+    if upstream.subscription:
+        lines.append(
+            f"    # usher front: the app servers announcing themselves under "
+            f"{upstream.subscription!r} (uWSGI subscriptions; nginx's members are fixed: list them)"
+        )
+        if not upstream.servers:
+            # nginx refuses an upstream without a server; this one is never chosen.
+            lines.append("    server 127.0.0.1:9 down;")
     if upstream.keepalive:
         lines.append(f"    keepalive {upstream.keepalive};")
         lines.append(f"    keepalive_timeout {_seconds(upstream.keepalive_timeout)};")

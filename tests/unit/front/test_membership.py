@@ -82,3 +82,24 @@ def test_receiver_applies_packets_and_survives_junk() -> None:
     assert [n.address for n in table.nodes("example.com")] == ["127.0.0.7:3031"]
     assert lines[0] == "usher front: :3031 joined 'example.com'"
     assert len([line for line in lines if "ignored" in line]) == 1  # once per sender
+
+
+def test_front_config_subscription_keys() -> None:
+    from usher.front.config import FrontConfigError, parse_front
+
+    base = "[front]\nlisten = 127.0.0.1:8080\n{extra}\n[upstream app]\nsubscription = example.com\n"
+    base += "\n[location /]\nproxy_pass = http://app\n"
+    front = parse_front(base.format(extra="fastrouter-subscription-server = 127.0.0.1:2626"))
+    assert front.subscription_server == Address("127.0.0.1", 2626)
+    assert front.upstream("app").subscription == "example.com"
+    assert front.upstream("app").servers == ()
+    for extra, why in (
+        ("", "no subscription_server"),
+        ("subscription_server = :2626\nprocesses = 2", "several processes"),
+    ):
+        try:
+            parse_front(base.format(extra=extra))
+        except FrontConfigError as exc:
+            assert why in str(exc)
+        else:
+            raise AssertionError(f"accepted without {why}")
