@@ -254,6 +254,30 @@ def test_bodies_limits_and_framing(site: Site) -> None:
         assert sock.recv(100).startswith(b"HTTP/1.1 400")
 
 
+def test_a_slow_client_holds_no_upstream_connection(site: Site) -> None:
+    with socket.create_connection(("127.0.0.1", site.port), timeout=5) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf.")
+        # The front has the head and half the body: no upstream is chosen until the rest comes.
+        assert site.get("/")[0] == 200  # the front has handled what was sent before this
+        assert all(row["active"] == 0 for row in site.status().values())
+        sock.sendall(b"half!")
+        answer = b""
+        while not answer.endswith(b"half.half!"):
+            chunk = sock.recv(4096)
+            assert chunk
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_an_http10_client_without_host_is_passed_with_one(site: Site) -> None:
+    with socket.create_connection(("127.0.0.1", site.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 200") or answer.startswith(b"HTTP/1.1 200")
+
+
 def test_upstream_errors_are_502_and_504(site: Site) -> None:
     status, _, body = site.get("/nowhere/x")
     assert status == 502 and b"connect failed" in body

@@ -178,6 +178,9 @@ class FrontHandler:
         headers, client = upstream_headers(
             request.headers, peer=peer, scheme=front.scheme, real_ip=front.real_ip, upgrade=tunnel
         )
+        if not _header(request, b"host"):
+            # An HTTP/1.0 client may send none; an HTTP/1.1 upstream must get one (RFC 9112 3.2).
+            headers.insert(0, (b"host", route.upstream.encode("latin-1")))
         for name, value in route.set_headers:
             headers.append((name.encode("latin-1"), value.encode("latin-1")))
         target = request.path + (b"?" + request.query if request.query else b"")

@@ -351,8 +351,9 @@ class ProxyExchange:
         out = self.out
         try:
             out.send_body(data)
-        except ConnectionAbortedError:
+        except ConnectionAbortedError:  # the client left: end its request with the upstream's
             self._end_attempt(reuse=False)
+            out.abort()
             return
         if out.paused:
             conn = self.conn
@@ -363,8 +364,10 @@ class ProxyExchange:
         if self.tunnel:
             return  # a 101's head ends its message; the tunnel's bytes follow
         self._end_attempt(reuse=True)
-        with contextlib.suppress(ConnectionAbortedError):
+        try:
             self.out.finish()
+        except ConnectionAbortedError:
+            self.out.abort()
 
     def _broken(self, reason: str) -> None:
         if not self.head_sent:
