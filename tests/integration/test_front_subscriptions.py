@@ -1,5 +1,6 @@
-"""A front pool whose members announce themselves: usher app servers join it with subscribe-to,
-serve through the front, and leave it when they stop (uWSGI's subscription system end to end)."""
+"""A front pool whose members announce themselves: usher app servers, and a uWSGI one (the
+pyuwsgi wheel), join it with subscribe-to, serve through the front, and leave it when they stop
+(uWSGI's subscription system end to end)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from tests.support.named_upstreams import get
 from tests.support.paths import FIXTURES
 from tests.support.server import Serve, ServerProcess, free_port
+from tests.support.uwsgi_node import start_uwsgi, stop_uwsgi
 
 WAIT = 10.0
 
@@ -91,3 +93,36 @@ def test_app_servers_join_and_leave_a_subscribed_pool(tmp_path: Path, serve: Ser
     wait_for_line(front, f"127.0.0.1:{apps[1][0]} left 'example.com'", offset)
     status, _ = get(front_port, "/gone")
     assert status in (502, 503)
+
+
+def test_a_uwsgi_server_joins_a_uwsgi_pass_pool(tmp_path: Path, serve: Serve) -> None:
+    front_port, udp_port, node_port = free_port(), free_udp_port(), free_port()
+    ini = tmp_path / "front.ini"
+    ini.write_text(
+        f"[front]\nlisten = 127.0.0.1:{front_port}\n"
+        f"fastrouter-subscription-server = 127.0.0.1:{udp_port}\n\n"
+        "[upstream nodes]\nsubscription = example.com\n\n"
+        "[location /]\nuwsgi_pass = nodes\n"
+    )
+    front = serve(["front", "--ini", str(ini)])
+    node = start_uwsgi(
+        [
+            "--master",
+            "--socket", f"127.0.0.1:{node_port}",
+            "--wsgi-file", str(FIXTURES / "wsgi_apps.py"),
+            "--callable", "echo",
+            "--subscribe-to", f"127.0.0.1:{udp_port}:example.com",
+            "--subscribe-freq", "1",
+        ],
+        tmp_path / "uwsgi.log",
+    )  # fmt: skip
+    try:
+        offset = wait_for_line(front, f"127.0.0.1:{node_port} joined 'example.com'")
+        status, body = get(front_port, "/through/front?x=1")
+        assert status == 200, (status, body, front.describe())
+        seen = json.loads(body)
+        assert seen["PATH_INFO"] == "/through/front" and seen["QUERY_STRING"] == "x=1"
+        assert seen["pid"] != front.pid
+    finally:
+        stop_uwsgi(node)
+    wait_for_line(front, f"127.0.0.1:{node_port} left 'example.com'", offset)

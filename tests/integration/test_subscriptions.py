@@ -13,10 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import select
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +23,7 @@ import pytest
 
 from tests.support.paths import FIXTURES
 from tests.support.server import Serve, free_port
+from tests.support.uwsgi_node import start_uwsgi, stop_uwsgi
 from usher.front.membership import Membership
 from usher.front.subscription_server import bind_subscription_socket, serve_subscriptions
 from usher.protocols.subscription import Subscription, decode_subscription
@@ -33,20 +31,6 @@ from usher.protocols.uwsgi import encode_uwsgi_request
 
 WSGI_APPS = FIXTURES / "wsgi_apps.py"
 WAIT = 10.0
-
-
-def uwsgi_binary() -> Path | None:
-    """The pyuwsgi wheel's `uwsgi` script of the environment running the tests."""
-    candidate = Path(sys.executable).parent / "uwsgi"
-    return candidate if candidate.exists() else None
-
-
-def uwsgi_env() -> dict[str, str]:
-    # pyuwsgi re-executes the real interpreter behind the venv's symlink, which then needs the
-    # venv's packages on its path.
-    import pyuwsgi
-
-    return {**os.environ, "PYTHONPATH": str(Path(pyuwsgi.__file__).parent)}
 
 
 def receive(sock: socket.socket) -> Subscription:
@@ -118,37 +102,6 @@ def subscription_server() -> Iterator[tuple[str, Membership, list[str], threadin
         thread.join(5)
         loop.run_until_complete(asyncio.sleep(0))  # the transport's close callbacks
         loop.close()
-
-
-def start_uwsgi(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    binary = uwsgi_binary()
-    if binary is None:
-        pytest.skip("the pyuwsgi wheel is not installed")
-    # A uWSGI worker stopped in its first second ignores the stop and is killed only after
-    # the mercy (60 s by default): one second keeps the test short.
-    mercy = ["--worker-reload-mercy", "1", "--reload-mercy", "1"]
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [str(binary), *args, *mercy],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=uwsgi_env(),
-            start_new_session=True,
-        )
-
-
-def stop_uwsgi(proc: subprocess.Popen[bytes]) -> None:
-    # SIGINT stops uWSGI at once (its SIGTERM reloads); the group takes its workers too.
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    with_leftovers = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True)
-    if with_leftovers.returncode == 0:
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def wait_for(changed: threading.Event, condition: object, describe: str) -> None:
