@@ -1,7 +1,7 @@
 """The option table's section of uWSGI's subscription system (see usher.options.settings).
 
 An app server announces itself to fronts (`subscribe-to`, `subscribe2`); a front keeps the
-announced nodes per key and drops the silent ones (`subscription-tolerance`). The packets are
+announced nodes per key and drops the silent ones (set in `usher front`'s config). The packets are
 uWSGI's (usher.protocols.subscription), so usher and uWSGI subscribe to each other's fronts.
 """
 
@@ -39,7 +39,8 @@ def _parse_subscribe2(text: str) -> object:
 
 @dataclasses.dataclass(frozen=True)
 class SubscribeOptions:
-    """Announcing this server to fronts, and how long a front trusts an announce."""
+    """Announcing this server to fronts. The front's side (its subscription server and
+    tolerance) is set in `usher front`'s own config (docs/front-policies.md)."""
 
     subscribe_to: tuple[str, ...] = option(
         (),
@@ -69,14 +70,6 @@ class SubscribeOptions:
         minimum=1,
         metavar="SECONDS",
         help="Seconds between two announces (uWSGI's default, 10).",
-    )
-    subscription_tolerance: int = option(
-        17,
-        group=SUBSCRIPTIONS,
-        minimum=1,
-        metavar="SECONDS",
-        help="On a front: a node not announced for this long is dropped from its key (uWSGI's "
-        "default, 17: one lost announce is tolerated at the default frequency).",
     )
     unsubscribe_on_graceful_reload: bool = option(
         False,
