@@ -75,11 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def front_main(args: list[str], *, check: bool = False) -> int:
     """`usher front --ini FILE [--processes N]`: the front (docs/front.md) on usher's master
     and workers; the file's [front] section gives the listeners, limits and worker count.
+    With `--emit-nginx`, print the equivalent nginx config instead (docs/front-policies.md).
     `check`: read the file and say whether it can be served, start nothing."""
     from usher.front.config import FrontConfigError, read_front
     from usher.front.handler import FrontSource
     from usher.front.settings import server_arguments
 
+    emit = "--emit-nginx" in args  # write the equivalent nginx config instead of serving
+    args = [arg for arg in args if arg != "--emit-nginx"]
     path, processes, problem = _front_arguments(args)
     if problem:
         print(f"usher front: {problem}", file=sys.stderr)
@@ -89,6 +92,11 @@ def front_main(args: list[str], *, check: bool = False) -> int:
     except FrontConfigError as exc:
         print(f"usher: {exc}", file=sys.stderr)
         return 2
+    if emit:
+        from usher.front.emit_nginx import emit_nginx
+
+        sys.stdout.write(emit_nginx(front))
+        return 0
     server_args = server_arguments(front)
     try:
         loaded = load_settings(server_args, {})
@@ -123,8 +131,12 @@ def _front_arguments(args: list[str]) -> tuple[str, int | None, str]:
             return (
                 "",
                 None,
-                f"unknown argument {flag!r} (usage: usher front --ini front.ini [--processes N])",
+                f"unknown argument {flag!r} (usage: usher front --ini front.ini [--processes N] [--emit-nginx])",
             )
     if not path:
-        return "", None, "no configuration (usage: usher front --ini front.ini [--processes N])"
+        return (
+            "",
+            None,
+            "no configuration (usage: usher front --ini front.ini [--processes N] [--emit-nginx])",
+        )
     return path, processes, ""

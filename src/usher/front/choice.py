@@ -1,7 +1,7 @@
 """The policy a pool balances with: `make_policy(upstream)`.
 
-Until the balancing methods of `usher.front.balance` are wired here, every pool uses the smooth
-weighted round-robin below, which is nginx's default method.
+Every method chooses as nginx does (usher.front.policies over usher.front.balance); the smooth
+weighted round-robin below is the plain form of nginx's default method, kept for reference.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from usher.front.model import Upstream
 from usher.front.peers import Peer, Pick, Policy
+from usher.front.policies import make_nginx_policy
 
 
 class SmoothRoundRobin:
@@ -34,4 +35,4 @@ class SmoothRoundRobin:
 
 def make_policy(upstream: Upstream) -> Policy:
     """The policy of `upstream`'s balancing method."""
-    return SmoothRoundRobin()
+    return make_nginx_policy(upstream)

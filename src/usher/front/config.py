@@ -92,9 +92,16 @@ FRONT_KEYS = {
     "real_ip_header",
     "scheme",
     "access_log",
+    # uWSGI's names for the same thing: the subscription server of its HTTP router and its
+    # fastrouter.
+    "subscription_server",
+    "http_subscription_server",
+    "fastrouter_subscription_server",
+    "subscription_tolerance",
 }
 UPSTREAM_KEYS = {
     "server",
+    "subscription",
     "least_conn",
     "ip_hash",
     "hash",
@@ -192,7 +199,40 @@ def parse_front(text: str, path: str = "front.ini") -> Front:
         real_ip=read_real_ip(top, reader),
         scheme=read_scheme(top, reader),
         access_log=read_switch(top, "access_log", reader),
+        subscription_server=read_subscription_server(top, upstreams, reader),
+        subscription_tolerance=read_time(top, "subscription_tolerance", reader, 17.0),
     )
+
+
+SUBSCRIPTION_KEYS = (
+    "subscription_server",
+    "http_subscription_server",
+    "fastrouter_subscription_server",
+)
+
+
+def read_subscription_server(
+    top: Section, upstreams: tuple[Upstream, ...], reader: Reader
+) -> Address | None:
+    """The UDP address app servers announce themselves to, when some pool takes them."""
+    entries = [entry for key in SUBSCRIPTION_KEYS for entry in top.values(key)]
+    keyed = [pool for pool in upstreams if pool.subscription]
+    if not entries:
+        if keyed:
+            raise reader.fail(
+                top.line,
+                f"[upstream {keyed[0].name}] has a subscription but no subscription_server",
+                "add subscription_server = 127.0.0.1:2626 to [front]",
+            )
+        return None
+    entry = entries[-1]
+    if read_int(top, "processes", reader, 1, low=1) > 1:
+        raise reader.fail(
+            entry.line,
+            "subscription_server with several processes",
+            "set processes = 1: each announce reaches one process, and every pool must see it",
+        )
+    return parse_address(entry.value, entry, reader, default_host="127.0.0.1")
 
 
 # -- the ini text ------------------------------------------------------------------------------
@@ -441,11 +481,16 @@ def read_upstream(section: Section, reader: Reader) -> Upstream:
             section.line, f"upstream name {section.label!r}", "use letters, digits, _ . -"
         )
     servers = tuple(read_server(entry, reader) for entry in section.values("server"))
-    if not servers:
+    subscription = section.last("subscription")
+    if subscription is not None and not subscription.value.strip():
+        raise reader.fail(
+            subscription.line, "subscription without a key", "write subscription = example.com"
+        )
+    if not servers and subscription is None:
         raise reader.fail(
             section.line, f"[upstream {section.label}] has no server", "add server = 127.0.0.1:8001"
         )
-    if all(server.backup or server.down for server in servers):
+    if servers and all(server.backup or server.down for server in servers):
         raise reader.fail(
             section.line,
             f"[upstream {section.label}] has no primary server that is up",
@@ -462,6 +507,7 @@ def read_upstream(section: Section, reader: Reader) -> Upstream:
         panic_threshold=min(
             100, read_int(section, "panic_threshold", reader, base.panic_threshold)
         ),
+        subscription=subscription.value.strip() if subscription is not None else "",
     )
 
 

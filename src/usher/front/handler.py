@@ -15,9 +15,19 @@ from collections.abc import Callable
 from usher.adapters.base import Exchange, Handler, HandlerSource, Responder
 from usher.front.checks import Checker
 from usher.front.choice import make_policy
+from usher.front.dynamic import SubscribedPools, log_line
 from usher.front.files import serve_file
 from usher.front.headers import upstream_headers
-from usher.front.model import Front, Pass, Protocol, Return, Static, StatusPage, VirtualHost
+from usher.front.model import (
+    Front,
+    Pass,
+    Protocol,
+    Return,
+    Static,
+    StatusPage,
+    Upstream,
+    VirtualHost,
+)
 from usher.front.peers import Pick
 from usher.front.pool import PoolState
 from usher.front.proxy import ProxyContext, ProxyExchange
@@ -61,6 +71,21 @@ class FrontWorker:
                     self.pools[location.action.upstream].set_budget(budget)
         self.checker = Checker(loop, list(self.pools.values()))
         self.started = False
+        self.subscribed: SubscribedPools | None = None
+        if front.subscription_server is not None:
+            self.subscribed = SubscribedPools(front, loop, self.replace_pool, log_line)
+
+    def replace_pool(self, upstream: Upstream) -> None:
+        """A pool's members changed (subscriptions): later requests use the new pool; those in
+        flight finish on the old one."""
+        old = self.pools[upstream.name]
+        pool = PoolState(upstream, make_policy(upstream))
+        pool.set_budget(old.budget_percent)
+        self.pools[upstream.name] = pool
+        self.idle[upstream.name] = [
+            IdleConnections(upstream.keepalive, upstream.keepalive_timeout)
+            for _ in upstream.servers
+        ]
 
     def start(self) -> None:
         """The worker serves: start the active checks and the idle connections' sweep."""
@@ -68,6 +93,8 @@ class FrontWorker:
             return
         self.started = True
         self.checker.start()
+        if self.subscribed is not None:
+            self.subscribed.start()
         self.loop.call_later(SWEEP_PERIOD, self.sweep)
 
     def sweep(self) -> None:
@@ -75,6 +102,8 @@ class FrontWorker:
         for servers in self.idle.values():
             for idle in servers:
                 idle.sweep(now)
+        if self.subscribed is not None:
+            self.subscribed.sweep()
         self.loop.call_later(SWEEP_PERIOD, self.sweep)
 
 

@@ -112,6 +112,9 @@ class Upstream:
     # When fewer than this percentage of the pool's servers are healthy, all of them are tried
     # as if healthy (Envoy's panic threshold): a mass check failure must not black-hole traffic.
     panic_threshold: int = 50
+    # The key app servers subscribe under (`subscribe-to = FRONT:KEY`): its live nodes join the
+    # pool's `server` lines, which may then be none.
+    subscription: str = ""
 
 
 class Protocol(enum.Enum):
@@ -256,6 +259,10 @@ class Front:
     # client is not a trusted proxy.
     scheme: str = "http"
     access_log: bool = True  # access_log off: no line per request (as usher's disable-logging)
+    # uWSGI's http-subscription-server: the UDP address app servers announce themselves to;
+    # pools with a `subscription` key take the nodes announced under it (usher.front.dynamic).
+    subscription_server: Address | None = None
+    subscription_tolerance: float = 17.0  # a node silent this long leaves its pool (uWSGI's)
 
     def upstream(self, name: str) -> Upstream:
         """The pool named `name` (the reader checked every pass names one)."""

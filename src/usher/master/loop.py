@@ -60,6 +60,7 @@ from usher.supervise.reactor import Reactor
 
 if TYPE_CHECKING:
     from usher.master.sidecars import Sidecars
+    from usher.master.subscriptions import Subscriber
     from usher.supervise.fifo import MasterFifo
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGCHLD)
@@ -114,6 +115,11 @@ class Master:
 
             self.sidecars = Sidecars(settings, self._stop_for, time.time)
             self.pool.on_other_child = self.sidecars.child_exited
+        self.subscriber: Subscriber | None = None
+        if settings.subscribe_to or settings.subscribe2:  # imported only when set, as the FIFO
+            from usher.master.subscriptions import Subscriber
+
+            self.subscriber = Subscriber(settings, listeners)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -131,6 +137,8 @@ class Master:
             now = time.monotonic()
             if self.sidecars is not None:
                 self.sidecars.tick(self.lifecycle.phase, now)
+            if self.subscriber is not None:
+                self.subscriber.tick(self.lifecycle.phase, now)
             if now >= next_tick:
                 next_tick = now + TICK
                 self.upkeep.tick(now)
@@ -295,6 +303,8 @@ class Master:
     def cleanup(self) -> None:
         """Close listeners and stats sockets; with vacuum remove unix sockets and the pidfile."""
         self.preflight.abandon()
+        if self.subscriber is not None:
+            self.subscriber.leave()
         self.endpoints.close(unlink=True)
         if self.fifo is not None:
             self.fifo.close(unlink=True)

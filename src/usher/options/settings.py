@@ -22,6 +22,7 @@ from usher.options.table_limits import ControlOptions, LimitOptions, RecyclingOp
 from usher.options.table_processes import FileAndLogOptions, ProcessOptions
 from usher.options.table_serving import AppOptions, ListenerOptions, RoutingOptions
 from usher.options.table_static import StaticOptions
+from usher.options.table_subscribe import SubscribeOptions
 from usher.options.table_websocket import WebSocketOptions
 
 __all__ = ["ListenerProtocol", "OptionSpec", "Settings", "option"]
@@ -35,6 +36,7 @@ class Settings(
     StaticOptions,
     EmperorOptions,
     WebSocketOptions,
+    SubscribeOptions,
     BesideOptions,
     StatsOptions,
     ControlOptions,

@@ -49,6 +49,12 @@ _DISCOVERY = "use your orchestrator's service discovery or a load balancer's hea
 
 GROUPS: tuple[tuple[Status, str, str], ...] = (
     (
+        "unsupported",
+        "set subscription_server and subscription_tolerance in usher front's [front] section "
+        "(docs/front-policies.md)",
+        "fastrouter-subscription-server http-subscription-server subscription-tolerance",
+    ),
+    (
         "reader",
         "config language: if/for blocks, read by usher's ini reader",
         "for for-glob for-times for-readline endfor|end-for if-opt if-not-opt if-env|ifenv "
@@ -244,7 +250,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "fastrouter fastrouter-processes|fastrouter-workers fastrouter-zerg "
         "fastrouter-use-cache fastrouter-use-pattern fastrouter-use-base fastrouter-fallback "
         "fastrouter-use-code-string fastrouter-use-socket fastrouter-to fastrouter-gracetime "
-        "fastrouter-events fastrouter-quiet fastrouter-cheap fastrouter-subscription-server "
+        "fastrouter-events fastrouter-quiet fastrouter-cheap "
         "fastrouter-subscription-slot fastrouter-timeout fastrouter-post-buffering "
         "fastrouter-post-buffering-dir fastrouter-stats|fastrouter-stats-server|fastrouter-ss "
         "fastrouter-harakiri fastrouter-uid fastrouter-gid fastrouter-resubscribe "
@@ -266,7 +272,7 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "unsupported",
         _PROXY,
         "http-var http-to http-zerg http-fallback http-use-cache "
-        "http-use-pattern http-use-base http-events http-subscription-server "
+        "http-use-pattern http-use-base http-events "
         "http-subscription-fallback-key http-raw-body http-use-code-string http-use-socket "
         "http-gracetime http-quiet http-cheap http-stats|http-stats-server|http-ss http-harakiri "
         "http-stud-prefix http-uid http-gid http-resubscribe http-buffer-size "
@@ -298,9 +304,8 @@ GROUPS: tuple[tuple[Status, str, str], ...] = (
         "legion-scroll-max-size legion-scroll-list-max-size subscriptions-sign-check "
         "subscriptions-sign-check-tolerance subscriptions-sign-skip-uid "
         "subscriptions-credentials-check subscriptions-use-credentials subscription-algo "
-        "subscription-dotsplit subscribe-to|st|subscribe subscribe2 subscribe-freq "
-        "subscription-tolerance unsubscribe-on-graceful-reload start-unsubscribed "
-        "subscription-notify-socket multicast multicast-ttl multicast-loop weight auto-weight "
+        "subscription-dotsplit start-unsubscribed "
+        "subscription-notify-socket multicast multicast-ttl multicast-loop auto-weight "
         "shared-socket undeferred-shared-socket map-socket notify-socket",
     ),
     (
