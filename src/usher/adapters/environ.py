@@ -41,8 +41,10 @@ def http_environ(
     environ["SERVER_PROTOCOL"] = "HTTP/" + request.http_version
     environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = peer
     environ["wsgi.input"] = body
+    keys = _HEADER_KEYS
     for name, value in request.headers:
-        key = _environ_key(name)
+        # A known name costs a lookup, no call: every request has a few headers, wrk's one.
+        key = keys.get(name) or _environ_key(name)
         text = value.decode("latin-1")
         if key in environ and key.startswith("HTTP_"):
             # Repeated headers are one comma-separated value, except cookies (RFC 6265).
