@@ -17,7 +17,8 @@ function call, whatever it costs, so this says how many steps there are and wher
   reads and answers. Only the acceptor's call and the turn's end are counted, not the client's
   connecting and reading in the same process.
 
-The first requests warm caches (plans, the uwsgi decoder's learned keys); they are run before
+What the request path decides from the clock is fixed (see steady_turns), so the counts are
+the same run to run. The first requests warm caches (plans, the uwsgi decoder's learned keys); they are run before
 counting starts.
 """
 
@@ -35,6 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import request_path as rp  # noqa: E402
+
+from usher.worker import context  # noqa: E402
 
 
 def _name(frame: FrameType, event: str, arg: Any) -> str:
@@ -149,7 +152,16 @@ PATHS: dict[str, Callable[[StepCounter, int], None]] = {
 }
 
 
+def steady_turns() -> None:
+    """Make what the request path decides from the time the same however busy the host is (and
+    however slow the profiler makes a request): quick responses are always held for the turn's
+    end, and a turn never grows long enough to accept waiting clients itself."""
+    forever = 1 << 62
+    context.BATCH_BELOW_NS = context.FLUSH_AFTER_NS = context.ACCEPT_AFTER_NS = forever
+
+
 def count_steps(name: str, count: int) -> Counter[str]:
+    steady_turns()
     counter = StepCounter()
     sys.setprofile(counter.hook)
     try:
