@@ -35,9 +35,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import request_path as rp  # noqa: E402
+import request_path as rp
 
-from usher.worker import context  # noqa: E402
+from usher.worker import context
 
 
 def _name(frame: FrameType, event: str, arg: Any) -> str:
@@ -62,11 +62,14 @@ class StepCounter:
         self.on = False
 
     def hook(self, frame: FrameType, event: str, arg: Any) -> None:
-        if self.on and (event == "call" or event == "c_call"):
-            # The harness's own frames and what they call in C (its transport, its turn) are
-            # not the request's; for a C call, `frame` is its caller's.
-            if frame.f_code.co_filename not in HARNESS:
-                self.calls[_name(frame, event, arg)] += 1
+        # The harness's own frames and what they call in C (its transport, its turn) are not
+        # the request's; for a C call, `frame` is its caller's.
+        if (
+            self.on
+            and (event == "call" or event == "c_call")
+            and frame.f_code.co_filename not in HARNESS
+        ):
+            self.calls[_name(frame, event, arg)] += 1
 
     def counted(self, function: Callable[[], object]) -> None:
         self.on = True
