@@ -242,7 +242,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.instructions:
         # 10,000 requests against 20,000: at 2,000 the figure of the same code moved by up to
-        # 1.5% from run to run, at 10,000 by about 0.2%.
+        # 1.5% from run to run. Even at 10,000 an unrelated change can move a path by ~2%
+        # (bench/steps.md): compare commits with that in mind.
         count_instructions(min(args.count, 10_000), args.metered)
         return 0
     state = make_worker(args.metered)
