@@ -31,7 +31,13 @@ from usher.front.model import (
 from usher.front.peers import Pick
 from usher.front.pool import PoolState
 from usher.front.proxy import ProxyContext, ProxyExchange
-from usher.front.routing import choose_host, choose_location, decoded_path, host_name
+from usher.front.routing import (
+    choose_host,
+    choose_location,
+    decoded_path,
+    host_name,
+    subscription_keys,
+)
 from usher.front.status import render_status
 from usher.front.upstream import IdleConnections
 from usher.protocols.events import Request
@@ -64,16 +70,24 @@ class FrontWorker:
             ]
             for pool in front.upstreams
         }
+        # The pools of the subscription keys, for the locations that pass to `$host`.
+        self.host_pools: dict[str, PoolState] = {}
+        self.host_idle: dict[str, list[IdleConnections]] = {}
+        self.host_budget: int | None = None
         for host in front.hosts:
             for location in host.locations:
                 if isinstance(location.action, Pass):
                     budget = location.action.retry.budget
-                    self.pools[location.action.upstream].set_budget(budget)
+                    if location.action.by_host:
+                        self.host_budget = budget
+                    else:
+                        self.pools[location.action.upstream].set_budget(budget)
         self.checker = Checker(loop, list(self.pools.values()))
         self.started = False
         self.subscribed: SubscribedPools | None = None
         if front.subscription_server is not None:
-            self.subscribed = SubscribedPools(front, loop, self.replace_pool, log_line)
+            by_host = self.replace_key if self.host_budget is not None else None
+            self.subscribed = SubscribedPools(front, loop, self.replace_pool, log_line, by_host)
 
     def replace_pool(self, upstream: Upstream) -> None:
         """A pool's members changed (subscriptions): later requests use the new pool; those in
@@ -87,6 +101,29 @@ class FrontWorker:
             for _ in upstream.servers
         ]
 
+    def replace_key(self, key: str, upstream: Upstream | None) -> None:
+        """A subscription key's nodes changed: its pool is rebuilt, or gone with its last node."""
+        if upstream is None:
+            self.host_pools.pop(key, None)
+            self.host_idle.pop(key, None)
+            return
+        pool = PoolState(upstream, make_policy(upstream))
+        if self.host_budget is not None:
+            pool.set_budget(self.host_budget)
+        self.host_pools[key] = pool
+        self.host_idle[key] = [
+            IdleConnections(upstream.keepalive, upstream.keepalive_timeout)
+            for _ in upstream.servers
+        ]
+
+    def host_pool(self, keys: tuple[str, ...]) -> tuple[PoolState, list[IdleConnections]] | None:
+        """The pool of the first of `keys` that has live nodes (routing.subscription_keys)."""
+        for key in keys:
+            pool = self.host_pools.get(key)
+            if pool is not None:
+                return pool, self.host_idle[key]
+        return None
+
     def start(self) -> None:
         """The worker serves: start the active checks and the idle connections' sweep."""
         if self.started:
@@ -99,9 +136,10 @@ class FrontWorker:
 
     def sweep(self) -> None:
         now = self.loop.time()
-        for servers in self.idle.values():
-            for idle in servers:
-                idle.sweep(now)
+        for pools in (self.idle, self.host_idle):
+            for servers in pools.values():
+                for idle in servers:
+                    idle.sweep(now)
         if self.subscribed is not None:
             self.subscribed.sweep()
         self.loop.call_later(SWEEP_PERIOD, self.sweep)
@@ -170,6 +208,17 @@ class FrontHandler:
 
     def _pass(self, route: Pass, request: Request, responder: Responder) -> Exchange:
         worker = self.worker
+        if route.by_host:
+            keys = subscription_keys(_header(request, b"host"))
+            found = worker.host_pool(keys)
+            if found is None:
+                # 503, not 502: no server failed; the site has none right now (one may
+                # subscribe within seconds, as when its vassal starts).
+                name = keys[-1] if keys else "(no Host header)"
+                return Fixed(responder, 503, f"no app server is subscribed for {name}\n")
+            pool, idle = found
+        else:
+            pool, idle = worker.pools[route.upstream], worker.idle[route.upstream]
         front = self.front
         peer = responder.peer[0]
         tunnel = b""
@@ -193,8 +242,8 @@ class FrontHandler:
         return ProxyExchange(
             worker.ctx,
             route,
-            worker.pools[route.upstream],
-            worker.idle[route.upstream],
+            pool,
+            idle,
             request,
             responder,
             encode,
@@ -303,6 +352,8 @@ def returned(responder: Responder, action: Return) -> Fixed:
 def status_page(responder: Responder, request: Request, worker: FrontWorker) -> Fixed:
     """The front's figures per upstream server: JSON, or Prometheus text."""
     prometheus = b"format=prometheus" in request.query
-    text = render_status(worker.pools, worker.idle, worker.loop.time(), prometheus=prometheus)
+    pools = {**worker.host_pools, **worker.pools}  # a configured pool's name wins over a key's
+    idle = {**worker.host_idle, **worker.idle}
+    text = render_status(pools, idle, worker.loop.time(), prometheus=prometheus)
     kind = "text/plain; version=0.0.4" if prometheus else "application/json"
     return Fixed(responder, 200, text, [("Content-Type", kind), ("Cache-Control", "no-store")])
