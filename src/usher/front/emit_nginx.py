@@ -248,7 +248,7 @@ def _return(ret: Return) -> str:
 
 
 def _pass(action: Pass, front: Front, uwsgi_params: str) -> Iterator[str]:
-    name = action.upstream if action.by_host else front.upstream(action.upstream).name
+    pool = action.upstream if action.by_host else front.upstream(action.upstream).name
     if action.by_host:
         yield from _by_host_comment()
     http = action.protocol is Protocol.HTTP
@@ -286,7 +286,7 @@ def _pass(action: Pass, front: Front, uwsgi_params: str) -> Iterator[str]:
             f"# usher front: retry budget {retry.budget}% of the pool's requests "
             "(nginx has no equivalent)"
         )
-    yield f"{prefix}_pass {'http://' if http else ''}{name};"
+    yield f"{prefix}_pass {'http://' if http else ''}{pool};"
 
 
 def _by_host_comment() -> list[str]:
