@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_front_subscriptions import free_udp_port, wait_for_line
-from tests.support.http import get
+from tests.support.http import get, parse_response, raw_exchange
 from tests.support.server import Serve, free_port, short_tmp_dir
 from usher.protocols.subscription import Subscription, encode_subscription
 
@@ -88,6 +88,8 @@ def test_sites_come_and_go_with_their_files(folder: Path, serve: Serve) -> None:
         assert body.endswith(f"host={host}")  # the client's Host reaches the app unchanged
     status, body = ask(front_port, "c.test")
     assert (status, body) == (503, "no app server is subscribed for c.test\n")
+    old = parse_response(raw_exchange(("127.0.0.1", front_port), b"GET / HTTP/1.0\r\n\r\n"))
+    assert (old.status, old.body) == (503, b"no app server is subscribed for (no Host header)\n")
 
     (folder / "vassals" / "a.ini").unlink()  # the emperor stops it; it unsubscribes
     wait_for_line(front, f"{folder}/a.sock left 'a.test'", offset)
@@ -99,6 +101,15 @@ def test_sites_come_and_go_with_their_files(folder: Path, serve: Serve) -> None:
     wait_for_line(front, f"{folder}/c.sock joined 'c.test'", offset)
     status, body = ask(front_port, "c.test")
     assert status == 200 and body.startswith("c pid="), (status, body)
+
+    # A key with a port is looked up first (uWSGI's routers look the Host up as sent).
+    packet = encode_subscription(Subscription(f"b.test:{front_port}", f"{folder}/c.sock"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.sendto(packet, ("127.0.0.1", udp_port))
+    offset = wait_for_line(front, f"{folder}/c.sock joined 'b.test:{front_port}'", offset)
+    assert ask(front_port, f"b.test:{front_port}")[1].startswith("c pid=")
+    assert ask(front_port, "b.test:1")[1].startswith("b pid=")
+    assert ask(front_port, "b.test")[1].startswith("b pid=")
 
     # A node that announces once and falls silent leaves its key after the tolerance (2 s).
     packet = encode_subscription(Subscription("d.test", f"{folder}/b.sock"))
