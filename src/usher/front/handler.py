@@ -13,10 +13,11 @@ import os
 from collections.abc import Callable
 
 from usher.adapters.base import Exchange, Handler, HandlerSource, Responder
+from usher.adapters.static_files import StaticFiles
 from usher.front.checks import Checker
 from usher.front.choice import make_policy
 from usher.front.dynamic import SubscribedPools, log_line
-from usher.front.files import serve_file
+from usher.front.files import serve_file, static_files
 from usher.front.headers import upstream_headers
 from usher.front.model import (
     Front,
@@ -184,6 +185,7 @@ class FrontHandler:
         self.front = worker.front
         self.hosts = hosts
         self.spool = self.front.limits.client_body_buffer_size
+        self.files: dict[int, StaticFiles] = {}  # by id() of a static location
 
     def serving(self, loop_shared: bool) -> None:
         self.worker.start()
@@ -202,7 +204,11 @@ class FrontHandler:
         if type(action) is Return:
             return returned(responder, action)
         if type(action) is Static:
-            return serve_file(responder, request, action, location.pattern, path)
+            files = self.files.get(id(location))
+            if files is None:  # built on a location's first request, kept for the worker's life
+                files = self.files[id(location)] = static_files(action, location.pattern)
+            answer = serve_file(responder, request, files)
+            return answer if answer is not None else Fixed(responder, 404, "not found\n")
         assert isinstance(action, StatusPage)
         return status_page(responder, request, self.worker)
 
