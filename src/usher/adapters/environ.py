@@ -17,6 +17,9 @@ _HEADER_KEYS: dict[bytes, str] = {
 }
 _HEADER_KEYS_CAP = 512
 
+# SERVER_PROTOCOL of the versions the HTTP codec passes: a lookup, not a new string per request.
+_PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+
 
 def _environ_key(name: bytes) -> str:
     key = _HEADER_KEYS.get(name)
@@ -35,14 +38,25 @@ def http_environ(
     path = request.path
     query = request.query
     environ["REQUEST_METHOD"] = request.method
-    environ["PATH_INFO"] = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
-    environ["QUERY_STRING"] = query.decode("latin-1")
-    environ["REQUEST_URI"] = (path + b"?" + query if query else path).decode("latin-1")
-    environ["SERVER_PROTOCOL"] = "HTTP/" + request.http_version
+    # Most paths have no escape and most requests no query: then one string serves as both
+    # PATH_INFO and REQUEST_URI, decoded once.
+    text = path.decode("latin-1")
+    environ["PATH_INFO"] = unquote_to_bytes(path).decode("latin-1") if b"%" in path else text
+    if query:
+        environ["QUERY_STRING"] = query_text = query.decode("latin-1")
+        environ["REQUEST_URI"] = text + "?" + query_text
+    else:
+        environ["QUERY_STRING"] = ""
+        environ["REQUEST_URI"] = text
+    environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(request.http_version) or (
+        "HTTP/" + request.http_version
+    )
     environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = peer
     environ["wsgi.input"] = body
+    keys = _HEADER_KEYS
     for name, value in request.headers:
-        key = _environ_key(name)
+        # A known name costs a lookup, no call: every request has a few headers, wrk's one.
+        key = keys.get(name) or _environ_key(name)
         text = value.decode("latin-1")
         if key in environ and key.startswith("HTTP_"):
             # Repeated headers are one comma-separated value, except cookies (RFC 6265).

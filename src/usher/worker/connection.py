@@ -300,7 +300,10 @@ class Connection(asyncio.Protocol):
         worker.requests += 1
         worker.board.finish(self, responder)
         self.busy = False
-        self.release_request()
+        exchange = self.exchange  # release_request, written out: once per request
+        if exchange is not None:
+            self.exchange = None
+            exchange.release()
         if self.lost:
             self.unlink()
             return

@@ -261,7 +261,8 @@ class OneShot:
 
     def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
         """Frame a complete response and hold it for the end of the turn."""
-        if len(body) > ONE_WRITE:
+        length = len(body)
+        if length > ONE_WRITE:
             self.connection().send_whole(status, headers, body)
             return
         worker, request = self.worker, self.request
@@ -269,17 +270,25 @@ class OneShot:
         plan = worker.plans.plan(
             status,
             headers,
-            len(body),
+            length,
             method=request.method,
             http_version=request.http_version,
             keep_alive=False,
             uwsgi=True,
         )
         head = plan.template.render(worker.date)
-        body = plan.fit(body)  # a uwsgi connection closes after it anyway, short or not
+        # ResponsePlan.fit written out (a call fewer per request): no body where none is
+        # allowed, never more than the head announces; a shorter one goes as it is, since a
+        # uwsgi connection closes after it anyway.
+        if not plan.body_allowed:
+            body = b""
+            length = 0
+        elif plan.remaining is not None and length > plan.remaining:
+            length = plan.remaining
+            body = body[:length]
         self.status = status
         self.head_bytes = len(head)
-        self.body_bytes = len(body)
+        self.body_bytes = length
         self.header_count = plan.header_count
         if worker.log.enabled and not self.quiet:
             worker.log.access(self, self)
