@@ -30,7 +30,7 @@ from usher.front.model import (
 )
 from usher.front.peers import Pick
 from usher.front.pool import PoolState
-from usher.front.proxy import ProxyContext, ProxyExchange
+from usher.front.proxy import ProxyContext, ProxyExchange, check_period
 from usher.front.routing import choose_host, choose_location, decoded_path, host_name
 from usher.front.status import render_status
 from usher.front.upstream import IdleConnections
@@ -69,6 +69,15 @@ class FrontWorker:
                 if isinstance(location.action, Pass):
                     budget = location.action.retry.budget
                     self.pools[location.action.upstream].set_budget(budget)
+        passes = [
+            location.action
+            for host in front.hosts
+            for location in host.locations
+            if isinstance(location.action, Pass)
+        ]
+        self.period = check_period(
+            [p.read_timeout for p in passes] + [p.connect_timeout for p in passes]
+        )
         self.checker = Checker(loop, list(self.pools.values()))
         self.started = False
         self.subscribed: SubscribedPools | None = None
@@ -96,6 +105,11 @@ class FrontWorker:
         if self.subscribed is not None:
             self.subscribed.start()
         self.loop.call_later(SWEEP_PERIOD, self.sweep)
+        self.loop.call_later(self.period, self.check_limits)
+
+    def check_limits(self) -> None:
+        self.ctx.check(self.loop.time())
+        self.loop.call_later(self.period, self.check_limits)
 
     def sweep(self) -> None:
         now = self.loop.time()

@@ -43,11 +43,15 @@ HOP_BY_HOP = frozenset(
 OWN = frozenset({b"x-real-ip", b"x-forwarded-proto", b"x-forwarded-for", b"content-length"})
 # Dropped from responses: the responder frames the body and writes its own Date and Server.
 RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server", b"content-length"}
+REQUEST_DROPPED = HOP_BY_HOP | OWN
+EMPTY: frozenset[bytes] = frozenset()
 
 
 def connection_named(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes]:
     """The field names a Connection header lists (besides the options close/keep-alive)."""
     named: set[bytes] = set()
+    if not any(name == b"connection" for name, _ in headers):
+        return EMPTY
     for name, value in headers:
         if name == b"connection":
             named.update(token.strip().lower() for token in value.split(b","))
@@ -80,7 +84,9 @@ def upstream_headers(
 ) -> tuple[Headers, str]:
     """The request's headers for the upstream (without Content-Length), and the real client
     address. `upgrade` is the protocol a tunnel asks for (b"websocket"), or b"" for none."""
-    dropped = HOP_BY_HOP | connection_named(headers)
+    named = connection_named(headers)
+    # Most requests name no field in Connection: the one set of the module is used as it is.
+    dropped = REQUEST_DROPPED | named if named else REQUEST_DROPPED
     trusted = real_ip.trusts(peer)
     forwarded: list[bytes] = []
     proto = b""
@@ -94,9 +100,8 @@ def upstream_headers(
             proto = value
         if name == real_header and not real_value:
             real_value = value
-        if name in dropped or name in OWN:
-            continue
-        out.append((name, value))
+        if name not in dropped:
+            out.append((name, value))
     chain = b", ".join(forwarded)
     client = real_client(peer, chain if real_header == b"x-forwarded-for" else real_value, real_ip)
     address = peer.encode("latin-1")
@@ -113,7 +118,8 @@ def response_headers(
     headers: Sequence[tuple[bytes, bytes]], *, switching: bool = False
 ) -> list[tuple[str, str]]:
     """The upstream response's headers for the client, as the responder takes them."""
-    dropped = RESPONSE_DROPPED | connection_named(headers)
+    named = connection_named(headers)
+    dropped = RESPONSE_DROPPED | named if named else RESPONSE_DROPPED
     out = []
     for name, value in headers:
         if name in dropped and not (switching and name in (b"upgrade", b"connection")):
