@@ -33,7 +33,7 @@ from typing import Any
 
 import uvloop
 
-from usher.front import upstream as upstream_module
+from usher.front import proxy
 from usher.front.config import parse_front
 from usher.front.handler import FrontSource
 from usher.front.settings import server_arguments
@@ -152,27 +152,12 @@ def front_connection(protocol: str) -> Connection:
         conn.connection_made(UpstreamTransport(conn, answer, closing))  # type: ignore[arg-type]
         return conn
 
-    upstream_module.connect = connect  # type: ignore[assignment]
+    proxy.connect = connect  # type: ignore[assignment]  # the connect task runs at end_turn()
     source = FrontSource(front)
-    listener = listener_context(
-        settings, state, source, "http", "127.0.0.1", "8000", VarsDecoder()
-    )
+    listener = listener_context(settings, state, source, "http", "127.0.0.1", "8000", VarsDecoder())
     conn = Connection(state, listener)
     conn.connection_made(ClientTransport())  # type: ignore[arg-type]
-    if protocol != "http":
-        # The connect runs as a task: step it by hand, as the loop would.
-        loop.create_task = step_task  # type: ignore[method-assign]
-    from usher.front import proxy
-
-    proxy.connect = connect  # type: ignore[assignment]
     return conn
-
-
-def step_task(coroutine: Any) -> None:
-    try:
-        coroutine.send(None)
-    except StopIteration:
-        pass
 
 
 def run(protocol: str, count: int) -> float:

@@ -32,6 +32,7 @@ from usher.front.peers import Pick
 from usher.front.pool import PoolState
 from usher.front.proxy import ProxyContext, ProxyExchange, check_period
 from usher.front.routing import choose_host, choose_location, decoded_path, host_name
+from usher.front.shared import ServerFigures, SharedFigures, document
 from usher.front.status import render_status
 from usher.front.upstream import IdleConnections
 from usher.protocols.events import Request
@@ -53,9 +54,15 @@ SWEEP_PERIOD = 1.0
 class FrontWorker:
     """One worker's share of the front: its pools, idle connections and checks."""
 
-    def __init__(self, front: Front, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        front: Front,
+        loop: asyncio.AbstractEventLoop,
+        shared: SharedFigures | None = None,
+    ) -> None:
         self.front = front
         self.loop = loop
+        self.shared = shared
         self.ctx = ProxyContext(loop)
         self.pools = {pool.name: PoolState(pool, make_policy(pool)) for pool in front.upstreams}
         self.idle = {
@@ -101,6 +108,7 @@ class FrontWorker:
         if self.started:
             return
         self.started = True
+        self.publish()
         self.checker.start()
         if self.subscribed is not None:
             self.subscribed.start()
@@ -111,11 +119,35 @@ class FrontWorker:
         self.ctx.check(self.loop.time())
         self.loop.call_later(self.period, self.check_limits)
 
+    def figures(self, now: float) -> list[ServerFigures]:
+        """This worker's figures of each upstream server."""
+        return [
+            ServerFigures(
+                name,
+                str(health.peer.server.address),
+                health.state(now),
+                health.requests,
+                health.failures,
+                health.fails,
+                health.peer.active,
+                len(kept.waiting),
+                int(health.latency * 1e6),
+            )
+            for name, pool in self.pools.items()
+            for health, kept in zip(pool.health, self.idle[name], strict=True)
+        ]
+
+    def publish(self) -> None:
+        """Write this worker's figures where the master and the other workers read them."""
+        if self.shared is not None:
+            self.shared.publish(self.figures(self.loop.time()))
+
     def sweep(self) -> None:
         now = self.loop.time()
         for servers in self.idle.values():
             for idle in servers:
                 idle.sweep(now)
+        self.publish()
         if self.subscribed is not None:
             self.subscribed.sweep()
         self.loop.call_later(SWEEP_PERIOD, self.sweep)
@@ -128,10 +160,17 @@ class FrontSource(HandlerSource):
         self.front = front
         self.worker: FrontWorker | None = None
         self.pid = 0
+        # Made here, in the master before it forks, so that every worker shares it.
+        self.shared = SharedFigures(front.processes)
+
+    def figures(self) -> dict[str, object] | None:
+        """The front's section of the stats document: each upstream server's figures summed
+        over the workers."""
+        return {"front": document(self.shared)}
 
     def handler(self, loop: asyncio.AbstractEventLoop, address: tuple[str, str]) -> Handler:
         if self.worker is None or self.pid != os.getpid():
-            self.worker = FrontWorker(self.front, loop)
+            self.worker = FrontWorker(self.front, loop, self.shared)
             self.pid = os.getpid()
         return FrontHandler(self.worker, hosts_at(self.front, address))
 
@@ -317,6 +356,10 @@ def returned(responder: Responder, action: Return) -> Fixed:
 def status_page(responder: Responder, request: Request, worker: FrontWorker) -> Fixed:
     """The front's figures per upstream server: JSON, or Prometheus text."""
     prometheus = b"format=prometheus" in request.query
-    text = render_status(worker.pools, worker.idle, worker.loop.time(), prometheus=prometheus)
+    worker.publish()  # this worker's figures as of now, the others' as of their last tick
+    every = document(worker.shared) if worker.shared is not None else None
+    text = render_status(
+        worker.pools, worker.idle, worker.loop.time(), prometheus=prometheus, every=every
+    )
     kind = "text/plain; version=0.0.4" if prometheus else "application/json"
     return Fixed(responder, 200, text, [("Content-Type", kind), ("Cache-Control", "no-store")])
