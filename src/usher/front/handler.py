@@ -37,7 +37,7 @@ from usher.front.status import render_status
 from usher.front.upstream import IdleConnections
 from usher.protocols.events import Request
 from usher.protocols.http1_client import encode_request_head
-from usher.protocols.uwsgi import encode_uwsgi_request
+from usher.protocols.uwsgi import encode_uwsgi_vars
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 REASONS = {
@@ -283,34 +283,33 @@ def _uwsgi_head(
 ) -> Callable[[int], bytes]:
     """nginx's uwsgi_params for the request, as the uwsgi protocol's variables."""
 
+    # Built in bytes, as the headers are and the packet is: the proxy's one encoding pass.
     def encode(length: int) -> bytes:
-        host = _header(request, b"host").decode("latin-1")
-        name, _, port = host.partition(":")
+        name, _, port = _header(request, b"host").partition(b":")
+        query = request.query
         variables = {
-            "REQUEST_METHOD": request.method,
-            "REQUEST_URI": (request.path + (b"?" + request.query if request.query else b"")).decode(
-                "latin-1"
-            ),
-            "PATH_INFO": decoded_path(request.path) or "/",
-            "QUERY_STRING": request.query.decode("latin-1"),
-            "SERVER_PROTOCOL": f"HTTP/{request.http_version}",
-            "CONTENT_LENGTH": str(length) if length else "",
-            "REMOTE_ADDR": client,
-            "REMOTE_PORT": peer[1],
-            "SERVER_NAME": name or "localhost",
-            "SERVER_PORT": port or "80",
-        }
+            b"REQUEST_METHOD": request.method.encode("latin-1"),
+            b"REQUEST_URI": request.path + (b"?" + query if query else b""),
+            b"PATH_INFO": (decoded_path(request.path) or "/").encode("latin-1"),
+            b"QUERY_STRING": query,
+            b"SERVER_PROTOCOL": b"HTTP/1.1" if request.http_version == "1.1" else
+                                f"HTTP/{request.http_version}".encode("latin-1"),
+            b"CONTENT_LENGTH": b"%d" % length if length else b"",
+            b"REMOTE_ADDR": client.encode("latin-1"),
+            b"REMOTE_PORT": peer[1].encode("latin-1"),
+            b"SERVER_NAME": name or b"localhost",
+            b"SERVER_PORT": port or b"80",
+        }  # fmt: skip
         for key, value in headers:
-            text = value.decode("latin-1")
             if key == b"content-type":
-                variables["CONTENT_TYPE"] = text
+                variables[b"CONTENT_TYPE"] = value
                 continue
-            env = "HTTP_" + key.decode("latin-1").upper().replace("-", "_")
-            variables[env] = f"{variables[env]}, {text}" if env in variables else text
-        if variables.get("HTTP_X_FORWARDED_PROTO") == "https":
-            variables["HTTPS"] = "on"
-            variables["UWSGI_SCHEME"] = "https"
-        return encode_uwsgi_request(variables, modifier1=0)
+            env = b"HTTP_" + key.upper().replace(b"-", b"_")
+            variables[env] = variables[env] + b", " + value if env in variables else value
+        if variables.get(b"HTTP_X_FORWARDED_PROTO") == b"https":
+            variables[b"HTTPS"] = b"on"
+            variables[b"UWSGI_SCHEME"] = b"https"
+        return encode_uwsgi_vars(variables, modifier1=0)
 
     return encode
 
