@@ -217,6 +217,10 @@ class PoolState:
 
     def count_request(self, now: float) -> None:
         """A client request begins on this pool."""
+        start, requests, retries = self._window
+        if now - start < BUDGET_WINDOW:  # every request: the window's tuple, not _roll's
+            self._window = (start, requests + 1, retries)
+            return
         start, requests, retries = self._roll(now)
         self._window = (start, requests + 1, retries)
 
