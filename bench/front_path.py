@@ -10,7 +10,9 @@ rewriting, the upstream's head, the response's parse and its framing toward the 
 
 - *http*: `proxy_pass` over one kept-alive upstream connection;
 - *uwsgi*: `uwsgi_pass`, a new upstream connection per request (its connect is not counted:
-  the connection is made at once, as a loop would once the socket connects).
+  the connection is made at once, as a loop would once the socket connects);
+- *return*: `return = 200 ...`, no upstream: the floor under both, the client's side alone
+  (the worker's connection and codec, routing, the response's framing).
 
 As bench/request_path.py, the loop does not run: what is scheduled runs at the end of each
 request. `--instructions` counts CPU instructions per request under callgrind (a run of N
@@ -139,7 +141,11 @@ class UpstreamTransport(ClientTransport):
 
 def front_connection(protocol: str) -> Connection:
     """A front worker's client connection, its upstream connections made without sockets."""
-    pass_line = "proxy_pass = http://app" if protocol == "http" else "uwsgi_pass = app"
+    pass_line = {
+        "http": "proxy_pass = http://app",
+        "uwsgi": "uwsgi_pass = app",
+        "return": "return = 200 Hello, World!",
+    }[protocol]
     front = parse_front(FRONT_INI.format(pass_line=pass_line))
     settings = load_settings(server_arguments(front), {}).settings
     loop = uvloop.new_event_loop()
@@ -170,12 +176,12 @@ def run(protocol: str, count: int) -> float:
         end_turn()
     elapsed = time.perf_counter() - began
     sent = transport.sent  # type: ignore[union-attr]
-    if sent < count * 60:
+    if sent < count * 50:
         raise SystemExit(f"{protocol}: {sent} bytes answered for {count} requests")
     return elapsed / count * 1e6
 
 
-PATHS = ("http", "uwsgi")
+PATHS = ("http", "uwsgi", "return")
 
 
 def instructions(name: str, count: int) -> int:
