@@ -182,7 +182,9 @@ class ProxyExchange:
         task = self.task
         if task is not None and not task.done():
             task.cancel()
-        self._end_attempt(reuse=False)  # a client gone mid-response leaves the upstream's unknown
+        if self.conn is not None or self.attempting:
+            # A client gone mid-response leaves the upstream's unknown: closed, not kept.
+            self._end_attempt(reuse=False)
 
     # -- attempts ------------------------------------------------------------------------------
 

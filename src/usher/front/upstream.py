@@ -151,7 +151,14 @@ class IdleConnections:
     def give_back(self, conn: UpstreamConnection, now: float) -> None:
         """Keep `conn` for a later request, or close it when enough are kept."""
         conn.sink = None
-        if not conn.usable or self.limit <= 0:
+        transport = conn.transport  # conn.usable, written out: once per kept-alive request
+        if (
+            conn.closed
+            or transport is None
+            or transport.is_closing()
+            or not conn.codec.idle
+            or self.limit <= 0
+        ):
             conn.close()
             return
         conn.idle_since = now
