@@ -268,6 +268,10 @@ def test_uwsgi_pass_static_return_and_status(site: Site) -> None:
     status, headers, body = site.get("/static/hello.txt")
     assert (status, body) == (200, b"static hello\n")
     assert headers["content-type"] == "text/plain"
+    # usher's static-file handler answers the location: validators, conditionals and ranges.
+    assert site.get("/static/hello.txt", {"If-None-Match": headers["etag"]})[0] == 304
+    status, headers, body = site.get("/static/hello.txt", {"Range": "bytes=0-5"})
+    assert (status, body, headers["content-range"]) == (206, b"static", "bytes 0-5/13")
     # Dot segments are resolved before a location is chosen, as nginx does: out of /static/.
     assert site.get("/static/%2e%2e/front.ini")[2] in (b"a", b"b", b"c")
     assert site.get("/static/../../front.ini")[0] == 400  # above the root

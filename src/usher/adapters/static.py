@@ -251,7 +251,12 @@ class StaticExchange:
         request = self.request
         uri = request.path + (b"?" + request.query if request.query else b"")
         when = expires(config, found, uri, time.time())
-        return [] if when is None else [("Expires", conditional.http_date(when))]
+        if when is None:
+            return []
+        caching = [("Expires", conditional.http_date(when))]
+        if config.max_age is not None and not found.immutable:
+            caching.append(("Cache-Control", f"max-age={config.max_age}"))
+        return caching
 
     def _partial(
         self,

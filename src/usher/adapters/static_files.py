@@ -71,6 +71,8 @@ class StaticConfig:
     expiries: tuple[Expiry, ...]
     types: dict[str, str] = field(repr=False)
     charset: str
+    # nginx's `expires` in a front's static location: Cache-Control max-age beside Expires.
+    max_age: int | None = None
 
 
 def config_from_settings(settings: Any) -> StaticConfig | None:

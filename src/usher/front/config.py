@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from usher.front.model import (
+    BY_HOST,
     Action,
     Address,
     Balance,
@@ -200,7 +201,7 @@ def parse_front(text: str, path: str = "front.ini") -> Front:
         real_ip=read_real_ip(top, reader),
         scheme=read_scheme(top, reader),
         access_log=read_switch(top, "access_log", reader),
-        subscription_server=read_subscription_server(top, upstreams, reader),
+        subscription_server=read_subscription_server(top, upstreams, hosts, reader),
         subscription_tolerance=read_time(top, "subscription_tolerance", reader, 17.0),
         stats=entry.value if (entry := top.last("stats")) is not None else "",
     )
@@ -214,16 +215,27 @@ SUBSCRIPTION_KEYS = (
 
 
 def read_subscription_server(
-    top: Section, upstreams: tuple[Upstream, ...], reader: Reader
+    top: Section,
+    upstreams: tuple[Upstream, ...],
+    hosts: tuple[VirtualHost, ...],
+    reader: Reader,
 ) -> Address | None:
     """The UDP address app servers announce themselves to, when some pool takes them."""
     entries = [entry for key in SUBSCRIPTION_KEYS for entry in top.values(key)]
-    keyed = [pool for pool in upstreams if pool.subscription]
+    keyed = [
+        f"[upstream {pool.name}] has a subscription" for pool in upstreams if pool.subscription
+    ]
+    keyed += [
+        f"[location {location.pattern}] passes to {BY_HOST}"
+        for host in hosts
+        for location in host.locations
+        if isinstance(location.action, Pass) and location.action.by_host
+    ]
     if not entries:
         if keyed:
             raise reader.fail(
                 top.line,
-                f"[upstream {keyed[0].name}] has a subscription but no subscription_server",
+                f"{keyed[0]} but there is no subscription_server",
                 "add subscription_server = 127.0.0.1:2626 to [front]",
             )
         return None
@@ -831,6 +843,13 @@ def read_pass(section: Section, entry: Entry, reader: Reader) -> Pass:
     else:
         name, protocol, prefix = entry.value, Protocol.UWSGI, "uwsgi"
     name = name.rstrip("/")
+    if name.startswith("$") and name != BY_HOST:
+        raise reader.fail(
+            entry.line,
+            f"{entry.key} = {entry.value!r}: the only variable is {BY_HOST}",
+            f"write {entry.key} = {'http://' if protocol is Protocol.HTTP else ''}{BY_HOST} to "
+            "pass to the app servers subscribed under the request's host",
+        )
     base = Pass(name)
     retry = Retry(
         tries=read_int(section, "proxy_next_upstream_tries", reader, base.retry.tries),
@@ -891,7 +910,7 @@ def check_passes(
     for host in hosts:
         for location in host.locations:
             action = location.action
-            if isinstance(action, Pass) and action.upstream not in names:
+            if isinstance(action, Pass) and not action.by_host and action.upstream not in names:
                 line = next(
                     s.line
                     for s in sections

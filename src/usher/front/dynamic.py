@@ -7,6 +7,11 @@ order they first announced. Rebuilding starts the pool's numbers afresh, as an n
 does; requests in flight finish on the pool they started with. Silent nodes are dropped by the
 worker's once-a-second sweep.
 
+A location that passes to `$host` (uWSGI's fastrouter and HTTP router with a subscription
+server) needs a pool per key: each key with a live node gets one, made from the front's
+defaults (round-robin, nginx's failure counts) and rebuilt the same way; a key whose last node
+leaves loses its pool, and its host answers 503.
+
 The receiving socket is bound in the one front process (the config refuses several: each
 datagram reaches one process, and every pool must see every announce), with SO_REUSEPORT so a
 reload's new worker can bind it while the old one finishes.
@@ -21,7 +26,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import replace
 
-from usher.front.membership import Membership
+from usher.front.membership import Membership, to_server
 from usher.front.model import Front, Upstream
 from usher.front.subscription_server import SubscriptionReceiver
 
@@ -42,6 +47,7 @@ class SubscribedPools:
         loop: asyncio.AbstractEventLoop,
         replace_pool: Callable[[Upstream], None],
         log: Callable[[str], None],
+        replace_key: Callable[[str, Upstream | None], None] | None = None,
     ) -> None:
         self.front = front
         self.loop = loop
@@ -49,8 +55,10 @@ class SubscribedPools:
         self.log = log
         self.membership = Membership(loop.time, front.subscription_tolerance)
         self.pools = [pool for pool in front.upstreams if pool.subscription]
+        self.replace_key = replace_key
         self.transport: asyncio.DatagramTransport | None = None
         self._seen: dict[str, tuple[str, ...]] = {}
+        self._keys_seen: dict[str, tuple[tuple[str, int], ...]] = {}
 
     def start(self) -> None:
         """Bind the subscription server and start receiving on the worker's loop."""
@@ -90,6 +98,23 @@ class SubscribedPools:
                 continue
             self._seen[pool.name] = nodes
             self.replace_pool(self.current(pool))
+        if self.replace_key is not None:
+            self._refresh_keys(self.replace_key)
+
+    def _refresh_keys(self, replace_key: Callable[[str, Upstream | None], None]) -> None:
+        """Give each key with live nodes its pool, rebuilt when its nodes or weights changed;
+        take the pool of a key left without nodes."""
+        live = self.membership.live()
+        for key in [key for key in self._keys_seen if key not in live]:
+            del self._keys_seen[key]
+            replace_key(key, None)
+        for key, nodes in live.items():
+            seen = tuple((node.address, node.weight) for node in nodes)
+            if self._keys_seen.get(key) == seen:
+                continue
+            self._keys_seen[key] = seen
+            servers = tuple(to_server(node) for node in nodes)
+            replace_key(key, Upstream(key, servers, subscription=key))
 
     def current(self, pool: Upstream) -> Upstream:
         """The pool with its configured servers and the live nodes of its key."""

@@ -10,7 +10,9 @@ feature, where its directive would go, so an operator sees what the move to ngin
 - sticky cookies (nginx Plus' `sticky cookie`): the pool balances by round-robin instead,
 - the panic threshold and the retry budget (Envoy's ideas; nginx has neither),
 - the status page (nginx's `stub_status` is emitted: it has totals, not per-server figures),
-- members that announce themselves (uWSGI subscriptions): nginx's are listed in its config.
+- members that announce themselves (uWSGI subscriptions): nginx's are listed in its config;
+  a pass to `$host` stays `uwsgi_pass $host` (nginx then uses the `upstream` block named like
+  the request's host, which must be written for each site).
 
 nginx follows the front's choices exactly for every balancing method it has (the tests check
 it, choice by choice): the same servers, weights, `max_fails` and `fail_timeout`, `backup` and
@@ -246,7 +248,9 @@ def _return(ret: Return) -> str:
 
 
 def _pass(action: Pass, front: Front, uwsgi_params: str) -> Iterator[str]:
-    upstream = front.upstream(action.upstream)
+    pool = action.upstream if action.by_host else front.upstream(action.upstream).name
+    if action.by_host:
+        yield from _by_host_comment()
     http = action.protocol is Protocol.HTTP
     prefix = "proxy" if http else "uwsgi"
     if http:
@@ -282,4 +286,14 @@ def _pass(action: Pass, front: Front, uwsgi_params: str) -> Iterator[str]:
             f"# usher front: retry budget {retry.budget}% of the pool's requests "
             "(nginx has no equivalent)"
         )
-    yield f"{prefix}_pass {'http://' if http else ''}{upstream.name};"
+    yield f"{prefix}_pass {'http://' if http else ''}{pool};"
+
+
+def _by_host_comment() -> list[str]:
+    return [
+        "# usher front: passes to the app servers subscribed under the request's host (uWSGI",
+        "# subscriptions: they announce themselves and leave when silent). nginx has no",
+        "# equivalent, its members are fixed: with a variable it picks the `upstream` block",
+        "# named like the host, so write one per site (upstream shop.example.com { server",
+        "# unix:/run/usher/shop.sock; }), or it answers 502.",
+    ]

@@ -13,10 +13,11 @@ import os
 from collections.abc import Callable
 
 from usher.adapters.base import Exchange, Handler, HandlerSource, Responder
+from usher.adapters.static_files import StaticFiles
 from usher.front.checks import Checker
 from usher.front.choice import make_policy
 from usher.front.dynamic import SubscribedPools, log_line
-from usher.front.files import serve_file
+from usher.front.files import serve_file, static_files
 from usher.front.headers import upstream_headers
 from usher.front.model import (
     Front,
@@ -31,7 +32,13 @@ from usher.front.model import (
 from usher.front.peers import Pick
 from usher.front.pool import PoolState
 from usher.front.proxy import ProxyContext, ProxyExchange, check_period
-from usher.front.routing import choose_host, choose_location, decoded_path, host_name
+from usher.front.routing import (
+    choose_host,
+    choose_location,
+    decoded_path,
+    host_name,
+    subscription_keys,
+)
 from usher.front.shared import ServerFigures, SharedFigures, document
 from usher.front.status import render_status
 from usher.front.upstream import IdleConnections
@@ -71,11 +78,18 @@ class FrontWorker:
             ]
             for pool in front.upstreams
         }
+        # The pools of the subscription keys, for the locations that pass to `$host`.
+        self.host_pools: dict[str, PoolState] = {}
+        self.host_idle: dict[str, list[IdleConnections]] = {}
+        self.host_budget: int | None = None
         for host in front.hosts:
             for location in host.locations:
                 if isinstance(location.action, Pass):
                     budget = location.action.retry.budget
-                    self.pools[location.action.upstream].set_budget(budget)
+                    if location.action.by_host:
+                        self.host_budget = budget
+                    else:
+                        self.pools[location.action.upstream].set_budget(budget)
         passes = [
             location.action
             for host in front.hosts
@@ -89,7 +103,8 @@ class FrontWorker:
         self.started = False
         self.subscribed: SubscribedPools | None = None
         if front.subscription_server is not None:
-            self.subscribed = SubscribedPools(front, loop, self.replace_pool, log_line)
+            by_host = self.replace_key if self.host_budget is not None else None
+            self.subscribed = SubscribedPools(front, loop, self.replace_pool, log_line, by_host)
 
     def replace_pool(self, upstream: Upstream) -> None:
         """A pool's members changed (subscriptions): later requests use the new pool; those in
@@ -102,6 +117,29 @@ class FrontWorker:
             IdleConnections(upstream.keepalive, upstream.keepalive_timeout)
             for _ in upstream.servers
         ]
+
+    def replace_key(self, key: str, upstream: Upstream | None) -> None:
+        """A subscription key's nodes changed: its pool is rebuilt, or gone with its last node."""
+        if upstream is None:
+            self.host_pools.pop(key, None)
+            self.host_idle.pop(key, None)
+            return
+        pool = PoolState(upstream, make_policy(upstream))
+        if self.host_budget is not None:
+            pool.set_budget(self.host_budget)
+        self.host_pools[key] = pool
+        self.host_idle[key] = [
+            IdleConnections(upstream.keepalive, upstream.keepalive_timeout)
+            for _ in upstream.servers
+        ]
+
+    def host_pool(self, keys: tuple[str, ...]) -> tuple[PoolState, list[IdleConnections]] | None:
+        """The pool of the first of `keys` that has live nodes (routing.subscription_keys)."""
+        for key in keys:
+            pool = self.host_pools.get(key)
+            if pool is not None:
+                return pool, self.host_idle[key]
+        return None
 
     def start(self) -> None:
         """The worker serves: start the active checks and the idle connections' sweep."""
@@ -120,7 +158,9 @@ class FrontWorker:
         self.loop.call_later(self.period, self.check_limits)
 
     def figures(self, now: float) -> list[ServerFigures]:
-        """This worker's figures of each upstream server."""
+        """This worker's figures of each upstream server (the pools of subscribed hosts too)."""
+        pools = {**self.host_pools, **self.pools}  # a configured pool's name wins over a key's
+        idle = {**self.host_idle, **self.idle}
         return [
             ServerFigures(
                 name,
@@ -133,8 +173,8 @@ class FrontWorker:
                 len(kept.waiting),
                 int(health.latency * 1e6),
             )
-            for name, pool in self.pools.items()
-            for health, kept in zip(pool.health, self.idle[name], strict=True)
+            for name, pool in pools.items()
+            for health, kept in zip(pool.health, idle[name], strict=True)
         ]
 
     def publish(self) -> None:
@@ -144,9 +184,10 @@ class FrontWorker:
 
     def sweep(self) -> None:
         now = self.loop.time()
-        for servers in self.idle.values():
-            for idle in servers:
-                idle.sweep(now)
+        for pools in (self.idle, self.host_idle):
+            for servers in pools.values():
+                for idle in servers:
+                    idle.sweep(now)
         self.publish()
         if self.subscribed is not None:
             self.subscribed.sweep()
@@ -199,6 +240,7 @@ class FrontHandler:
         self.front = worker.front
         self.hosts = hosts
         self.spool = self.front.limits.client_body_buffer_size
+        self.files: dict[int, StaticFiles] = {}  # by id() of a static location
 
     def serving(self, loop_shared: bool) -> None:
         self.worker.start()
@@ -217,12 +259,27 @@ class FrontHandler:
         if type(action) is Return:
             return returned(responder, action)
         if type(action) is Static:
-            return serve_file(responder, request, action, location.pattern, path)
+            files = self.files.get(id(location))
+            if files is None:  # built on a location's first request, kept for the worker's life
+                files = self.files[id(location)] = static_files(action, location.pattern)
+            answer = serve_file(responder, request, files)
+            return answer if answer is not None else Fixed(responder, 404, "not found\n")
         assert isinstance(action, StatusPage)
         return status_page(responder, request, self.worker)
 
     def _pass(self, route: Pass, request: Request, responder: Responder) -> Exchange:
         worker = self.worker
+        if route.by_host:
+            keys = subscription_keys(_header(request, b"host"))
+            found = worker.host_pool(keys)
+            if found is None:
+                # 503, not 502: no server failed; the site has none right now (one may
+                # subscribe within seconds, as when its vassal starts).
+                name = keys[-1] if keys else "(no Host header)"
+                return Fixed(responder, 503, f"no app server is subscribed for {name}\n")
+            pool, idle = found
+        else:
+            pool, idle = worker.pools[route.upstream], worker.idle[route.upstream]
         front = self.front
         peer = responder.peer[0]
         tunnel = b""
@@ -246,8 +303,8 @@ class FrontHandler:
         return ProxyExchange(
             worker.ctx,
             route,
-            worker.pools[route.upstream],
-            worker.idle[route.upstream],
+            pool,
+            idle,
             request,
             responder,
             encode,
@@ -355,10 +412,10 @@ def returned(responder: Responder, action: Return) -> Fixed:
 def status_page(responder: Responder, request: Request, worker: FrontWorker) -> Fixed:
     """The front's figures per upstream server: JSON, or Prometheus text."""
     prometheus = b"format=prometheus" in request.query
+    pools = {**worker.host_pools, **worker.pools}  # a configured pool's name wins over a key's
+    idle = {**worker.host_idle, **worker.idle}
     worker.publish()  # this worker's figures as of now, the others' as of their last tick
     every = document(worker.shared) if worker.shared is not None else None
-    text = render_status(
-        worker.pools, worker.idle, worker.loop.time(), prometheus=prometheus, every=every
-    )
+    text = render_status(pools, idle, worker.loop.time(), prometheus=prometheus, every=every)
     kind = "text/plain; version=0.0.4" if prometheus else "application/json"
     return Fixed(responder, 200, text, [("Content-Type", kind), ("Cache-Control", "no-store")])

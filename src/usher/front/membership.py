@@ -3,7 +3,8 @@
 A subscribe packet (usher.protocols.subscription) adds its node to its key, or refreshes it; an
 unsubscribe removes it at once; a node not refreshed within the tolerance (uWSGI's
 `subscription-tolerance`, 17 seconds by default) is dropped when the table is next read or
-swept. An address with an empty or wildcard host (`:3031`, `0.0.0.0:3031`, as uWSGI announces a
+swept. Keys are compared without case, as host names are: a key is kept lower-cased. An address with an
+empty or wildcard host (`:3031`, `0.0.0.0:3031`, as uWSGI announces a
 socket bound to every interface) is read as the sender's address.
 
 The table only decides; the UDP receiver (usher.front.subscription_server) feeds it, and a pool
@@ -77,12 +78,13 @@ class Membership:
         if not _valid_address(address):
             self.refused += 1
             return False
-        nodes = self._keys.get(sub.key)
+        key = sub.key.lower()
+        nodes = self._keys.get(key)
         if sub.unsubscribe:
             if nodes is None or nodes.pop(address, None) is None:
                 return False
             if not nodes:
-                del self._keys[sub.key]
+                del self._keys[key]
             self.version += 1
             return True
         now = self.clock()
@@ -96,7 +98,7 @@ class Membership:
             if len(self._keys) >= MAX_KEYS:
                 self.refused += 1
                 return False
-            nodes = self._keys[sub.key] = {}
+            nodes = self._keys[key] = {}
         if len(nodes) >= MAX_NODES_PER_KEY:
             self.refused += 1
             return False
@@ -126,11 +128,16 @@ class Membership:
     def nodes(self, key: str) -> list[Node]:
         """The live nodes of `key` (after a sweep), first subscribed first."""
         self.sweep()
-        return list(self._keys.get(key, {}).values())
+        return list(self._keys.get(key.lower(), {}).values())
 
     def members(self, key: str) -> tuple[Server, ...]:
         """The live nodes of `key` as pool servers."""
         return tuple(to_server(node) for node in self.nodes(key))
+
+    def live(self) -> dict[str, list[Node]]:
+        """Every key with live nodes and its nodes, first subscribed first (one sweep)."""
+        self.sweep()
+        return {key: list(nodes.values()) for key, nodes in self._keys.items()}
 
     def keys(self) -> list[str]:
         """Every key with a live node."""

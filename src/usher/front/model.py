@@ -117,6 +117,11 @@ class Upstream:
     subscription: str = ""
 
 
+# `uwsgi_pass = $host` / `proxy_pass = http://$host`: the pool is the one of the subscription key
+# named by the request's host (uWSGI's fastrouter and HTTP router with a subscription server).
+BY_HOST = "$host"
+
+
 class Protocol(enum.Enum):
     """How a pass speaks to its upstream."""
 
@@ -150,6 +155,11 @@ class Pass:
     retry: Retry = field(default_factory=Retry)
     # proxy_set_header NAME VALUE, after the front's own X-Forwarded-* and X-Real-IP.
     set_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def by_host(self) -> bool:
+        """Whether the pool is chosen by the request's host among the subscribed keys."""
+        return self.upstream == BY_HOST
 
 
 @dataclass(frozen=True, slots=True)

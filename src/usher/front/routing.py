@@ -25,6 +25,17 @@ def host_name(value: bytes) -> str:
     return text.partition(":")[0].rstrip(".")
 
 
+def subscription_keys(value: bytes) -> tuple[str, ...]:
+    """The subscription keys a Host header names, most specific first: uWSGI's routers look the
+    Host up as sent, so a node may subscribe as `example.com:8000`; the name alone comes next, so
+    that `example.com` serves on every port. Lower-cased, as keys are kept."""
+    text = value.decode("latin-1").strip().lower()
+    name = host_name(value)
+    if text != name and text.rstrip(".") != name:
+        return (text, name)
+    return (name,) if name else ()
+
+
 def choose_host(hosts: Sequence[VirtualHost], name: str) -> VirtualHost:
     """The virtual host for a request to `name` among those on one listener (never empty)."""
     for host in hosts:
