@@ -165,6 +165,10 @@ class HandlerSource:
         them) in this worker."""
         raise NotImplementedError
 
+    def figures(self) -> dict[str, object] | None:
+        """Its own sections of the stats document by key, read in the master (None: none)."""
+        return None
+
     def __call__(self, *args: Any) -> Any:
         # It stands where an app stands (usher.adapters.base.App), but is never called as one.
         raise TypeError("a handler source is not a WSGI or ASGI app")

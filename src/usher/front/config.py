@@ -93,6 +93,7 @@ FRONT_KEYS = {
     "real_ip_header",
     "scheme",
     "access_log",
+    "stats",  # the master's stats socket (usher's --stats): the front's figures summed
     # uWSGI's names for the same thing: the subscription server of its HTTP router and its
     # fastrouter.
     "subscription_server",
@@ -202,6 +203,7 @@ def parse_front(text: str, path: str = "front.ini") -> Front:
         access_log=read_switch(top, "access_log", reader),
         subscription_server=read_subscription_server(top, upstreams, hosts, reader),
         subscription_tolerance=read_time(top, "subscription_tolerance", reader, 17.0),
+        stats=entry.value if (entry := top.last("stats")) is not None else "",
     )
 
 

@@ -31,7 +31,7 @@ from usher.front.model import (
 )
 from usher.front.peers import Pick
 from usher.front.pool import PoolState
-from usher.front.proxy import ProxyContext, ProxyExchange
+from usher.front.proxy import ProxyContext, ProxyExchange, check_period
 from usher.front.routing import (
     choose_host,
     choose_location,
@@ -39,11 +39,12 @@ from usher.front.routing import (
     host_name,
     subscription_keys,
 )
+from usher.front.shared import ServerFigures, SharedFigures, document
 from usher.front.status import render_status
 from usher.front.upstream import IdleConnections
 from usher.protocols.events import Request
 from usher.protocols.http1_client import encode_request_head
-from usher.protocols.uwsgi import encode_uwsgi_request
+from usher.protocols.uwsgi import encode_uwsgi_vars
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 REASONS = {
@@ -60,9 +61,15 @@ SWEEP_PERIOD = 1.0
 class FrontWorker:
     """One worker's share of the front: its pools, idle connections and checks."""
 
-    def __init__(self, front: Front, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        front: Front,
+        loop: asyncio.AbstractEventLoop,
+        shared: SharedFigures | None = None,
+    ) -> None:
         self.front = front
         self.loop = loop
+        self.shared = shared
         self.ctx = ProxyContext(loop)
         self.pools = {pool.name: PoolState(pool, make_policy(pool)) for pool in front.upstreams}
         self.idle = {
@@ -83,6 +90,15 @@ class FrontWorker:
                         self.host_budget = budget
                     else:
                         self.pools[location.action.upstream].set_budget(budget)
+        passes = [
+            location.action
+            for host in front.hosts
+            for location in host.locations
+            if isinstance(location.action, Pass)
+        ]
+        self.period = check_period(
+            [p.read_timeout for p in passes] + [p.connect_timeout for p in passes]
+        )
         self.checker = Checker(loop, list(self.pools.values()))
         self.started = False
         self.subscribed: SubscribedPools | None = None
@@ -130,10 +146,41 @@ class FrontWorker:
         if self.started:
             return
         self.started = True
+        self.publish()
         self.checker.start()
         if self.subscribed is not None:
             self.subscribed.start()
         self.loop.call_later(SWEEP_PERIOD, self.sweep)
+        self.loop.call_later(self.period, self.check_limits)
+
+    def check_limits(self) -> None:
+        self.ctx.check(self.loop.time())
+        self.loop.call_later(self.period, self.check_limits)
+
+    def figures(self, now: float) -> list[ServerFigures]:
+        """This worker's figures of each upstream server (the pools of subscribed hosts too)."""
+        pools = {**self.host_pools, **self.pools}  # a configured pool's name wins over a key's
+        idle = {**self.host_idle, **self.idle}
+        return [
+            ServerFigures(
+                name,
+                str(health.peer.server.address),
+                health.state(now),
+                health.requests,
+                health.failures,
+                health.fails,
+                health.peer.active,
+                len(kept.waiting),
+                int(health.latency * 1e6),
+            )
+            for name, pool in pools.items()
+            for health, kept in zip(pool.health, idle[name], strict=True)
+        ]
+
+    def publish(self) -> None:
+        """Write this worker's figures where the master and the other workers read them."""
+        if self.shared is not None:
+            self.shared.publish(self.figures(self.loop.time()))
 
     def sweep(self) -> None:
         now = self.loop.time()
@@ -141,6 +188,7 @@ class FrontWorker:
             for servers in pools.values():
                 for idle in servers:
                     idle.sweep(now)
+        self.publish()
         if self.subscribed is not None:
             self.subscribed.sweep()
         self.loop.call_later(SWEEP_PERIOD, self.sweep)
@@ -153,10 +201,17 @@ class FrontSource(HandlerSource):
         self.front = front
         self.worker: FrontWorker | None = None
         self.pid = 0
+        # Made here, in the master before it forks, so that every worker shares it.
+        self.shared = SharedFigures(front.processes)
+
+    def figures(self) -> dict[str, object] | None:
+        """The front's section of the stats document: each upstream server's figures summed
+        over the workers."""
+        return {"front": document(self.shared)}
 
     def handler(self, loop: asyncio.AbstractEventLoop, address: tuple[str, str]) -> Handler:
         if self.worker is None or self.pid != os.getpid():
-            self.worker = FrontWorker(self.front, loop)
+            self.worker = FrontWorker(self.front, loop, self.shared)
             self.pid = os.getpid()
         return FrontHandler(self.worker, hosts_at(self.front, address))
 
@@ -285,34 +340,33 @@ def _uwsgi_head(
 ) -> Callable[[int], bytes]:
     """nginx's uwsgi_params for the request, as the uwsgi protocol's variables."""
 
+    # Built in bytes, as the headers are and the packet is: the proxy's one encoding pass.
     def encode(length: int) -> bytes:
-        host = _header(request, b"host").decode("latin-1")
-        name, _, port = host.partition(":")
+        name, _, port = _header(request, b"host").partition(b":")
+        query = request.query
         variables = {
-            "REQUEST_METHOD": request.method,
-            "REQUEST_URI": (request.path + (b"?" + request.query if request.query else b"")).decode(
-                "latin-1"
-            ),
-            "PATH_INFO": decoded_path(request.path) or "/",
-            "QUERY_STRING": request.query.decode("latin-1"),
-            "SERVER_PROTOCOL": f"HTTP/{request.http_version}",
-            "CONTENT_LENGTH": str(length) if length else "",
-            "REMOTE_ADDR": client,
-            "REMOTE_PORT": peer[1],
-            "SERVER_NAME": name or "localhost",
-            "SERVER_PORT": port or "80",
-        }
+            b"REQUEST_METHOD": request.method.encode("latin-1"),
+            b"REQUEST_URI": request.path + (b"?" + query if query else b""),
+            b"PATH_INFO": (decoded_path(request.path) or "/").encode("latin-1"),
+            b"QUERY_STRING": query,
+            b"SERVER_PROTOCOL": b"HTTP/1.1" if request.http_version == "1.1" else
+                                f"HTTP/{request.http_version}".encode("latin-1"),
+            b"CONTENT_LENGTH": b"%d" % length if length else b"",
+            b"REMOTE_ADDR": client.encode("latin-1"),
+            b"REMOTE_PORT": peer[1].encode("latin-1"),
+            b"SERVER_NAME": name or b"localhost",
+            b"SERVER_PORT": port or b"80",
+        }  # fmt: skip
         for key, value in headers:
-            text = value.decode("latin-1")
             if key == b"content-type":
-                variables["CONTENT_TYPE"] = text
+                variables[b"CONTENT_TYPE"] = value
                 continue
-            env = "HTTP_" + key.decode("latin-1").upper().replace("-", "_")
-            variables[env] = f"{variables[env]}, {text}" if env in variables else text
-        if variables.get("HTTP_X_FORWARDED_PROTO") == "https":
-            variables["HTTPS"] = "on"
-            variables["UWSGI_SCHEME"] = "https"
-        return encode_uwsgi_request(variables, modifier1=0)
+            env = b"HTTP_" + key.upper().replace(b"-", b"_")
+            variables[env] = variables[env] + b", " + value if env in variables else value
+        if variables.get(b"HTTP_X_FORWARDED_PROTO") == b"https":
+            variables[b"HTTPS"] = b"on"
+            variables[b"UWSGI_SCHEME"] = b"https"
+        return encode_uwsgi_vars(variables, modifier1=0)
 
     return encode
 
@@ -360,6 +414,8 @@ def status_page(responder: Responder, request: Request, worker: FrontWorker) -> 
     prometheus = b"format=prometheus" in request.query
     pools = {**worker.host_pools, **worker.pools}  # a configured pool's name wins over a key's
     idle = {**worker.host_idle, **worker.idle}
-    text = render_status(pools, idle, worker.loop.time(), prometheus=prometheus)
+    worker.publish()  # this worker's figures as of now, the others' as of their last tick
+    every = document(worker.shared) if worker.shared is not None else None
+    text = render_status(pools, idle, worker.loop.time(), prometheus=prometheus, every=every)
     kind = "text/plain; version=0.0.4" if prometheus else "application/json"
     return Fixed(responder, 200, text, [("Content-Type", kind), ("Cache-Control", "no-store")])

@@ -43,6 +43,7 @@ HOP_BY_HOP = frozenset(
 OWN = frozenset({b"x-real-ip", b"x-forwarded-proto", b"x-forwarded-for", b"content-length"})
 # Dropped from responses: the responder frames the body and writes its own Date and Server.
 RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server", b"content-length"}
+REQUEST_DROPPED = HOP_BY_HOP | OWN
 
 
 def connection_named(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes]:
@@ -80,13 +81,13 @@ def upstream_headers(
 ) -> tuple[Headers, str]:
     """The request's headers for the upstream (without Content-Length), and the real client
     address. `upgrade` is the protocol a tunnel asks for (b"websocket"), or b"" for none."""
-    dropped = HOP_BY_HOP | connection_named(headers)
     trusted = real_ip.trusts(peer)
     forwarded: list[bytes] = []
     proto = b""
     real_header = real_ip.real_ip_header.encode("latin-1")
     real_value = b""
     out: Headers = []
+    connection = False
     for name, value in headers:
         if name == b"x-forwarded-for":
             forwarded.append(value)
@@ -94,9 +95,13 @@ def upstream_headers(
             proto = value
         if name == real_header and not real_value:
             real_value = value
-        if name in dropped or name in OWN:
-            continue
-        out.append((name, value))
+        if name not in REQUEST_DROPPED:
+            out.append((name, value))
+        elif name == b"connection":
+            connection = True
+    if connection:  # rare: the fields it names are dropped too (one pass for the others)
+        named = connection_named(headers)
+        out = [(name, value) for name, value in out if name not in named]
     chain = b", ".join(forwarded)
     client = real_client(peer, chain if real_header == b"x-forwarded-for" else real_value, real_ip)
     address = peer.encode("latin-1")
@@ -113,10 +118,21 @@ def response_headers(
     headers: Sequence[tuple[bytes, bytes]], *, switching: bool = False
 ) -> list[tuple[str, str]]:
     """The upstream response's headers for the client, as the responder takes them."""
-    dropped = RESPONSE_DROPPED | connection_named(headers)
     out = []
+    connection = False
     for name, value in headers:
-        if name in dropped and not (switching and name in (b"upgrade", b"connection")):
-            continue
+        if name in RESPONSE_DROPPED:
+            if name == b"connection":
+                connection = True
+            if not (switching and name in (b"upgrade", b"connection")):
+                continue
         out.append((name.decode("latin-1"), value.decode("latin-1")))
+    if connection:  # rare: the fields it names are dropped too
+        named = connection_named(headers)
+        keep = (b"upgrade", b"connection") if switching else ()
+        out = [
+            (name, value)
+            for name, value in out
+            if name.encode("latin-1") not in named or name.encode("latin-1") in keep
+        ]
     return out

@@ -273,6 +273,7 @@ class Front:
     # pools with a `subscription` key take the nodes announced under it (usher.front.dynamic).
     subscription_server: Address | None = None
     subscription_tolerance: float = 17.0  # a node silent this long leaves its pool (uWSGI's)
+    stats: str = ""  # the master's stats socket, as usher's --stats (usher.front.shared)
 
     def upstream(self, name: str) -> Upstream:
         """The pool named `name` (the reader checked every pass names one)."""

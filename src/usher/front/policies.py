@@ -67,6 +67,9 @@ def request_info(pick: Pick, wanted: Sequence[str] = ()) -> RequestInfo:
     )
 
 
+BLIND = RequestInfo(client="", method="", target="", host="", headers={})
+
+
 class NginxPolicy:
     """The proxy's Policy, choosing as nginx would among the peers the pool allows."""
 
@@ -83,9 +86,18 @@ class NginxPolicy:
         self.cookie = policy.cookie if isinstance(policy, Sticky) else ""
         key = policy.key if isinstance(policy, Hash | ConsistentHash) else ""
         self.wanted = header_names(key)
+        # Round-robin, least_conn and random read nothing of the request: no RequestInfo to make.
+        self.blind = isinstance(policy, RoundRobin | LeastConn | TwoChoices)
 
     def choose(self, peers: Sequence[Peer], pick: Pick) -> Peer | None:
         """One of `peers`, chosen by the pool's method."""
+        if len(peers) == 1:
+            # Every method picks the only peer it may (nginx's `single` peer takes the same
+            # shortcut): a pool of one server, the most common, asks no policy.
+            return peers[0]
+        return self._choose(peers, pick)
+
+    def _choose(self, peers: Sequence[Peer], pick: Pick) -> Peer | None:
         by_state: dict[int, Peer] = {}
         for peer in peers:
             state = self.states[peer.index]
@@ -97,7 +109,8 @@ class NginxPolicy:
         allowed = {self.states[peer.index].index for peer in peers}
         walk = Walk(self.pool, allowed)
         walk.tier = tier
-        chosen = self.policy.chooser(request_info(pick, self.wanted), self.pool).choose(walk)
+        info = BLIND if self.blind else request_info(pick, self.wanted)
+        chosen = self.policy.chooser(info, self.pool).choose(walk)
         return None if chosen is None else by_state.get(id(chosen))
 
     def response_headers(self, peer: Peer, pick: Pick) -> list[tuple[str, str]]:

@@ -82,6 +82,8 @@ class PoolState:
         self.primaries = [h for h in self.health if not h.peer.server.backup]
         self.backups = [h for h in self.health if h.peer.server.backup]
         self.panics = 0
+        # A pool of one server, the most common: its choice needs no candidates' list.
+        self.single = self.primaries[0] if len(self.health) == len(self.primaries) == 1 else None
         self.budget_percent = 0  # the largest retry_budget of the passes using this pool
         self._window = (0.0, 0, 0)  # start, requests, retries of the current window
         self._previous = (0, 0)  # requests, retries of the window before
@@ -105,6 +107,18 @@ class PoolState:
 
     def choose(self, now: float, pick: Pick, tried: Sequence[int] = ()) -> Peer | None:
         """The peer for this attempt, or None when none may be tried."""
+        single = self.single
+        if single is not None:
+            # The rules below for a pool of one server, without a list made per request.
+            peer = single.peer
+            if peer.server.down or peer.index in tried:
+                return None
+            if not single.healthy(now):
+                if self.upstream.panic_threshold <= 0:
+                    return None
+                self.panics += 1
+            peer.weight = self.weight_now(single, now)
+            return peer
         peers = self.candidates(now, tried)
         if not peers:
             return None
@@ -203,6 +217,10 @@ class PoolState:
 
     def count_request(self, now: float) -> None:
         """A client request begins on this pool."""
+        start, requests, retries = self._window
+        if now - start < BUDGET_WINDOW:  # every request: the window's tuple, not _roll's
+            self._window = (start, requests + 1, retries)
+            return
         start, requests, retries = self._roll(now)
         self._window = (start, requests + 1, retries)
 

@@ -52,13 +52,32 @@ class Failure:
 
 
 class ProxyContext:
-    """What every proxy exchange of a worker shares: the loop, the scheme and the log."""
+    """What every proxy exchange of a worker shares: the loop, the log, and the attempts whose
+    time limits the worker's tick checks.
 
-    __slots__ = ("log", "loop")
+    An attempt in flight is watched here rather than by a timer of its own: a timer per request
+    (made, then cancelled by the answer) cost more than the rest of the attempt's bookkeeping,
+    and the limits are seconds long, so checking them all a few times a second is as exact as
+    a client can tell.
+    """
+
+    __slots__ = ("log", "loop", "watched")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, log: object = None) -> None:
         self.loop = loop
         self.log = log
+        self.watched: dict[ProxyExchange, None] = {}  # insertion-ordered; a set that keeps order
+
+    def check(self, now: float) -> None:
+        """The worker's tick: end the attempts past their connect or read time limit."""
+        for exchange in list(self.watched):
+            exchange.check_limits(now)
+
+
+def check_period(limits: list[float]) -> float:
+    """How often the tick checks time limits: a quarter of the shortest (a limit fires at most
+    a quarter late), within 50 ms and a second."""
+    return min(max(min(limits, default=4.0) / 4, 0.05), 1.0)
 
 
 class ProxyExchange:
@@ -93,7 +112,6 @@ class ProxyExchange:
         "sent_at",
         "started",
         "task",
-        "timer",
         "tried",
         "tunnel",
     )
@@ -126,7 +144,6 @@ class ProxyExchange:
         self.peer: Peer | None = None
         self.drained: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
-        self.timer: asyncio.TimerHandle | None = None
         self.tried: list[int] = []
         self.last: Failure | None = None
         self.attempting = False
@@ -165,7 +182,9 @@ class ProxyExchange:
         task = self.task
         if task is not None and not task.done():
             task.cancel()
-        self._end_attempt(reuse=False)  # a client gone mid-response leaves the upstream's unknown
+        if self.conn is not None or self.attempting:
+            # A client gone mid-response leaves the upstream's unknown: closed, not kept.
+            self._end_attempt(reuse=False)
 
     # -- attempts ------------------------------------------------------------------------------
 
@@ -182,42 +201,41 @@ class ProxyExchange:
         pool.started(peer)
         conn = self.idle[peer.index].take(now)
         if conn is not None:
-            self._send_on(conn)
+            self._send_on(conn, now)
         else:
+            self.sent_at = now  # the connect's start: check_limits bounds it by connect_timeout
+            self.ctx.watched[self] = None
             self.task = self.ctx.loop.create_task(self._connect(peer))
 
     async def _connect(self, peer: Peer) -> None:
         try:
-            conn = await connect(self.ctx.loop, peer.server.address, self.route.connect_timeout)
-        except TimeoutError:
-            self._fail(Failure("connect timed out", sent=False, timeout=True))
-            return
+            conn = await connect(self.ctx.loop, peer.server.address)
         except OSError as exc:
             self._fail(Failure(f"connect failed: {exc.strerror or exc}", sent=False))
             return
         if self.released or not self.attempting:
             conn.close()
             return
-        self._send_on(conn)
+        self.task = None
+        self._send_on(conn, self.ctx.loop.time())
 
-    def _send_on(self, conn: UpstreamConnection) -> None:
+    def _send_on(self, conn: UpstreamConnection, now: float) -> None:
         self.conn = conn
         conn.sink = self
         conn.used += 1
         conn.codec.expect(self.request.method)
-        loop = self.ctx.loop
-        self.sent_at = self.last_read = loop.time()
-        self.timer = loop.call_later(self.route.read_timeout, self._check_timer)
+        self.sent_at = self.last_read = now
+        self.ctx.watched[self] = None
         body = self.body
         if not body.length:
             conn.write(self.head)
             return
         body.rewind()
         if not body.spooled:
-            conn.write(self.head + body.read())
+            conn.write(self.head + body.read())  # head and body in one write, one segment
             return
         conn.write(self.head)
-        self.task = loop.create_task(self._send_spooled(conn))
+        self.task = self.ctx.loop.create_task(self._send_spooled(conn))
 
     async def _send_spooled(self, conn: UpstreamConnection) -> None:
         body = self.body
@@ -237,15 +255,13 @@ class ProxyExchange:
 
     def _end_attempt(self, *, reuse: bool) -> None:
         """The attempt is over: its connection kept for another request or closed."""
-        timer, self.timer = self.timer, None
-        if timer is not None:
-            timer.cancel()
+        self.ctx.watched.pop(self, None)
         conn, self.conn = self.conn, None
         if conn is not None:
             if reuse and self.keep:
                 peer = self.peer
                 assert peer is not None
-                self.idle[peer.index].give_back(conn, self.ctx.loop.time())
+                self.idle[peer.index].give_back(conn, self.last_read)
             else:
                 conn.close()
         if self.attempting:
@@ -311,7 +327,6 @@ class ProxyExchange:
     def on_whole(self, response: Response, body: bytes) -> None:
         """A whole response came in one read: passed on in one write, the connection freed
         first (the common case of a small answer)."""
-        self.last_read = self.ctx.loop.time()
         if self.request.method == "HEAD" or response.status < 200:
             self._pass_head(response)
             self._pass_body(body)
@@ -322,7 +337,7 @@ class ProxyExchange:
     def _pass_head(self, response: Response, whole: bytes | None = None) -> None:
         peer = self.peer
         assert peer is not None
-        now = self.ctx.loop.time()
+        self.last_read = now = self.ctx.loop.time()
         status = response.status
         if status in self.route.retry.statuses and self._retryable_status(now):
             self._fail(Failure(f"answered {status}", sent=True))
@@ -448,15 +463,21 @@ class ProxyExchange:
 
     # -- timeouts and errors -------------------------------------------------------------------
 
-    def _check_timer(self) -> None:
-        self.timer = None
+    def check_limits(self, now: float) -> None:
+        """The tick: fail a connect past connect_timeout, or an upstream silent past
+        read_timeout (not while the client is the slow one)."""
+        if self.conn is None:
+            task = self.task
+            if self.attempting and now - self.sent_at >= self.route.connect_timeout:
+                self.task = None
+                if task is not None:
+                    task.cancel()
+                self._fail(Failure("connect timed out", sent=False, timeout=True))
+            return
         if self.tunnel and self.head_sent:
+            self.ctx.watched.pop(self, None)
             return  # a tunnel lives as long as both ends want it
-        limit = self.route.read_timeout
-        loop = self.ctx.loop
-        idle = loop.time() - self.last_read
-        if idle < limit or self.out.paused:
-            self.timer = loop.call_later(max(limit - idle, 0.05), self._check_timer)
+        if now - self.last_read < self.route.read_timeout or self.out.paused:
             return
         if not self.head_sent:
             self._fail(Failure("upstream timed out", sent=True, timeout=True))

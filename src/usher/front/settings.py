@@ -20,6 +20,8 @@ def server_arguments(front: Front) -> list[str]:
     args += ["--limit-post", str(limits.client_max_body_size)]
     args += ["--socket-timeout", str(max(1, round(limits.client_body_timeout)))]
     args += ["--http-timeout", str(max(1, round(limits.keepalive_timeout)))]
+    if front.stats:
+        args += ["--stats", front.stats]
     if not front.access_log:
         args.append("--disable-logging")
     return args

@@ -1,7 +1,8 @@
 """The front's status page: each upstream server's state and figures, as JSON or Prometheus text.
 
 The figures are this worker's (each worker balances and checks on its own); `worker` in the JSON
-says which one answered.
+says which one answered, and `all_workers` has each server's figures summed over every worker
+(usher.front.shared), as the stats document's `front` section.
 """
 
 from __future__ import annotations
@@ -48,17 +49,21 @@ def render_status(
     now: float,
     *,
     prometheus: bool = False,
+    every: Mapping[str, object] | None = None,
 ) -> str:
-    """The status page's text."""
+    """The status page's text; `every` is the figures summed over the workers
+    (usher.front.shared), shown as `all_workers` beside this worker's own."""
     if prometheus:
         return render_prometheus(pools, idle, now)
-    document = {
+    document: dict[str, object] = {
         "worker": os.getpid(),
         "upstreams": {
             name: {"panics": pool.panics, "servers": server_rows(pool, idle[name], now)}
             for name, pool in pools.items()
         },
     }
+    if every is not None:
+        document["all_workers"] = every
     return json.dumps(document, indent=1) + "\n"
 
 

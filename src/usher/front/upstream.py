@@ -118,15 +118,13 @@ class UpstreamConnection(asyncio.Protocol):
         )
 
 
-async def connect(
-    loop: asyncio.AbstractEventLoop, address: Address, timeout: float
-) -> UpstreamConnection:
-    """A new connection to `address` within `timeout` seconds (raises OSError or TimeoutError)."""
+async def connect(loop: asyncio.AbstractEventLoop, address: Address) -> UpstreamConnection:
+    """A new connection to `address` (raises OSError). The caller bounds its time: the proxy's
+    tick cancels a connect past connect_timeout, with no timer or task per connect."""
     if address.unix is not None:
-        opening = loop.create_unix_connection(UpstreamConnection, address.unix)
+        _, conn = await loop.create_unix_connection(UpstreamConnection, address.unix)
     else:
-        opening = loop.create_connection(UpstreamConnection, address.host, address.port)
-    _, conn = await asyncio.wait_for(opening, timeout)
+        _, conn = await loop.create_connection(UpstreamConnection, address.host, address.port)
     return conn
 
 
@@ -153,7 +151,14 @@ class IdleConnections:
     def give_back(self, conn: UpstreamConnection, now: float) -> None:
         """Keep `conn` for a later request, or close it when enough are kept."""
         conn.sink = None
-        if not conn.usable or self.limit <= 0:
+        transport = conn.transport  # conn.usable, written out: once per kept-alive request
+        if (
+            conn.closed
+            or transport is None
+            or transport.is_closing()
+            or not conn.codec.idle
+            or self.limit <= 0
+        ):
             conn.close()
             return
         conn.idle_since = now

@@ -7,8 +7,10 @@ can count the checks that found a queue full (the kernel then drops new connecti
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
+from usher.adapters.base import HandlerSource
 from usher.master.pool import WorkerPool
 from usher.options import Settings
 from usher.sockets import Listener, listen_queue
@@ -120,7 +122,7 @@ class StatsEndpoints:
             if proc.row is not None:
                 # Fresh memory figures for the reader, not the last tick's.
                 pool.scoreboard.set_memory(proc.row, *read_memory(proc.pid))
-        return collect(
+        figures = collect(
             pool.slots.values(),
             pool.procs.values(),
             pool.scoreboard,
@@ -129,6 +131,10 @@ class StatsEndpoints:
             self.cwd,
             (self.reloads.failed_at, self.reloads.error) if self.reloads else (0.0, ""),
         )
+        own = pool.app.figures() if isinstance(pool.app, HandlerSource) else None
+        if own:
+            figures = dataclasses.replace(figures, sections=tuple(own.items()))
+        return figures
 
     def close(self, *, unlink: bool) -> None:
         """Close every endpoint and its clients (unlink: remove unix socket files)."""

@@ -72,3 +72,6 @@ class ServerFigures:
     workers: tuple[WorkerFigures, ...]
     reload_failed_at: int = 0  # unix seconds of the last reload whose new code did not import
     reload_error: str = ""  # that failure's one line
+    # Sections an app that is its own handler adds (usher front: "front", its upstreams' figures
+    # summed over its workers), as (key, JSON-ready value).
+    sections: tuple[tuple[str, object], ...] = ()

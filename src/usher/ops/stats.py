@@ -32,7 +32,7 @@ def render_http(body: bytes, content_type: str = "application/json") -> bytes:
 
 def document(figures: ServerFigures) -> dict[str, Any]:
     """The document as a dict."""
-    return {
+    doc: dict[str, Any] = {
         "version": figures.version,
         "listen_queue": figures.listen_queue,
         "listen_queue_errors": figures.listen_queue_errors,
@@ -50,6 +50,8 @@ def document(figures: ServerFigures) -> dict[str, Any]:
         "last_reload_failed": figures.reload_failed_at,
         "last_reload_error": figures.reload_error,
     }
+    doc.update(figures.sections)
+    return doc
 
 
 def _socket(item: SocketFigures) -> dict[str, Any]:

@@ -383,3 +383,33 @@ def encode_uwsgi_request(
         raise ValueError(f"uwsgi variable block of {len(block)} bytes exceeds 65535")
     header = bytes((modifier1,)) + len(block).to_bytes(2, "little") + b"\x00"
     return header + block + body
+
+
+# The little-endian u16 of every length up to this one, made once: a packet's fields are short,
+# and a list index costs less than an int.to_bytes call per field.
+_SHORT_LENGTHS = tuple(n.to_bytes(2, "little") for n in range(1024))
+
+
+def encode_uwsgi_vars(variables: dict[bytes, bytes], modifier1: int = MODIFIER_WSGI) -> bytes:
+    """A uwsgi request packet's header and variables, from byte strings (the caller appends the
+    body). The same packet as `encode_uwsgi_request` for keys and values already encoded, as a
+    proxy has them; raises ValueError on a field or block past the protocol's 16-bit lengths."""
+    short = _SHORT_LENGTHS
+    parts: list[bytes] = []
+    append = parts.append
+    for key, value in variables.items():
+        size = len(value)
+        if size >= 1024:
+            if size > _MAX_FIELD:
+                raise ValueError(f"uwsgi field of {size} bytes exceeds 65535: {key!r}")
+            length = size.to_bytes(2, "little")
+        else:
+            length = short[size]
+        append(short[len(key)] if len(key) < 1024 else len(key).to_bytes(2, "little"))
+        append(key)
+        append(length)
+        append(value)
+    block = b"".join(parts)
+    if len(block) > _MAX_FIELD:
+        raise ValueError(f"uwsgi variable block of {len(block)} bytes exceeds 65535")
+    return bytes((modifier1,)) + len(block).to_bytes(2, "little") + b"\x00" + block

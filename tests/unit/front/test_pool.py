@@ -110,3 +110,20 @@ def test_the_retry_budget_bounds_retries_to_a_share_of_requests() -> None:
         state.count_request(1.0)
     allowed = sum(state.may_retry(1.0) for _ in range(100))
     assert allowed == RETRY_FLOOR + 20
+
+
+def test_a_one_server_pool_chooses_as_the_candidates_say() -> None:
+    # choose() takes a shortcut for a pool of one primary: it must agree with candidates().
+    for panic in (0, 50):
+        for down in (False, True):
+            for checked_down in (False, True):
+                for tried in ((), (0,)):
+                    state = pool(server(1, down=down), panic=panic)
+                    state.health[0].checked_down = checked_down
+                    shortcut = state.choose(1.0, PICK, tried)
+                    expected = state.candidates(1.0, tried)
+                    got = [shortcut] if shortcut is not None else []
+                    assert got == expected, (panic, down, checked_down, tried)
+                    assert state.single is not None
+    with_backup = pool(server(1), server(2, backup=True))
+    assert with_backup.single is None
