@@ -127,6 +127,7 @@ STATIC_SERVERS = (
     Server(
         "usher", "usher", "usher --http-socket --static-map", HTTP, _usher_static,
         "static-map: files answered on the worker's event loop", notify=True, apps=_SERVED,
+        needs="usher/adapters/static.py",
     ),
     Server(
         "nginx-static", "nginx", "nginx (root)", HTTP, _nginx_static,

@@ -146,6 +146,9 @@ class Server:
     notify: bool = False  # says READY=1 on $NOTIFY_SOCKET; otherwise wait for its port
     apps: frozenset[str] = field(default_factory=lambda: frozenset(APPS))
     source: Path | None = None  # another checkout's src/, first on PYTHONPATH (--baseline)
+    # A file of usher's source the row needs (its capability's module): a --baseline checkout
+    # without it gets no such row, rather than a row of the app answering in its place.
+    needs: str = ""
 
 
 SERVERS = (
@@ -220,6 +223,7 @@ def baseline_servers(checkout: Path) -> list[Server]:
         )
         for server in SERVERS
         if server.name in USHER_ROW.values()
+        and (not server.needs or (source / server.needs).is_file())
     ]
 
 
