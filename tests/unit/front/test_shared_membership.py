@@ -1,0 +1,121 @@
+"""The membership the front's workers share: one receiver writes, a forked reader sees it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from usher.front.membership import MAX_ADDRESS_BYTES, MAX_KEY_BYTES, Membership, Node
+from usher.front.shared_membership import HEAD, SharedMembership
+from usher.protocols.subscription import Subscription
+
+
+def node(address: str, weight: int = 1, seen: float = 100.0) -> Node:
+    return Node(address, weight, 0, 0, 2, 0, seen, 50.0)
+
+
+def test_a_forked_reader_sees_the_writers_changes() -> None:
+    table = SharedMembership(keys=4, nodes=4)
+    to_child_r, to_child_w = os.pipe()
+    to_parent_r, to_parent_w = os.pipe()
+    child = os.fork()
+    if child == 0:  # the receiver: writes, then waits for the parent to have read each step
+        status = 1
+        try:
+            assert table.claim()
+            table.publish("a.test", [node("127.0.0.1:9001"), node("127.0.0.1:9002", 3)], True)
+            os.write(to_parent_w, b"1")
+            os.read(to_child_r, 1)
+            table.publish("a.test", [node("127.0.0.1:9002", 3, seen=200.0)], True)
+            os.write(to_parent_w, b"2")
+            os.read(to_child_r, 1)
+            table.publish("a.test", [node("127.0.0.1:9002", 3, seen=300.0)], False)
+            os.write(to_parent_w, b"3")
+            os.read(to_child_r, 1)
+            status = 0
+        finally:
+            os._exit(status)
+    try:
+        before = table.changes()
+        os.read(to_parent_r, 1)
+        assert table.receiver() == child
+        assert not table.claim()  # the receiver lives: the parent only reads
+        first = table.changes()
+        assert first == before + 1
+        seen = table.read()
+        assert seen is not None
+        assert [(n.address, n.weight) for n in seen["a.test"]] == [
+            ("127.0.0.1:9001", 1),
+            ("127.0.0.1:9002", 3),
+        ]
+        assert seen["a.test"][0].cores == 2 and seen["a.test"][0].since == 50.0
+        os.write(to_child_w, b"x")
+        os.read(to_parent_r, 1)  # a node left
+        assert table.changes() == first + 1
+        seen = table.read()
+        assert seen is not None and [n.address for n in seen["a.test"]] == ["127.0.0.1:9002"]
+        os.write(to_child_w, b"x")
+        os.read(to_parent_r, 1)  # a refreshed announce: the time, not the change counter
+        assert table.changes() == first + 1
+        seen = table.read()
+        assert seen is not None and seen["a.test"][0].seen == 300.0
+        os.write(to_child_w, b"x")
+    finally:
+        _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The receiver is gone: the next claimant takes over, with the keys it left.
+    assert table.claim()
+    assert table.receiver() == os.getpid()
+    assert table.slots == {"a.test": 0}
+    table.publish("a.test", [], True)
+    assert table.read() == {}
+
+
+def test_a_dropped_key_frees_its_slot() -> None:
+    table = SharedMembership(keys=2, nodes=2)
+    assert table.claim()
+    assert table.publish("a.test", [node("127.0.0.1:1")], True)
+    assert table.publish("b.test", [node("127.0.0.1:2")], True)
+    assert not table.publish("c.test", [node("127.0.0.1:3")], True)  # no slot left
+    assert table.publish("a.test", [], True)  # its last node dropped: the slot is free
+    assert table.publish("c.test", [node("127.0.0.1:3")], True)
+    seen = table.read()
+    assert seen is not None
+    assert sorted(seen) == ["b.test", "c.test"]
+    assert table.publish("never.test", [], True)  # nothing to drop: nothing written
+
+
+def test_the_nodes_of_a_key_are_bounded() -> None:
+    table = SharedMembership(keys=1, nodes=3)
+    assert table.claim()
+    table.publish("a.test", [node(f"127.0.0.1:{port}") for port in range(1, 6)], True)
+    seen = table.read()
+    assert seen is not None and [n.address for n in seen["a.test"]] == [
+        "127.0.0.1:1",
+        "127.0.0.1:2",
+        "127.0.0.1:3",
+    ]
+
+
+def test_a_table_met_mid_write_is_read_on_a_later_tick() -> None:
+    table = SharedMembership(keys=1, nodes=1)
+    assert table.claim()
+    table.publish("a.test", [node("127.0.0.1:1")], True)
+    seq, changes, pid = HEAD.unpack_from(table.memory, 0)
+    HEAD.pack_into(table.memory, 0, seq | 1, changes, pid)  # as a writer that died mid-write
+    assert table.read() is None
+    assert list(table.read(torn=True)) == ["a.test"]  # what a new receiver starts from
+    table.publish("a.test", [node("127.0.0.1:2")], True)  # the next write settles it
+    seen = table.read()
+    assert seen is not None and seen["a.test"][0].address == "127.0.0.1:2"
+
+
+def test_the_membership_refuses_what_the_shared_table_cannot_hold() -> None:
+    membership = Membership(time.monotonic)
+    assert not membership.apply(Subscription("k" * (MAX_KEY_BYTES + 1), "127.0.0.1:1"))
+    assert not membership.apply(Subscription("a.test", "/" + "s" * MAX_ADDRESS_BYTES))
+    assert membership.refused == 2
+    assert membership.apply(Subscription("a.test", "127.0.0.1:1"))
+    loaded = Membership(time.monotonic)
+    loaded.load({"a.test": membership.held("a.test")})
+    assert [n.address for n in loaded.held("A.TEST")] == ["127.0.0.1:1"]
