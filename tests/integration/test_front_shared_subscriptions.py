@@ -1,0 +1,133 @@
+"""A front with two worker processes and a subscription server: both workers share one
+membership (usher.front.shared_membership). Two usher app servers subscribe; whichever front
+worker answers, its pool holds both and its requests reach both; an app server that stops
+leaves the pool of every worker."""
+
+from __future__ import annotations
+
+import json
+import select
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_front_subscriptions import free_udp_port, wait_for_line
+from tests.support.named_upstreams import get
+from tests.support.paths import FIXTURES
+from tests.support.server import Serve, free_port
+
+pytestmark = pytest.mark.timeout(60)
+
+# New connections until both workers have answered: which worker accepts is the kernel's
+# choice, so a bound rather than a count known in advance; a worker that follows the receiver
+# takes a change on its once-a-second tick, so a bound in time too.
+MAX_CONNECTIONS = 400
+WAIT = 10.0
+PAUSE = 0.02
+
+
+def worker_views(port: int, done: Callable[[dict[int, dict[str, Any]]], bool]) -> dict[int, Any]:
+    """Each front worker's own status page (its pools as it sees them), by worker pid, read
+    over new connections until `done` holds for the pages read so far."""
+    pages: dict[int, dict[str, Any]] = {}
+    deadline = time.monotonic() + WAIT
+    for _ in range(MAX_CONNECTIONS):
+        status, body = get(port, "/usher-status")
+        assert status == 200, body
+        page = json.loads(body)
+        pages[page["worker"]] = page
+        if len(pages) == 2 and done(pages):
+            return pages
+        if time.monotonic() > deadline:
+            break
+        select.select([], [], [], PAUSE)
+    raise AssertionError(f"the workers' pages never agreed: {pages}")
+
+
+def servers_of(page: dict[str, Any]) -> dict[str, int]:
+    """A worker's servers of the subscribed pool, with the requests it sent each."""
+    rows = page["upstreams"]["app"]["servers"]
+    return {row["server"]: row["requests"] for row in rows}
+
+
+def test_every_worker_shares_the_membership(tmp_path: Path, serve: Serve) -> None:
+    front_port, udp_port = free_port(), free_udp_port()
+    ini = tmp_path / "front.ini"
+    ini.write_text(
+        f"[front]\nprocesses = 2\nlisten = 127.0.0.1:{front_port}\naccess_log = off\n"
+        f"subscription_server = 127.0.0.1:{udp_port}\nsubscription_tolerance = 5s\n\n"
+        "[upstream app]\nsubscription = example.com\n\n"
+        "[location = /usher-status]\nstatus\n\n"
+        "[location /]\nproxy_pass = http://app\nproxy_connect_timeout = 1s\n"
+    )
+    front = serve(["front", "--ini", str(ini)])
+    apps = []
+    for _ in range(2):
+        port = free_port()
+        app = serve(
+            [
+                "--http-socket", f"127.0.0.1:{port}",
+                "--wsgi-file", str(FIXTURES / "wsgi_apps.py"),
+                "--callable", "echo",
+                "--subscribe-to", f"127.0.0.1:{udp_port}:example.com",
+                "--subscribe-freq", "1",
+                "--disable-logging",
+            ]
+        )  # fmt: skip
+        apps.append((f"127.0.0.1:{port}", app))
+    offset = 0
+    for address, _ in apps:
+        offset = max(offset, wait_for_line(front, f"{address} joined 'example.com'"))
+    both = {address for address, _ in apps}
+
+    # The worker that did not receive the announces holds both nodes too (within its tick).
+    views = worker_views(
+        front_port, lambda pages: all(set(servers_of(p)) == both for p in pages.values())
+    )
+    assert all(set(servers_of(page)) == both for page in views.values())
+
+    # Many requests: each answered, both app servers reached, and each worker that answered
+    # sent its share to both (each balances round-robin over the nodes it shares).
+    pids = set()
+    for n in range(40):
+        status, body = get(front_port, f"/hello/{n}")
+        assert status == 200, (status, body, front.describe())
+        pids.add(json.loads(body)["pid"])
+    assert len(pids) == 2  # the workers of both app servers
+
+    sent = 40
+
+    def both_workers_reached_both(pages: dict[int, dict[str, Any]]) -> bool:
+        nonlocal sent
+        if all(min(servers_of(p).values()) > 0 for p in pages.values()):
+            return True
+        for n in range(10):  # more requests, for the worker that answered too few yet
+            status, _ = get(front_port, f"/more/{sent + n}")
+            assert status == 200
+        sent += 10
+        return False
+
+    views = worker_views(front_port, both_workers_reached_both)
+    for page in views.values():
+        assert set(servers_of(page)) == both
+        assert min(servers_of(page).values()) > 0, page
+
+    # The first app server stops: it unsubscribes, and every worker drops it.
+    gone, first = apps[0]
+    first.stop()
+    wait_for_line(front, f"{gone} left 'example.com'", offset)
+    left = {apps[1][0]}
+    views = worker_views(
+        front_port, lambda pages: all(set(servers_of(p)) == left for p in pages.values())
+    )
+    assert len(views) == 2
+    after = set()
+    for n in range(20):
+        status, body = get(front_port, f"/after/{n}")
+        assert status == 200, (status, body, front.describe())
+        after.add(json.loads(body)["pid"])
+    assert len(after) == 1 and after < pids  # the one left only
+    assert front.stderr_text().count(f"{gone} left 'example.com'") == 1  # logged by one worker
