@@ -61,6 +61,7 @@ def test_a_forked_reader_sees_the_writers_changes() -> None:
         assert seen is not None and seen["a.test"][0].seen == 300.0
         os.write(to_child_w, b"x")
     finally:
+        os.close(to_child_w)  # a failed assertion here must not leave the child waiting
         _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     # The receiver is gone: the next claimant takes over, with the keys it left.
