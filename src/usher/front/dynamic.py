@@ -109,12 +109,17 @@ class SubscribedPools:
                 self._receive(shared.sock, shared.table)
             if not self.receiving:
                 self._follow(shared.table)
-        changed = self.membership.sweep()
-        if shared is not None and self.receiving:
-            for key in changed:
-                shared.table.publish(key, self.membership.held(key), True)
-        if changed:
+        if self._sweep():
             self.refresh()
+
+    def _sweep(self) -> bool:
+        """Drop the nodes silent past the tolerance; the receiver writes the keys that changed
+        (before any read of the table sweeps them unwritten)."""
+        changed = self.membership.sweep()
+        if self.shared is not None and self.receiving:
+            for key in changed:
+                self.shared.table.publish(key, self.membership.held(key), True)
+        return bool(changed)
 
     def _follow(self, table: SharedMembership) -> None:
         """Take the receiver's nodes when the table changed since this worker last read it."""
@@ -135,6 +140,7 @@ class SubscribedPools:
         self.membership.load(held)
         for key, nodes in held.items():
             table.publish(key, nodes, False)  # rewrites what a writer that died left torn
+        self._sweep()
         self.refresh()
 
         def applied(key: str, changed: bool) -> None:
@@ -149,6 +155,7 @@ class SubscribedPools:
 
     def _changed(self, line: str) -> None:
         self.log(line)
+        self._sweep()
         self.refresh()
 
     def sweep(self) -> None:
