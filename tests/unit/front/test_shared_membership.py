@@ -16,6 +16,7 @@ def node(address: str, weight: int = 1, seen: float = 100.0) -> Node:
 
 def test_a_forked_reader_sees_the_writers_changes() -> None:
     table = SharedMembership(keys=4, nodes=4)
+    before = table.changes()  # read before the fork: the child may write before the parent runs
     to_child_r, to_child_w = os.pipe()
     to_parent_r, to_parent_w = os.pipe()
     child = os.fork()
@@ -36,7 +37,6 @@ def test_a_forked_reader_sees_the_writers_changes() -> None:
         finally:
             os._exit(status)
     try:
-        before = table.changes()
         os.read(to_parent_r, 1)
         assert table.receiver() == child
         assert not table.claim()  # the receiver lives: the parent only reads
