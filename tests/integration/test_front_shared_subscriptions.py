@@ -30,8 +30,9 @@ pytestmark = pytest.mark.timeout(60)
 # a bound in time rather than a count known in advance.
 WAIT = 10.0
 PAUSE = 0.02
-# The second test's tolerance: long enough for both workers to be killed and replaced.
-TOLERANCE = 6.0
+# The second test's tolerance: long enough for both workers to be killed and replaced, on a
+# loaded machine too.
+TOLERANCE = 12.0
 
 
 def worker_views(

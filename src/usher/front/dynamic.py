@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import socket
 from collections.abc import Callable
@@ -98,6 +99,9 @@ class SubscribedPools:
         receive, or follow the receiver."""
         if self.shared is None:
             self.shared = bind_shared(self.front, self.log)
+        # Until it is the receiver, this worker drops no node itself: the receiver decides
+        # silence, and a refreshed announce time does not make the followers read the table.
+        self.membership.tolerance = math.inf
         self.tick()
 
     def tick(self) -> None:
@@ -136,6 +140,7 @@ class SubscribedPools:
     def _receive(self, sock: socket.socket, table: SharedMembership) -> None:
         """This worker is the receiver: start from the table's nodes, read the socket."""
         self.receiving = True
+        self.membership.tolerance = self.front.subscription_tolerance
         held = table.read(torn=True)
         self.membership.load(held)
         for key, nodes in held.items():

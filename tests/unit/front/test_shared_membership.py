@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
+from usher.front.config import parse_front
+from usher.front.dynamic import SharedSubscriptions, SubscribedPools
 from usher.front.membership import MAX_ADDRESS_BYTES, MAX_KEY_BYTES, Membership, Node
 from usher.front.shared_membership import HEAD, SharedMembership
 from usher.protocols.subscription import Subscription
@@ -120,3 +123,38 @@ def test_the_membership_refuses_what_the_shared_table_cannot_hold() -> None:
     loaded = Membership(time.monotonic)
     loaded.load({"a.test": membership.held("a.test")})
     assert [n.address for n in loaded.held("A.TEST")] == ["127.0.0.1:1"]
+
+
+def test_a_follower_takes_the_receivers_nodes_and_never_drops_one_itself() -> None:
+    front = parse_front(
+        "[front]\nsubscription_server = 127.0.0.1:2626\nsubscription_tolerance = 3s\n"
+        "[upstream app]\nsubscription = a.test\n[location /]\nproxy_pass = http://app\n"
+    )
+    table = SharedMembership(keys=2, nodes=2)
+    loop = asyncio.new_event_loop()
+    try:
+        pools: list[tuple[str, ...]] = []
+        subscribed = SubscribedPools(
+            front,
+            loop,
+            lambda pool: pools.append(tuple(str(s.address) for s in pool.servers)),
+            lambda line: None,
+            shared=SharedSubscriptions(None, table),  # no socket: it only follows
+        )
+        subscribed.start()
+        assert not subscribed.receiving
+        now = time.monotonic()
+        table.publish("a.test", [node("127.0.0.1:1", seen=now)], True)
+        subscribed.tick()
+        assert pools[-1] == ("127.0.0.1:1",)
+        # The receiver refreshes the announce without a change: the follower does not reread,
+        # and keeps the node past the tolerance by its own copy's time (the receiver decides).
+        table.publish("a.test", [node("127.0.0.1:1", seen=now + 10)], False)
+        subscribed.membership.clock = lambda: now + 10
+        subscribed.tick()
+        assert [n.address for n in subscribed.membership.nodes("a.test")] == ["127.0.0.1:1"]
+        table.publish("a.test", [], True)  # the receiver dropped it
+        subscribed.tick()
+        assert pools[-1] == ()
+    finally:
+        loop.close()
