@@ -240,12 +240,6 @@ def read_subscription_server(
             )
         return None
     entry = entries[-1]
-    if read_int(top, "processes", reader, 1, low=1) > 1:
-        raise reader.fail(
-            entry.line,
-            "subscription_server with several processes",
-            "set processes = 1: each announce reaches one process, and every pool must see it",
-        )
     return parse_address(entry.value, entry, reader, default_host="127.0.0.1")
 
 

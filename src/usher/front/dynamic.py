@@ -12,15 +12,17 @@ server) needs a pool per key: each key with a live node gets one, made from the 
 defaults (round-robin, nginx's failure counts) and rebuilt the same way; a key whose last node
 leaves loses its pool, and its host answers 503.
 
-The receiving socket is bound in the one front process (the config refuses several: each
-datagram reaches one process, and every pool must see every announce), with SO_REUSEPORT so a
-reload's new worker can bind it while the old one finishes.
+With several workers, one membership serves them all (usher.front.shared_membership): the
+master binds the receiving socket before it forks, one worker reads it and writes the nodes to
+memory the workers share, and the others take them on their once-a-second tick. The socket is
+bound with SO_REUSEPORT so a re-executed master can bind it while the old workers finish.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import socket
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from dataclasses import replace
 
 from usher.front.membership import Membership, to_server
 from usher.front.model import Front, Upstream
+from usher.front.shared_membership import SharedMembership
 from usher.front.subscription_server import SubscriptionReceiver
 
 
@@ -36,6 +39,33 @@ def log_line(text: str) -> None:
     not usher.logs); a closed or full log never takes the worker down."""
     with contextlib.suppress(OSError):
         os.write(2, (text + "\n").encode("utf-8", "replace"))
+
+
+class SharedSubscriptions:
+    """What the master makes before it forks: the bound socket (None: it could not be bound)
+    and the table the workers share."""
+
+    def __init__(self, sock: socket.socket | None, table: SharedMembership) -> None:
+        self.sock = sock
+        self.table = table
+
+
+def bind_shared(front: Front, log: Callable[[str], None]) -> SharedSubscriptions | None:
+    """Bind the front's subscription server and make the shared table (None: no server)."""
+    address = front.subscription_server
+    if address is None:
+        return None
+    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((address.host, address.port))
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        log(f"usher front: cannot bind the subscription server {address}: {exc}")
+        return SharedSubscriptions(None, SharedMembership())
+    return SharedSubscriptions(sock, SharedMembership())
 
 
 class SubscribedPools:
@@ -48,6 +78,7 @@ class SubscribedPools:
         replace_pool: Callable[[Upstream], None],
         log: Callable[[str], None],
         replace_key: Callable[[str, Upstream | None], None] | None = None,
+        shared: SharedSubscriptions | None = None,
     ) -> None:
         self.front = front
         self.loop = loop
@@ -57,24 +88,70 @@ class SubscribedPools:
         self.pools = [pool for pool in front.upstreams if pool.subscription]
         self.replace_key = replace_key
         self.transport: asyncio.DatagramTransport | None = None
+        self.shared = shared
+        self.receiving = False  # this worker reads the socket and writes the shared table
+        self._changes = -1  # the shared table's change counter this worker last took
         self._seen: dict[str, tuple[str, ...]] = {}
         self._keys_seen: dict[str, tuple[tuple[str, int], ...]] = {}
 
     def start(self) -> None:
-        """Bind the subscription server and start receiving on the worker's loop."""
-        address = self.front.subscription_server
-        assert address is not None
-        family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind((address.host, address.port))
-        except OSError as exc:
-            sock.close()
-            self.log(f"usher front: cannot bind the subscription server {address}: {exc}")
+        """Take the shared subscriptions (without a master's: bind them in this process), then
+        receive, or follow the receiver."""
+        if self.shared is None:
+            self.shared = bind_shared(self.front, self.log)
+        # Until it is the receiver, this worker drops no node itself: the receiver decides
+        # silence, and a refreshed announce time does not make the followers read the table.
+        self.membership.tolerance = math.inf
+        self.tick()
+
+    def tick(self) -> None:
+        """Once a second: become the receiver when there is none; the receiver drops the nodes
+        silent past the tolerance, a follower takes the table when it changed."""
+        shared = self.shared
+        if shared is not None:
+            if not self.receiving and shared.sock is not None and shared.table.claim():
+                self._receive(shared.sock, shared.table)
+            if not self.receiving:
+                self._follow(shared.table)
+        if self._sweep():
+            self.refresh()
+
+    def _sweep(self) -> bool:
+        """Drop the nodes silent past the tolerance; the receiver writes the keys that changed
+        (before any read of the table sweeps them unwritten)."""
+        changed = self.membership.sweep()
+        if self.shared is not None and self.receiving:
+            for key in changed:
+                self.shared.table.publish(key, self.membership.held(key), True)
+        return bool(changed)
+
+    def _follow(self, table: SharedMembership) -> None:
+        """Take the receiver's nodes when the table changed since this worker last read it."""
+        changes = table.changes()
+        if changes == self._changes:
             return
-        sock.setblocking(False)
-        receiver = SubscriptionReceiver(self.membership, self._changed)
+        held = table.read()
+        if held is None:
+            return  # met mid-write: the next tick reads it
+        self._changes = changes
+        self.membership.load(held)
+        self.refresh()
+
+    def _receive(self, sock: socket.socket, table: SharedMembership) -> None:
+        """This worker is the receiver: start from the table's nodes, read the socket."""
+        self.receiving = True
+        self.membership.tolerance = self.front.subscription_tolerance
+        held = table.read(torn=True)
+        self.membership.load(held)
+        for key, nodes in held.items():
+            table.publish(key, nodes, False)  # rewrites what a writer that died left torn
+        self._sweep()
+        self.refresh()
+
+        def applied(key: str, changed: bool) -> None:
+            table.publish(key, self.membership.held(key), changed)
+
+        receiver = SubscriptionReceiver(self.membership, self._changed, applied)
         self.loop.create_task(self._open(sock, receiver))
 
     async def _open(self, sock: socket.socket, receiver: SubscriptionReceiver) -> None:
@@ -83,12 +160,12 @@ class SubscribedPools:
 
     def _changed(self, line: str) -> None:
         self.log(line)
+        self._sweep()
         self.refresh()
 
     def sweep(self) -> None:
-        """Drop the nodes silent past the tolerance (called once a second)."""
-        if self.membership.sweep():
-            self.refresh()
+        """The worker's once-a-second tick."""
+        self.tick()
 
     def refresh(self) -> None:
         """Rebuild each subscribed pool whose live nodes changed."""

@@ -16,7 +16,7 @@ from usher.adapters.base import Exchange, Handler, HandlerSource, Responder
 from usher.adapters.static_files import StaticFiles
 from usher.front.checks import Checker
 from usher.front.choice import make_policy
-from usher.front.dynamic import SubscribedPools, log_line
+from usher.front.dynamic import SharedSubscriptions, SubscribedPools, bind_shared, log_line
 from usher.front.files import serve_file, static_files
 from usher.front.headers import upstream_headers
 from usher.front.model import (
@@ -66,6 +66,7 @@ class FrontWorker:
         front: Front,
         loop: asyncio.AbstractEventLoop,
         shared: SharedFigures | None = None,
+        subscriptions: SharedSubscriptions | None = None,
     ) -> None:
         self.front = front
         self.loop = loop
@@ -104,7 +105,9 @@ class FrontWorker:
         self.subscribed: SubscribedPools | None = None
         if front.subscription_server is not None:
             by_host = self.replace_key if self.host_budget is not None else None
-            self.subscribed = SubscribedPools(front, loop, self.replace_pool, log_line, by_host)
+            self.subscribed = SubscribedPools(
+                front, loop, self.replace_pool, log_line, by_host, subscriptions
+            )
 
     def replace_pool(self, upstream: Upstream) -> None:
         """A pool's members changed (subscriptions): later requests use the new pool; those in
@@ -203,6 +206,9 @@ class FrontSource(HandlerSource):
         self.pid = 0
         # Made here, in the master before it forks, so that every worker shares it.
         self.shared = SharedFigures(front.processes)
+        # The subscription server's socket and the membership every worker reads
+        # (usher.front.shared_membership), made here for the same reason.
+        self.subscriptions = bind_shared(front, log_line)
 
     def figures(self) -> dict[str, object] | None:
         """The front's section of the stats document: each upstream server's figures summed
@@ -211,7 +217,7 @@ class FrontSource(HandlerSource):
 
     def handler(self, loop: asyncio.AbstractEventLoop, address: tuple[str, str]) -> Handler:
         if self.worker is None or self.pid != os.getpid():
-            self.worker = FrontWorker(self.front, loop, self.shared)
+            self.worker = FrontWorker(self.front, loop, self.shared, self.subscriptions)
             self.pid = os.getpid()
         return FrontHandler(self.worker, hosts_at(self.front, address))
 

@@ -25,6 +25,10 @@ DEFAULT_TOLERANCE = 17.0
 # send; past these, new keys or nodes are refused (the existing ones keep being refreshed).
 MAX_KEYS = 1024
 MAX_NODES_PER_KEY = 256
+# The room for a key and an address in the table the workers share (usher.front.shared_membership):
+# a host name is at most 253 bytes, a unix socket path at most 107.
+MAX_KEY_BYTES = 256
+MAX_ADDRESS_BYTES = 112
 
 
 @dataclass(slots=True)
@@ -75,10 +79,10 @@ class Membership:
     def apply(self, sub: Subscription, sender: str = "") -> bool:
         """Take one packet; True when the nodes of its key changed."""
         address = resolve_address(sub.address, sender)
-        if not _valid_address(address):
+        key = sub.key.lower()
+        if not _valid_address(address) or len(key.encode()) > MAX_KEY_BYTES:
             self.refused += 1
             return False
-        key = sub.key.lower()
         nodes = self._keys.get(key)
         if sub.unsubscribe:
             if nodes is None or nodes.pop(address, None) is None:
@@ -125,6 +129,15 @@ class Membership:
             self.version += 1
         return changed
 
+    def load(self, table: dict[str, list[Node]]) -> None:
+        """Take the nodes another process keeps (usher.front.shared_membership) as this table's."""
+        self._keys = {key: {node.address: node for node in nodes} for key, nodes in table.items()}
+        self.version += 1
+
+    def held(self, key: str) -> list[Node]:
+        """The nodes of `key` as held now (no sweep)."""
+        return list(self._keys.get(key.lower(), {}).values())
+
     def nodes(self, key: str) -> list[Node]:
         """The live nodes of `key` (after a sweep), first subscribed first."""
         self.sweep()
@@ -146,6 +159,8 @@ class Membership:
 
 
 def _valid_address(address: str) -> bool:
+    if len(address.encode()) > MAX_ADDRESS_BYTES:
+        return False
     if address.startswith("/") or address.startswith("@"):
         return True
     host, sep, port = address.rpartition(":")

@@ -25,9 +25,16 @@ MAX_NOTED_SENDERS = 256
 class SubscriptionReceiver(asyncio.DatagramProtocol):
     """Applies each received subscription packet to the membership table."""
 
-    def __init__(self, membership: Membership, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        membership: Membership,
+        log: Callable[[str], None],
+        applied: Callable[[str, bool], None] | None = None,
+    ) -> None:
         self.membership = membership
         self.log = log
+        # Told each applied packet's key and whether its nodes changed (the shared table's writer).
+        self.applied = applied
         self.invalid = 0
         self._noted: set[str] = set()
 
@@ -41,9 +48,12 @@ class SubscriptionReceiver(asyncio.DatagramProtocol):
                 self._noted.add(sender)
                 self.log(f"usher front: ignored a datagram from {sender or 'a unix socket'}: {exc}")
             return
-        if self.membership.apply(sub, sender):
+        changed = self.membership.apply(sub, sender)
+        if changed:
             verb = "left" if sub.unsubscribe else "joined"
             self.log(f"usher front: {sub.address} {verb} {sub.key!r}")
+        if self.applied is not None:
+            self.applied(sub.key.lower(), changed)
 
 
 def bind_subscription_socket(address: str) -> socket.socket:

@@ -72,11 +72,6 @@ def test_both_passes_read_as_by_host() -> None:
             "[front]\nsubscription_server = 127.0.0.1:2626\n[location /]\nuwsgi_pass = $http_x\n",
             "the only variable is $host",
         ),
-        (
-            "[front]\nsubscription_server = :2626\nprocesses = 2\n[location /]\n"
-            "proxy_pass = http://$host\n",
-            "subscription_server with several processes",
-        ),
     ],
 )
 def test_by_host_mistakes_are_one_line(text: str, expected: str) -> None:
