@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from usher.adapters.static_paths import (
 )
 from usher.adapters.static_types import DEFAULT_FILE, FALLBACK, extension, load_types, with_charset
 from usher.protocols.conditional import etag_of, http_date
+from usher.protocols.framing import Prepared
 
 # Django's ManifestStaticFilesStorage names a file name.<first 12 hex of its md5>.ext: its content
 # never changes under that name, so it may be cached for a year (RFC 8246 immutable).
@@ -138,6 +140,9 @@ class Found:
     immutable: bool  # a hashed name: Cache-Control immutable
     headers: list[tuple[str, str]]  # a 200's headers, less Expires and Vary
     body: bytes | None  # a small file's bytes, None for a file sent by sendfile
+    # Its 200, framed by a responder once per shape of request (usher.adapters.static): at most
+    # 16 shapes (HTTP version x keep-alive x GET/HEAD x listener protocol).
+    prepared: dict[Hashable, Prepared] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
