@@ -55,6 +55,7 @@ _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 # Those that may change a file's answer whatever its configuration (Accept-Encoding matters only
 # where precompressed siblings are looked for).
 _DECIDING = frozenset(name for name in _HEADERS if name != b"accept-encoding")
+_PREPARED_METHODS = ("GET", "HEAD")
 _DECIDING_VARS = tuple(key for name, key in _HEADERS.items() if name in _DECIDING)
 
 
@@ -94,7 +95,7 @@ _NO_EFFECTS = Effects()
 class StaticHandler:
     """Static files in front of another handler (the app's, or the router's)."""
 
-    __slots__ = ("files", "inner", "routes", "runs_coroutines")
+    __slots__ = ("files", "inner", "preparing", "routes", "runs_coroutines")
 
     def __init__(
         self, inner: Handler, config: StaticConfig, routes: FileRoutes | None = None
@@ -103,6 +104,9 @@ class StaticHandler:
         self.files = StaticFiles(config)
         self.routes = routes
         self.runs_coroutines = inner.runs_coroutines
+        # Routes may answer or edit any response, expiries depend on the time: with either, every
+        # response is made for its request.
+        self.preparing = routes is None and not config.expiries
 
     def serving(self, loop_shared: bool) -> None:
         self.inner.serving(loop_shared)
@@ -112,24 +116,28 @@ class StaticHandler:
         found = None if request.upgrade else self.files.lookup(request.path)
         if found is None:
             return self.inner.begin(request, responder)
-        if (
-            type(found) is Found
-            and found.body is not None
-            and self.routes is None
-            and not found.gzip
-            and not self.files.config.expiries
-            and request.method in ("GET", "HEAD")
-            and plain(request)
-        ):
-            # The common request for a cached small file: its 200 framed once per shape of
-            # request, then one concatenation and one write per request.
-            shape = (request.http_version, request.keep_alive, request.method, request.vars is None)
-            prepared = found.prepared.get(shape)
-            if prepared is None:
-                prepared = responder.prepare("200 OK", found.headers, found.body)
-                found.prepared[shape] = prepared
-            return PreparedExchange(responder, prepared)
+        if self.preparing and type(found) is Found:
+            cache = found.prepared
+            if cache is not None and request.method in _PREPARED_METHODS and plain(request):
+                # The common request for a cached small file: its 200 framed once per shape of
+                # request, then one concatenation and one write per request.
+                shape = (
+                    request.http_version,
+                    request.keep_alive,
+                    request.method,
+                    request.vars is None,
+                )
+                prepared = cache.get(shape)
+                if prepared is None:
+                    prepared = cache[shape] = self._prepare(found, responder)
+                return PreparedExchange(responder, prepared)
         return StaticExchange(self.files, request, responder, found, self.routes)
+
+    @staticmethod
+    def _prepare(found: Found, responder: Responder) -> Prepared:
+        body = found.body
+        assert body is not None  # found.prepared is None for a file without its bytes
+        return responder.prepare("200 OK", found.headers, body)
 
 
 def plain(request: Request) -> bool:
