@@ -56,7 +56,7 @@ _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 # where precompressed siblings are looked for).
 _DECIDING = frozenset(name for name in _HEADERS if name != b"accept-encoding")
 _PREPARED_METHODS = ("GET", "HEAD")
-_DECIDING_VARS = tuple(key for name, key in _HEADERS.items() if name in _DECIDING)
+_DECIDING_VARS = frozenset(key for name, key in _HEADERS.items() if name in _DECIDING)
 
 
 def request_headers(request: Request) -> dict[bytes, str]:
@@ -144,7 +144,7 @@ def plain(request: Request) -> bool:
     """No header of the request changes a file's 200 (no condition, no range)."""
     variables = request.vars
     if variables is not None:
-        return not any(key in variables for key in _DECIDING_VARS)
+        return variables.keys().isdisjoint(_DECIDING_VARS)
     # A loop, not all() over a generator: this runs on every request for a file.
     for name, _ in request.headers:  # noqa: SIM110
         if name in _DECIDING:
