@@ -27,6 +27,7 @@ from request_path import make_worker as make_hello_worker
 
 from usher.adapters.static_files import config_from_settings
 from usher.options import load_settings
+from usher.protocols.uwsgi import encode_uwsgi_request
 from usher.worker.connection import Connection
 from usher.worker.context import ListenerContext, WorkerContext
 from usher.worker.process import listener_context
@@ -34,14 +35,34 @@ from usher.worker.process import listener_context
 REQUESTS = {
     "get": b"GET /static/file.txt HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n",
     "head": b"HEAD /static/file.txt HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n",
+    # Behind nginx's uwsgi_pass: a new connection per request, the stock uwsgi_params' variables.
+    "uwsgi": encode_uwsgi_request(
+        {
+            "QUERY_STRING": "",
+            "REQUEST_METHOD": "GET",
+            "CONTENT_TYPE": "",
+            "CONTENT_LENGTH": "",
+            "REQUEST_URI": "/static/file.txt",
+            "PATH_INFO": "/static/file.txt",
+            "DOCUMENT_ROOT": "/usr/share/nginx/html",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REQUEST_SCHEME": "http",
+            "HTTPS": "",
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": "40000",
+            "SERVER_PORT": "80",
+            "SERVER_NAME": "localhost",
+            "HTTP_HOST": "localhost",
+        }
+    ),
 }
 
 
-def static_listener(state: WorkerContext, root: str) -> ListenerContext:
+def static_listener(state: WorkerContext, root: str, protocol: str = "http") -> ListenerContext:
     arguments = ["--http-socket", ":8000", "--disable-logging", "--static-map", f"/static={root}"]
     settings = load_settings(arguments, {}).settings
     listener = listener_context(
-        settings, state, hello.application, "http", "127.0.0.1", "8000", DECODER,
+        settings, state, hello.application, protocol, "127.0.0.1", "8000", DECODER,
         static=config_from_settings(settings),
     )  # fmt: skip
     listener.handler.serving(False)
@@ -51,6 +72,8 @@ def static_listener(state: WorkerContext, root: str) -> ListenerContext:
 def static_path(
     state: WorkerContext, listener: ListenerContext, request: bytes, count: int
 ) -> float:
+    if request.startswith(b"\x00"):  # a uwsgi packet (modifier1 0)
+        return uwsgi_static_path(state, listener, request, count)
     conn = Connection(state, listener)
     transport = CountingTransport()
     conn.connection_made(transport)  # type: ignore[arg-type]
@@ -64,9 +87,31 @@ def static_path(
     return (time.perf_counter() - began) / count * 1e6
 
 
+def uwsgi_static_path(
+    state: WorkerContext, listener: ListenerContext, request: bytes, count: int
+) -> float:
+    sent = 0
+    began = time.perf_counter()
+    for _ in range(count):
+        conn = Connection(state, listener)
+        transport = CountingTransport()
+        conn.connection_made(transport)  # type: ignore[arg-type]
+        conn.data_received(request)
+        end_turn()
+        conn.connection_lost(None)
+        sent += transport.sent
+    if sent < count * 1024:
+        raise SystemExit("static path: the file was not answered")
+    return (time.perf_counter() - began) / count * 1e6
+
+
+def listener_for(state: WorkerContext, name: str, root: str) -> ListenerContext:
+    return static_listener(state, root, "uwsgi" if name == "uwsgi" else "http")
+
+
 def run(name: str, count: int, root: str) -> float:
     state = make_hello_worker()
-    return static_path(state, static_listener(state, root), REQUESTS[name], count)
+    return static_path(state, listener_for(state, name, root), REQUESTS[name], count)
 
 
 def instructions(name: str, count: int, root: str) -> int:
@@ -106,7 +151,7 @@ def main() -> int:
                 )
                 continue
             state = make_hello_worker()
-            listener = static_listener(state, root)
+            listener = listener_for(state, name, root)
             static_path(state, listener, REQUESTS[name], args.count // 5)  # warm-up
             if args.profile:
                 profiler = cProfile.Profile()
