@@ -130,6 +130,8 @@ class StaticHandler:
                 prepared = cache.get(shape)
                 if prepared is None:
                     prepared = cache[shape] = self._prepare(found, responder)
+                    # Counted with the cached files' bytes, which bound a worker's cache.
+                    self.files.cached_bytes += len(prepared.after)
                 return PreparedExchange(responder, prepared)
         return StaticExchange(self.files, request, responder, found, self.routes)
 

@@ -43,7 +43,8 @@ RESOLVE_TTL = 1.0
 RESOLVED_MAX = 1024
 # Files up to this size are read once and answered with one write; larger ones go by sendfile.
 SMALL_FILE = 32 << 10
-# The small files' bytes kept per worker; past it the caches start over.
+# The small files' bytes kept per worker, their prepared responses included; past it the caches
+# start over.
 CACHED_BYTES_MAX = 8 << 20
 
 
@@ -221,6 +222,8 @@ class StaticFiles:
         found = self.resolved.pop(raw_path)[0]
         if found.body is not None:
             self.cached_bytes -= len(found.body)
+        if found.prepared:
+            self.cached_bytes -= sum(len(prepared.after) for prepared in found.prepared.values())
 
     def _resolve(
         self, static_map: StaticMap, candidate: bytes, path: bytes, raw_path: bytes, now: float

@@ -125,3 +125,13 @@ def test_routes_go_the_full_way(root: Path) -> None:
     with_routes = StaticHandler(AppHandler(), handler(root).files.config, NoRoutes())
     out: Any = Recording()
     assert isinstance(with_routes.begin(get(), out), StaticExchange)
+
+
+def test_prepared_bytes_count_against_the_cache_and_leave_with_the_file(root: Path) -> None:
+    files = handler(root)
+    out: Any = Recording()
+    files.begin(get(), out)
+    assert files.files.cached_bytes == 1024 + len(out.prepared[0].after)
+    (root / "a.txt").write_bytes(b"b" * 10)  # a new version: the old one is forgotten
+    files.begin(get(), out)
+    assert files.files.cached_bytes == 10 + len(out.prepared[1].after)
