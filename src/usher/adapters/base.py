@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from usher.protocols.events import Request
+from usher.protocols.framing import Prepared
 
 # What a module or file names as the app: a WSGI callable, or an ASGI one (the handler that calls
 # it says which, usher.adapters.load.is_asgi).
@@ -56,6 +57,15 @@ class Responder(Protocol):
 
     def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
         """Send a complete response whose body is known at once, and finish it."""
+
+    def prepare(self, status: str, headers: list[tuple[str, str]], body: bytes) -> Prepared:
+        """A whole response framed for this request's shape (HTTP version, keep-alive, HEAD,
+        listener), for `send_prepared` to write for every request of that shape."""
+        ...
+
+    def send_prepared(self, prepared: Prepared) -> None:
+        """Send a response `prepare` framed for a request of the same shape (the Date is this
+        second's), and finish it: `send_whole` without the planning."""
 
     def send_file(self, fd: int, offset: int, count: int) -> None:
         """Send `count` bytes of a regular file with sendfile; may pause until done."""

@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from usher.adapters.static_paths import (
 )
 from usher.adapters.static_types import DEFAULT_FILE, FALLBACK, extension, load_types, with_charset
 from usher.protocols.conditional import etag_of, http_date
+from usher.protocols.framing import Prepared
 
 # Django's ManifestStaticFilesStorage names a file name.<first 12 hex of its md5>.ext: its content
 # never changes under that name, so it may be cached for a year (RFC 8246 immutable).
@@ -41,7 +43,8 @@ RESOLVE_TTL = 1.0
 RESOLVED_MAX = 1024
 # Files up to this size are read once and answered with one write; larger ones go by sendfile.
 SMALL_FILE = 32 << 10
-# The small files' bytes kept per worker; past it the caches start over.
+# The small files' bytes kept per worker, their prepared responses included; past it the caches
+# start over.
 CACHED_BYTES_MAX = 8 << 20
 
 
@@ -125,12 +128,12 @@ def _expiries(settings: Any) -> tuple[Expiry, ...]:
 @dataclass(frozen=True, slots=True)
 class Found:
     """A regular file a request path leads to, with what its responses say, computed once per
-    version of the file (`key`: inode, size, mtime)."""
+    version of the file (`key`: mtime, inode, size)."""
 
     real: bytes  # its real path
     name: bytes  # the decoded request path (for static-expires-path-info, the hashed name)
     st: os.stat_result
-    key: tuple[int, int, int]
+    key: tuple[int, int, int]  # mtime in ns, inode, size
     content_type: str
     gzip: bool  # precompressed siblings may be looked for
     etag: str
@@ -138,6 +141,11 @@ class Found:
     immutable: bool  # a hashed name: Cache-Control immutable
     headers: list[tuple[str, str]]  # a 200's headers, less Expires and Vary
     body: bytes | None  # a small file's bytes, None for a file sent by sendfile
+    # A small file's 200, framed by a responder once per shape of request (usher.adapters
+    # .static): a handful of shapes (HTTP version x keep-alive x GET/HEAD x listener protocol).
+    # None where the answer depends on more (a file that may have precompressed siblings, or
+    # one sent by sendfile).
+    prepared: dict[Hashable, Prepared] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,19 +186,22 @@ class StaticFiles:
         prefixes = self.prefixes
         if prefixes is not None and not raw_path.startswith(prefixes) and b"%" not in raw_path:
             return None  # the app's request (an encoded path is decoded below first)
-        config = self.config
         cached = self.resolved.get(raw_path)
         now = time.monotonic()
         if cached is not None:
-            found = cached[0]
-            if cached[1] > now:
+            found, until = cached
+            if until > now:
+                # One stat per request, as nginx without open_file_cache: a replaced file is
+                # seen by its next request.
                 try:
                     st = os.stat(found.real)
                 except OSError:
-                    st = None
-                if st is not None and (st.st_ino, st.st_size, st.st_mtime_ns) == found.key:
-                    return found
+                    pass
+                else:
+                    if (st.st_mtime_ns, st.st_ino, st.st_size) == found.key:
+                        return found
             self._forget(raw_path)
+        config = self.config
         path = decoded_path(raw_path)
         candidates = [(m, c) for m in config.maps if (c := m.candidate(path)) is not None]
         if not candidates:
@@ -211,6 +222,8 @@ class StaticFiles:
         found = self.resolved.pop(raw_path)[0]
         if found.body is not None:
             self.cached_bytes -= len(found.body)
+        if found.prepared:
+            self.cached_bytes -= sum(len(prepared.after) for prepared in found.prepared.values())
 
     def _resolve(
         self, static_map: StaticMap, candidate: bytes, path: bytes, raw_path: bytes, now: float
@@ -261,13 +274,15 @@ class StaticFiles:
         mtime = int(st.st_mtime)
         etag, last_modified = etag_of(mtime, st.st_size), http_date(mtime)
         immutable = is_hashed(name)
+        gzip, body = self._gzip(real), small_body(real, st)
         headers = [("Content-Type", content_type), ("ETag", etag), ("Last-Modified", last_modified)]
         if immutable:
             headers.append(("Cache-Control", IMMUTABLE))
         headers.append(("Accept-Ranges", "bytes"))
         return Found(
-            real, name, st, (st.st_ino, st.st_size, st.st_mtime_ns), content_type,
-            self._gzip(real), etag, last_modified, immutable, headers, small_body(real, st),
+            real, name, st, (st.st_mtime_ns, st.st_ino, st.st_size), content_type,
+            gzip, etag, last_modified, immutable, headers, body,
+            None if body is None or gzip else {},
         )  # fmt: skip
 
     def _gzip(self, real: bytes) -> bool:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from usher.adapters.base import Exchange
 from usher.logs import write_line
 from usher.protocols.events import CodecState, Request
+from usher.protocols.framing import Prepared
 from usher.protocols.uwsgi import new_request, read_whole
 from usher.worker.connection import ANSWERED, Answered, Connection
 from usher.worker.harakiri import shut_sending
@@ -258,6 +259,24 @@ class OneShot:
         worker.after_inline_request(started_ns)
 
     # -- the responder (usher.adapters.base.Responder) ----------------------------------------
+
+    def prepare(self, status: str, headers: list[tuple[str, str]], body: bytes) -> Prepared:
+        request = self.request
+        assert request is not None
+        plan = self.worker.plans.plan(
+            status,
+            headers,
+            len(body),
+            method=request.method,
+            http_version=request.http_version,
+            keep_alive=False,
+            uwsgi=True,
+        )
+        return Prepared(status, headers, body, plan)
+
+    def send_prepared(self, prepared: Prepared) -> None:
+        # One request per connection: nothing to gain from the prepared bytes here.
+        self.send_whole(prepared.status, prepared.headers, prepared.body)
 
     def send_whole(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
         """Frame a complete response and hold it for the end of the turn."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from usher.adapters.base import Exchange, Tunnel, TunnelEnd
 from usher.protocols.events import Request
-from usher.protocols.framing import ResponsePlan
+from usher.protocols.framing import Prepared, ResponsePlan
 from usher.protocols.response import LAST_CHUNK, encode_chunk
 
 if TYPE_CHECKING:
@@ -248,6 +248,47 @@ class Responder:
             conn.defer(data)
         else:
             # Whole, so nothing follows it: a client gone already is noticed by no write error.
+            conn.write(data)
+        conn.response_finished()
+
+    def prepare(self, status: str, headers: list[tuple[str, str]], body: bytes) -> Prepared:
+        request = self.request
+        assert request is not None
+        plan = self.conn.worker.plans.plan(
+            status,
+            headers,
+            len(body),
+            method=request.method,
+            http_version=request.http_version,
+            keep_alive=self.keep_alive,
+            uwsgi=request.vars is not None,
+        )
+        return Prepared(status, headers, body, plan)
+
+    def send_prepared(self, prepared: Prepared) -> None:
+        # send_whole with the plan, the fit of the body and the render done once: the date is
+        # the only part of the response that changes from one request to the next.
+        conn = self.conn
+        worker = conn.worker
+        plan = prepared.plan
+        self.status = prepared.status
+        self.chunked = False  # a whole body has its length
+        self.keep_alive = prepared.keep_alive
+        self.header_count = plan.header_count
+        self.head = b""
+        before = prepared.before
+        data = before + worker.date + prepared.after if before else prepared.after
+        self.body_bytes = length = prepared.body_bytes
+        self.head_bytes = len(data) - length
+        self.body_allowed = allowed = plan.body_allowed
+        self.remaining = 0 if allowed else plan.remaining
+        if self.threaded:
+            self.emit(data)
+            worker.loop.call_soon_threadsafe(conn.response_finished)
+            return
+        if worker.batching:
+            conn.defer(data)
+        else:
             conn.write(data)
         conn.response_finished()
 
