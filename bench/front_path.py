@@ -44,7 +44,7 @@ from usher.options import load_settings
 from usher.protocols.uwsgi import VarsDecoder
 from usher.worker.connection import Connection
 from usher.worker.context import WorkerContext
-from usher.worker.process import listener_context
+from usher.worker.handlers import listener_context
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 # What an usher app server answers the hello app with.

@@ -54,8 +54,8 @@ from usher.protocols.uwsgi import VarsDecoder, encode_uwsgi_request  # noqa: E40
 from usher.worker.board import make_board  # noqa: E402
 from usher.worker.connection import Connection  # noqa: E402
 from usher.worker.context import ListenerContext, WorkerContext  # noqa: E402
+from usher.worker.handlers import listener_context  # noqa: E402
 from usher.worker.oneshot import BURST, OneShotAcceptor  # noqa: E402
-from usher.worker.process import listener_context  # noqa: E402
 
 HTTP_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 UWSGI_REQUEST = encode_uwsgi_request(

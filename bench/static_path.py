@@ -30,7 +30,7 @@ from usher.options import load_settings
 from usher.protocols.uwsgi import encode_uwsgi_request
 from usher.worker.connection import Connection
 from usher.worker.context import ListenerContext, WorkerContext
-from usher.worker.process import listener_context
+from usher.worker.handlers import listener_context
 
 REQUESTS = {
     "get": b"GET /static/file.txt HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n",

@@ -12,7 +12,7 @@ from usher.options import load_settings
 from usher.protocols.uwsgi import VarsDecoder
 from usher.worker.connection import Connection
 from usher.worker.context import WorkerContext
-from usher.worker.process import listener_context
+from usher.worker.handlers import listener_context
 
 
 class RecordingTransport:
