@@ -30,10 +30,9 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
 import uvloop
+from request_path import SOON, CountingTransport, end_turn
 
 from usher.front import proxy
 from usher.front.config import parse_front
@@ -68,48 +67,13 @@ keepalive = 64
 {pass_line}
 """
 
-SOON: list[tuple[Callable[..., object], tuple[object, ...]]] = []
 
-
-def end_turn() -> None:
-    while SOON:
-        callback, args = SOON.pop(0)
-        callback(*args)
-
-
-class ClientTransport:
-    """Enough of an asyncio transport for a Connection: writes are counted, nothing is sent."""
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def write(self, data: bytes) -> None:
-        self.sent += len(data)
+class ClientTransport(CountingTransport):
+    """request_path's counting transport, with writelines (the front writes a head and a body)."""
 
     def writelines(self, pieces: list[bytes]) -> None:
         for piece in pieces:
             self.sent += len(piece)
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name == "peername" else default
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-    def is_closing(self) -> bool:
-        return False
-
-    def get_write_buffer_size(self) -> int:
-        return 0
 
 
 class UpstreamTransport(ClientTransport):
