@@ -13,7 +13,10 @@ from pathlib import Path
 
 UWSGI_PARAMS = Path("/etc/nginx/uwsgi_params")
 
-CONFIG = """\
+# What every nginx of the benchmark shares: one worker in the foreground, every path under its
+# temporary directory, wrk's connections kept for the whole run. `http` is the rest of the http
+# block (servers, upstreams), inserted as it is.
+PREAMBLE = """\
 worker_processes 1;
 daemon off;
 pid {tmp}/nginx.pid;
@@ -33,22 +36,32 @@ http {{
     # connection would make it reconnect every few milliseconds and measure handshakes instead.
     keepalive_requests 10000000;
     keepalive_timeout 75s;
+{http}
+}}
+"""
+
+UWSGI_PASS_SERVER = """\
     server {{
         listen 127.0.0.1:{port};
         location / {{
             include {params};
             uwsgi_pass 127.0.0.1:{backend};
         }}
-    }}
-}}
-"""
+    }}"""
+
+
+def nginx_config(tmp: Path | str, http: str, *, user: str | None = None) -> str:
+    """A whole nginx.conf: the shared preamble around `http`. Started as root, nginx would drop
+    its worker to "nobody", which cannot write the temp dir, so it keeps the current user."""
+    if user is None:
+        user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
+    return PREAMBLE.format(tmp=tmp, user=user, http=http)
 
 
 def example_config() -> str:
     """The config as the docs show it: placeholders where each run fills in its own values."""
-    return CONFIG.format(
-        tmp="$TMP", user="", port="$PORT", backend="$BACKEND_PORT", params=UWSGI_PARAMS
-    ).replace("\n\nevents", "\nevents")
+    server = UWSGI_PASS_SERVER.format(port="$PORT", backend="$BACKEND_PORT", params=UWSGI_PARAMS)
+    return nginx_config("$TMP", server, user="").replace("\n\nevents", "\nevents")
 
 
 def nginx_binary() -> str | None:
@@ -60,12 +73,9 @@ def nginx_binary() -> str | None:
 
 def write_config(tmp: Path, port: int, backend: int) -> Path:
     """Write nginx.conf into `tmp`: listen on `port`, pass to the uwsgi socket on `backend`."""
-    # Started as root, nginx would drop its worker to "nobody", which cannot write the temp dir.
-    user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
     path = tmp / "nginx.conf"
-    path.write_text(
-        CONFIG.format(tmp=tmp, user=user, port=port, backend=backend, params=UWSGI_PARAMS)
-    )
+    server = UWSGI_PASS_SERVER.format(port=port, backend=backend, params=UWSGI_PARAMS)
+    path.write_text(nginx_config(tmp, server))
     return path
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadgen import CLIENT_CPU, wrk_command
-from nginx_front import UWSGI_PARAMS, nginx_binary, nginx_command
+from nginx_front import UWSGI_PARAMS, nginx_binary, nginx_command, nginx_config
 from processes import (
     START_TIMEOUT,
     ServerProcess,
@@ -44,20 +44,6 @@ from servers import HELLO, REPO_DIR
 SERVER_CPU = 0
 
 NGINX_CONFIG = """\
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-{user}
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 10000000;
     upstream app {{
         server 127.0.0.1:{http_port};
         keepalive 32;
@@ -67,9 +53,7 @@ http {{
         location / {{
             {pass_line}
         }}
-    }}
-}}
-"""
+    }}"""
 PROXY_PASS = (
     'proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";'
     " proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;"
@@ -149,14 +133,10 @@ def launch_nginx(pass_template: str) -> Launcher:
         binary = nginx_binary()
         if binary is None:
             return None
-        user = "user root;" if os.geteuid() == 0 else ""
         pass_line = pass_template.format(params=UWSGI_PARAMS, uwsgi_port=up.uwsgi_port)
         config = tmp / "nginx.conf"
-        config.write_text(
-            NGINX_CONFIG.format(
-                tmp=tmp, user=user, port=port, http_port=up.http_port, pass_line=pass_line
-            )
-        )
+        server = NGINX_CONFIG.format(port=port, http_port=up.http_port, pass_line=pass_line)
+        config.write_text(nginx_config(tmp, server))
         return ["taskset", "-c", str(CLIENT_CPU), *nginx_command(binary, config)]
 
     return launch

@@ -10,13 +10,12 @@ import `servers`, not this module, first.
 from __future__ import annotations
 
 import atexit
-import getpass
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from nginx_front import nginx_binary, nginx_command
+from nginx_front import nginx_binary, nginx_command, nginx_config
 from servers import APPS_DIR, HTTP, App, Launch, Server, _gunicorn, _usher, _uwsgi
 
 STATIC_DIR = Path(
@@ -80,23 +79,6 @@ def _gunicorn_whitenoise(run: Launch) -> list[str]:
 
 
 NGINX_STATIC = """\
-worker_processes 1;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-{user}
-events {{
-    worker_connections 1024;
-}}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 10000000;
-    keepalive_timeout 75s;
     sendfile on;
     tcp_nopush on;
     types {{ text/plain txt; }}
@@ -106,18 +88,15 @@ http {{
         location /static/ {{
             alias {root}/;
         }}
-    }}
-}}
-"""
+    }}"""
 
 
 def _nginx_static(run: Launch) -> list[str]:
     root = prepare_files()
     tmp = Path(tempfile.mkdtemp(prefix="usher-bench-nginx-static-"))
     atexit.register(shutil.rmtree, tmp, True)
-    user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
     config = tmp / "nginx.conf"
-    config.write_text(NGINX_STATIC.format(tmp=tmp, user=user, port=run.port, root=root))
+    config.write_text(nginx_config(tmp, NGINX_STATIC.format(port=run.port, root=root)))
     return nginx_command(nginx_binary() or "nginx", config)
 
 
