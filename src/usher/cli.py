@@ -77,8 +77,9 @@ def front_main(args: list[str], *, check: bool = False) -> int:
     and workers; the file's [front] section gives the listeners, limits and worker count.
     With `--emit-nginx`, print the equivalent nginx config instead (docs/front-policies.md).
     `check`: read the file and say whether it can be served, start nothing."""
-    from usher.front.config import FrontConfigError, read_front
+    from usher.front.config import read_front
     from usher.front.handler import FrontSource
+    from usher.front.ini import FrontConfigError
     from usher.front.settings import server_arguments
 
     emit = "--emit-nginx" in args  # write the equivalent nginx config instead of serving

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from usher.front.config import FrontConfigError, parse_front, parse_size, parse_time
+from usher.front.config import parse_front
+from usher.front.ini import FrontConfigError, parse_size, parse_time
 from usher.front.model import Address, CheckType, Match, Method, Pass, Protocol, Return, Static
 
 SITE = """

@@ -85,7 +85,8 @@ def test_receiver_applies_packets_and_survives_junk() -> None:
 
 
 def test_front_config_subscription_keys() -> None:
-    from usher.front.config import FrontConfigError, parse_front
+    from usher.front.config import parse_front
+    from usher.front.ini import FrontConfigError
 
     base = "[front]\nlisten = 127.0.0.1:8080\n{extra}\n[upstream app]\nsubscription = example.com\n"
     base += "\n[location /]\nproxy_pass = http://app\n"

@@ -7,9 +7,10 @@ import asyncio
 
 import pytest
 
-from usher.front.config import FrontConfigError, parse_front
+from usher.front.config import parse_front
 from usher.front.dynamic import SubscribedPools
 from usher.front.emit_nginx import emit_nginx
+from usher.front.ini import FrontConfigError
 from usher.front.membership import Membership
 from usher.front.model import Address, Pass, Protocol, Upstream
 from usher.front.routing import subscription_keys
