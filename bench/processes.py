@@ -178,20 +178,38 @@ def session_pids(session: int) -> list[int]:
     return sorted(found)
 
 
-def cpu_ticks(pids: list[int]) -> dict[int, int]:
-    """utime + stime of each process, in clock ticks."""
+def cpu_split_ticks(pids: list[int]) -> dict[int, tuple[int, int]]:
+    """utime and stime of each process, in clock ticks."""
     ticks = {}
     for pid in pids:
         fields = _stat_fields(pid)
         if fields is not None:
-            ticks[pid] = int(fields[11]) + int(fields[12])
+            ticks[pid] = (int(fields[11]), int(fields[12]))
     return ticks
+
+
+def cpu_ticks(pids: list[int]) -> dict[int, int]:
+    """utime + stime of each process, in clock ticks."""
+    return {pid: user + system for pid, (user, system) in cpu_split_ticks(pids).items()}
 
 
 def cpu_seconds_between(before: dict[int, int], after: dict[int, int]) -> float:
     """CPU time spent between two cpu_ticks() readings; a process born in between counts whole."""
     spent = sum(count - before.get(pid, 0) for pid, count in after.items())
     return spent / CLOCK_TICKS
+
+
+def cpu_split_between(
+    before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]]
+) -> tuple[float, float]:
+    """User and system CPU seconds spent between two cpu_split_ticks() readings, counted as
+    cpu_seconds_between() counts their sum."""
+    user = {pid: ticks[0] for pid, ticks in before.items()}
+    system = {pid: ticks[1] for pid, ticks in before.items()}
+    return (
+        cpu_seconds_between(user, {pid: ticks[0] for pid, ticks in after.items()}),
+        cpu_seconds_between(system, {pid: ticks[1] for pid, ticks in after.items()}),
+    )
 
 
 def cpu_busy_seconds(cpu: int) -> float:

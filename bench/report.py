@@ -17,6 +17,13 @@ NOISY_LOAD = 0.10
 
 PAGE_TEMPLATE = Path(__file__).resolve().parent / "page_template.md"
 
+HEADER = (
+    "server", "req/s", "p99 ms", "in flight", "worker RSS MiB", "worker PSS MiB",
+    "server user µs/req", "server system µs/req", "nginx user µs/req", "nginx system µs/req",
+    "usher is", "errors",
+)  # fmt: skip
+COLUMNS = len(HEADER)
+
 
 @dataclass(frozen=True)
 class Row:
@@ -27,12 +34,30 @@ class Row:
     result: WrkResult | None = None
     rss_mib: float | None = None  # the worker process(es), after the run
     pss_mib: float | None = None  # the same, shared pages counted by their share
-    cpu_us: float | None = None  # the app server's processes, per request
-    nginx_cpu_us: float | None = None  # nginx's processes, per request (nginx rows only)
+    # CPU time of the app server's processes per request, user and system apart: the server's
+    # own code shows in the first, the kernel's socket work in the second.
+    cpu_user_us: float | None = None
+    cpu_system_us: float | None = None
+    nginx_user_us: float | None = None  # the same for nginx's processes (nginx rows only)
+    nginx_system_us: float | None = None
     # Share of the server's CPU and of the client's CPU (wrk, nginx) that other work took during
     # the measured run: another program on the machine skews every figure of the row.
     other_load: tuple[float, float] = (0.0, 0.0)
     failure: str | None = None
+
+    @property
+    def cpu_us(self) -> float | None:
+        """The app server's user + system CPU time per request."""
+        return _total(self.cpu_user_us, self.cpu_system_us)
+
+    @property
+    def nginx_cpu_us(self) -> float | None:
+        """nginx's user + system CPU time per request (nginx rows only)."""
+        return _total(self.nginx_user_us, self.nginx_system_us)
+
+
+def _total(user: float | None, system: float | None) -> float | None:
+    return None if user is None or system is None else user + system
 
 
 @dataclass(frozen=True)
@@ -98,7 +123,7 @@ def _row_line(row: Row, rows: list[Row]) -> str:
         reason = (row.failure or "not run").splitlines()[0]
         # The whole story went to stderr when it happened; the table keeps one short line.
         reason = reason if len(reason) <= 100 else reason[:97] + "..."
-        return f"| {row.server.label} | failed: {reason} | | | | | | | | |"
+        return f"| {row.server.label} | failed: {reason} |" + " |" * (COLUMNS - 2)
     cells = [
         row.server.label,
         _number(row.result.rps, 0),
@@ -106,8 +131,10 @@ def _row_line(row: Row, rows: list[Row]) -> str:
         _number(row.result.in_flight, 1),
         _number(row.rss_mib, 1),
         _number(row.pss_mib, 1),
-        _number(row.cpu_us, 1),
-        _number(row.nginx_cpu_us, 1),
+        _number(row.cpu_user_us, 1),
+        _number(row.cpu_system_us, 1),
+        _number(row.nginx_user_us, 1),
+        _number(row.nginx_system_us, 1),
         _usher_ratio(row, rows),
         str(row.result.errors),
     ]
@@ -134,11 +161,7 @@ def tables(rows: list[Row]) -> str:
         if not mine:
             continue
         parts.append(f"### {app} (`{APPS[app].url_path}`)\n")
-        parts.append(
-            "| server | req/s | p99 ms | in flight | worker RSS MiB | worker PSS MiB "
-            "| server CPU µs/req | nginx CPU µs/req | usher is | errors |\n"
-            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
-        )
+        parts.append(f"| {' | '.join(HEADER)} |\n|---{'|--:' * (COLUMNS - 1)}|")
         parts.extend(_row_line(row, rows) for row in mine)
         parts.append("")
         noisy = [_noise(row) for row in mine if _noisy(row)]

@@ -39,8 +39,8 @@ from processes import (
     ServerProcess,
     StartupError,
     cpu_busy_seconds,
-    cpu_seconds_between,
-    cpu_ticks,
+    cpu_split_between,
+    cpu_split_ticks,
     free_port,
     probe,
     pss_mib,
@@ -120,8 +120,8 @@ def _start_nginx(
 class Snapshot:
     """CPU counters read on both sides of the measured run."""
 
-    server: dict[int, int]  # clock ticks per process of the app server
-    nginx: dict[int, int]
+    server: dict[int, tuple[int, int]]  # user and system clock ticks per process of the app server
+    nginx: dict[int, tuple[int, int]]
     busy: tuple[float, float]  # non-idle seconds of the server's CPU and of the client's CPU
     children: float  # CPU seconds of every child this script has reaped: the wrk runs
 
@@ -129,8 +129,8 @@ class Snapshot:
     def take(cls, proc: ServerProcess, nginx: ServerProcess | None) -> Snapshot:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return cls(
-            server=cpu_ticks(proc.pids()),
-            nginx=cpu_ticks(nginx.pids()) if nginx else {},
+            server=cpu_split_ticks(proc.pids()),
+            nginx=cpu_split_ticks(nginx.pids()) if nginx else {},
             busy=(cpu_busy_seconds(SERVER_CPU), cpu_busy_seconds(CLIENT_CPU)),
             children=usage.ru_utime + usage.ru_stime,
         )
@@ -177,8 +177,9 @@ def measure(
         result = run_wrk(url, args.duration)
         after = Snapshot.take(proc, nginx)
         proc.check_alive()
-        server_cpu = cpu_seconds_between(before.server, after.server)
-        nginx_cpu = cpu_seconds_between(before.nginx, after.nginx)
+        server_user, server_system = cpu_split_between(before.server, after.server)
+        nginx_user, nginx_system = cpu_split_between(before.nginx, after.nginx)
+        server_cpu, nginx_cpu = server_user + server_system, nginx_user + nginx_system
         wrk_cpu = after.children - before.children
         busy = [end - begin for begin, end in zip(before.busy, after.busy, strict=True)]
         per_request = 1e6 / max(result.requests, 1)
@@ -188,8 +189,10 @@ def measure(
             result=result,
             rss_mib=rss_mib(proc.worker_pids()),
             pss_mib=pss_mib(proc.worker_pids()),
-            cpu_us=server_cpu * per_request,
-            nginx_cpu_us=nginx_cpu * per_request if nginx else None,
+            cpu_user_us=server_user * per_request,
+            cpu_system_us=server_system * per_request,
+            nginx_user_us=nginx_user * per_request if nginx else None,
+            nginx_system_us=nginx_system * per_request if nginx else None,
             other_load=(
                 max(busy[0] - server_cpu, 0.0) / result.seconds,
                 max(busy[1] - wrk_cpu - nginx_cpu, 0.0) / result.seconds,

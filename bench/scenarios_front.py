@@ -4,11 +4,11 @@
 
 The app server (hello world, one usher worker) runs on CPU 0; the front under test and wrk share
 CPU 1, as nginx does in the main table's uwsgi_pass rows. Each row reports requests/s, the front's
-CPU time per request, and the latency at p50 and p99 with what the front adds to the direct row.
-Rows: the app server alone (`direct`), nginx `proxy_pass` with upstream keep-alive and
-`uwsgi_pass`, HAProxy (when installed), and usher's front over HTTP and uwsgi (one process), plus
-the front with 2 processes on both CPUs (`usher-front-2p`, unpinned: it competes with the app and
-wrk, as it would on a 2-core machine).
+user and system CPU time per request, and the latency at p50 and p99 with what the front adds to
+the direct row. Rows: the app server alone (`direct`), nginx `proxy_pass` with upstream keep-alive
+and `uwsgi_pass`, HAProxy (when installed), and usher's front over HTTP and uwsgi (one process),
+plus the front with 2 processes on both CPUs (`usher-front-2p`, unpinned: it competes with the app
+and wrk, as it would on a 2-core machine).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from nginx_front import UWSGI_PARAMS, nginx_binary, nginx_command, nginx_config
 from processes import (
     START_TIMEOUT,
     ServerProcess,
-    cpu_seconds_between,
-    cpu_ticks,
+    cpu_split_between,
+    cpu_split_ticks,
     free_port,
     probe,
     start,
@@ -107,14 +107,14 @@ class Row:
     rps: float
     p50_ms: float
     p99_ms: float
-    cpu_us: float | None  # the front's CPU time per request
+    cpu_us: tuple[float, float] | None  # the front's user and system CPU time per request
     errors: int
 
     def line(self, direct: Row | None) -> str:
         added = ""
         if direct is not None and self is not direct:
             added = f"{self.p50_ms - direct.p50_ms:+.2f} / {self.p99_ms - direct.p99_ms:+.2f}"
-        cpu = f"{self.cpu_us:.1f}" if self.cpu_us is not None else "-"
+        cpu = " | ".join(f"{us:.1f}" for us in self.cpu_us) if self.cpu_us else "- | -"
         return (
             f"| {self.name} | {self.rps:,.0f} | {cpu} | {self.p50_ms:.2f} | {self.p99_ms:.2f} "
             f"| {added} | {self.errors} |"
@@ -242,10 +242,12 @@ def measure(name: str, tmp: Path, up: Upstreams, duration: int, warmup: int) -> 
             probe(port, "/", HELLO.expect, deadline)
         url = f"http://127.0.0.1:{port}/"
         run_wrk(url, warmup)
-        before = cpu_ticks(front.pids()) if front else {}
+        before = cpu_split_ticks(front.pids()) if front else {}
         requests, rps, p50, p99, errors = run_wrk(url, duration)
-        after = cpu_ticks(front.pids()) if front else {}
-        cpu = cpu_seconds_between(before, after) * 1e6 / max(requests, 1) if front else None
+        after = cpu_split_ticks(front.pids()) if front else {}
+        user, system = cpu_split_between(before, after)
+        per_request = 1e6 / max(requests, 1)
+        cpu = (user * per_request, system * per_request) if front else None
         return Row(name, rps, p50, p99, cpu, errors)
 
 
@@ -275,8 +277,11 @@ def main(argv: list[str]) -> int:
                 rows.append(row)
                 print(f"[front] {row_name}: {row.rps:,.0f} req/s", file=sys.stderr, flush=True)
     direct = next((row for row in rows if row.name == "direct"), None)
-    print("| front | req/s | front CPU µs/req | p50 ms | p99 ms | added p50 / p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| front | req/s | front user µs/req | front system µs/req | p50 ms | p99 ms "
+        "| added p50 / p99 ms | errors |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(row.line(direct))
     nginx = next((row for row in rows if row.name == "nginx-proxy_pass"), None)
