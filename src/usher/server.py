@@ -8,7 +8,7 @@ import platform
 import shlex
 import sys
 
-from usher import __version__, procname
+from usher import __version__, compiled, procname
 from usher.adapters.base import App
 from usher.adapters.load import (
     AppLoadError,
@@ -202,7 +202,8 @@ def _banner(settings: Settings, listeners: list[Listener]) -> None:
     where = ", ".join(f"{item.protocol} {item.display()}" for item in listeners)
     threads = f"{settings.threads} thread{'s' * (settings.threads > 1)}"
     write_line(
-        f"usher {__version__} (Python {platform.python_version()}), master pid {os.getpid()}: "
+        f"usher {__version__} (Python {platform.python_version()}, {compiled.describe()}), "
+        f"master pid {os.getpid()}: "
         f"{where}; {settings.processes} worker(s) x {threads}; app {describe(settings)}"
         f"{' (lazy-apps)' if settings.lazy_apps else ''}"
     )

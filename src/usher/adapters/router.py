@@ -18,9 +18,11 @@ request is complete and its environ built:
 
 from __future__ import annotations
 
+from asyncio import AbstractEventLoop
 from asyncio.events import _set_running_loop
 from collections import ChainMap
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -30,7 +32,7 @@ from usher.adapters.base import Handler
 from usher.adapters.routes import Effects, Program, parse_rules, run_chain
 from usher.adapters.static import StaticHandler
 from usher.adapters.static_files import StaticConfig
-from usher.adapters.wsgi import ExcInfo, WsgiApp, WsgiExchange, WsgiHandler
+from usher.adapters.wsgi import ExcInfo, Report, WsgiApp, WsgiExchange, WsgiHandler
 from usher.options import Settings
 from usher.protocols.events import Request
 
@@ -161,9 +163,23 @@ class RouterHandler(WsgiHandler):
         *,
         routing: Routing,
         mounts: tuple[tuple[str, WsgiApp], ...],
-        **kwargs: Any,
+        spool_threshold: int,
+        loop: AbstractEventLoop,
+        pool: Executor | None,
+        report: Report,
+        write_exceptions: bool = True,
     ) -> None:
-        super().__init__(not_found if routing.no_default_app else app, base_environ, **kwargs)
+        # WsgiHandler's arguments spelled out: the compiled form does not forward **kwargs to a
+        # compiled base class's keyword-only parameters.
+        super().__init__(
+            not_found if routing.no_default_app else app,
+            base_environ,
+            spool_threshold=spool_threshold,
+            loop=loop,
+            pool=pool,
+            report=report,
+            write_exceptions=write_exceptions,
+        )
         self.routing = routing
         # Longest prefix first, so the first match is the longest (uWSGI's rule).
         self.mounts = tuple(

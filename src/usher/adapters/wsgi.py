@@ -245,9 +245,14 @@ class WsgiExchange:
     # -- the app -------------------------------------------------------------------------------
 
     def start_response(
-        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+        self, status: str, headers: list[Any], exc_info: ExcInfo | None = None
     ) -> Callable[[bytes], None]:
-        """PEP 3333 start_response, with its exc_info rules."""
+        """PEP 3333 start_response, with its exc_info rules.
+
+        `headers` is typed loosely on purpose: PEP 3333 asks for (name, value) tuples, but apps
+        that pass two-item lists work in gunicorn and in usher's pure build, and the compiled
+        build checks a tuple's type where the headers are read, so lists become tuples here.
+        """
         if exc_info is not None:
             try:
                 if self.headers_sent:
@@ -259,6 +264,10 @@ class WsgiExchange:
         if type(status) is not str or len(status) < 4 or not status[:3].isdigit():
             raise ValueError(f"invalid WSGI status {status!r}: expected e.g. '200 OK'")
         self.status = status
+        for header in headers:
+            if type(header) is not tuple:
+                headers = [tuple(item) for item in headers]
+                break
         self.headers = headers
         return self.write
 

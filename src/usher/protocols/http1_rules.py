@@ -12,6 +12,8 @@ host-confusion shape when a proxy and a server disagree.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httptools
 
 
@@ -76,7 +78,9 @@ def other_target(
     if not (lowered.startswith(b"http://") or lowered.startswith(b"https://")):
         raise Refusal(400, "the request target must be a path, an absolute URL or *")
     try:
-        parsed = httptools.parse_url(url)
+        # Any, not httptools' URL stub: its fields are None when absent (a URL without a port or
+        # path), which the stub does not say and which compiled code would refuse on reading.
+        parsed: Any = httptools.parse_url(url)
     except httptools.HttpParserInvalidURLError:
         raise Refusal(400, "the request target is not a valid URL") from None
     # RFC 9112 section 3.2.2: the target's authority replaces any Host field.

@@ -15,7 +15,6 @@ import pytest
 
 from tests.support.turn import Turn
 from usher.adapters.base import Responder
-from usher.adapters.body import RequestBody
 from usher.protocols.events import Request
 from usher.protocols.uwsgi import encode_uwsgi_request, new_request
 from usher.worker.oneshot import OneShot
@@ -160,6 +159,26 @@ def test_wsgi_hides_the_loop_around_each_call_when_coroutines_share_it() -> None
         turn.close()
 
 
+def test_headers_given_as_lists_are_served_as_tuples_are() -> None:
+    # PEP 3333 asks for tuples; apps that pass two-item lists work in gunicorn, and in usher's
+    # compiled and pure forms alike.
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+        start_response("200 OK", [["Content-Type", "text/plain"], ["X-Listed", "yes"]])
+        yield b"listed"  # a generator: the streamed path reads the headers too
+
+    for body_app in (app, lambda e, s: [b"".join(app(e, s))]):
+        turn = Turn(body_app)
+        try:
+            conn, out = turn.connect()
+            conn.data_received(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            turn.end()
+            response = b"".join(out.writes)
+            assert response.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"X-Listed: yes\r\n" in response and response.endswith(b"listed")
+        finally:
+            turn.close()
+
+
 def test_a_body_that_cannot_be_stored_is_a_500_and_the_app_never_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -169,11 +188,12 @@ def test_a_body_that_cannot_be_stored_is_a_500_and_the_app_never_runs(
         called.append(True)
         return hello(environ, start_response)
 
-    def full_disk(self: RequestBody, data: bytes) -> None:
+    def full_disk() -> Any:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(RequestBody, "append", full_disk)
-    turn = Turn(app)
+    # Past post-buffering the body moves to a temporary file, which a full disk refuses.
+    monkeypatch.setattr("tempfile.TemporaryFile", full_disk)
+    turn = Turn(app, "--post-buffering", "1")
     try:
         conn, out = turn.connect()
         conn.data_received(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")

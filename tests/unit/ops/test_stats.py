@@ -7,6 +7,7 @@ import json
 import os
 import time
 from types import SimpleNamespace
+from typing import Any
 
 from usher.master.gather import collect
 from usher.master.slots import WorkerProcess, WorkerSlot
@@ -14,8 +15,19 @@ from usher.ops import loglines, prometheus
 from usher.ops.figures import ServerFigures, SocketFigures
 from usher.ops.stats import render_http, render_json
 from usher.ops.top import render
+from usher.protocols.events import Request
 from usher.scoreboard import Scoreboard
 from usher.worker.board import Reporter, make_board
+
+
+class Busy:
+    """A connection with a request in progress, as the reporter reads it (hashable, as real
+    connections are: the worker keeps them in a set)."""
+
+    busy = True
+
+    def __init__(self, started_ns: int, responder: Any, client: str) -> None:
+        self.started_ns, self.responder, self.client = started_ns, responder, client
 
 
 def busy_server() -> tuple[ServerFigures, WorkerSlot]:
@@ -34,15 +46,10 @@ def busy_server() -> tuple[ServerFigures, WorkerSlot]:
         responder=SimpleNamespace(request=None, head_bytes=90, body_bytes=10, status="404 Nope"),
     )
     board.finish(done, done.responder)
-    request = SimpleNamespace(method="GET", path=b"/slow", query=b"", vars=None)
-    busy = SimpleNamespace(
-        busy=True,
-        started_ns=time.monotonic_ns(),
-        responder=SimpleNamespace(request=request),
-        client="192.0.2.1",
-    )
+    request = Request("GET", b"/slow", b"", "1.1", [], True)
+    busy = Busy(time.monotonic_ns(), SimpleNamespace(request=request), "192.0.2.1")
     worker = SimpleNamespace(
-        requests=1, exceptions=2, stopping=False, connections=[busy], inline=None
+        requests=1, exceptions=2, stopping=False, connections={busy}, inline=None
     )
     Reporter(board, worker, scoreboard.memory, scoreboard.layout, index).flush()
     sockets = [SocketFigures(name=":8000", proto="http", queue=3, max_queue=100)]

@@ -8,6 +8,7 @@ from time import monotonic_ns
 from types import SimpleNamespace
 from typing import Any
 
+from usher.protocols.events import Request
 from usher.scoreboard import BUCKETS, CORE_SIZE, LATENCY_BOUNDS, Layout, Scoreboard
 from usher.worker.board import (
     MeteredBoard,
@@ -21,7 +22,7 @@ from usher.worker.board import (
 
 
 def request(method: str = "GET", path: bytes = b"/p", query: bytes = b"", vars: Any = None) -> Any:
-    return SimpleNamespace(method=method, path=path, query=query, vars=vars)
+    return Request(method, path, query, "1.1", [], True, vars)
 
 
 class FakeConnection:
