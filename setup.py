@@ -31,13 +31,14 @@ def _say(line: str) -> None:
     sys.stderr.write(f"usher build: {line}\n")
 
 
-def _compiled_modules() -> tuple[str, ...]:
-    # Loaded by path: importing the usher package here would need its dependencies installed.
+def _compiled() -> Any:
+    """src/usher/compiled.py, loaded by path: importing the usher package here would need its
+    dependencies installed."""
     spec = importlib.util.spec_from_file_location("_usher_compiled", ROOT / "src/usher/compiled.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return tuple(module.MODULES)
+    return module
 
 
 def _missing_toolchain() -> str | None:
@@ -71,9 +72,13 @@ def _extensions() -> list[Any]:
         _say("pure Python: mypyc is not installed (pip install mypy, or build with isolation)")
         return []
 
-    sources = [f"src/{name.replace('.', '/')}.py" for name in _compiled_modules()]
-    # opt_level 3 is mypyc's default; group_name gives the shared library a stable name.
-    return list(mypycify(sources, opt_level="3", group_name="usher"))
+    compiled = _compiled()
+    sources = [f"src/{name.replace('.', '/')}.py" for name in compiled.MODULES]
+    # opt_level 3 is mypyc's default; the group's name is the shared library's, which
+    # usher/compiled.py looks for (its prefix: mypyc adds "__mypyc").
+    return list(
+        mypycify(sources, opt_level="3", group_name=compiled.LIBRARY.removesuffix("__mypyc"))
+    )
 
 
 class OptionalBuildExt(build_ext):  # type: ignore[misc]

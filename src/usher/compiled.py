@@ -67,6 +67,9 @@ MODULES = (
     "usher.front.pool",
 )
 
+# The shared library that holds the compiled code of all of them (setup.py's group_name).
+LIBRARY = "usher__mypyc"
+
 PACKAGE = Path(__file__).resolve().parent
 # Set by choose(): why this process runs the sources, or None when it runs the extensions.
 pure_reason: str | None = None
@@ -91,11 +94,13 @@ def _in_checkout() -> bool:
     return (PACKAGE.parent.parent / "pyproject.toml").is_file()
 
 
-def _stale() -> str | None:
-    """The first compiled module whose source changed after it was built, in a checkout."""
+def _stale(library: Path) -> str | None:
+    """The first compiled module whose source changed after the build, in a checkout. Each
+    module's own extension is a stub that a rebuild may leave as it was; the code is in the one
+    shared library (setup.py's group), so that is the build's time."""
+    built = library.stat().st_mtime
     for module in MODULES:
-        built = _extension(module)
-        if built is not None and _source(module).stat().st_mtime > built.stat().st_mtime:
+        if _source(module).stat().st_mtime > built:
             return module
     return None
 
@@ -117,12 +122,13 @@ def choose() -> None:
     global pure_reason
     if any(isinstance(finder, _SourcesFirst) for finder in sys.meta_path):
         return
-    if _extension(MODULES[0]) is None:
+    library = _extension(LIBRARY)
+    if library is None or _extension(MODULES[0]) is None:
         pure_reason = "installed without the compiled form (no C compiler or Python headers)"
         return
     if os.environ.get("USHER_PURE", "") not in ("", "0"):
         pure_reason = "USHER_PURE is set"
-    elif _in_checkout() and (stale := _stale()) is not None:
+    elif _in_checkout() and (stale := _stale(library)) is not None:
         pure_reason = (
             f"{stale} changed after it was compiled; `pip install -e .` rebuilds the compiled form"
         )
