@@ -34,7 +34,6 @@ import time
 import uvloop
 from request_path import SOON, CountingTransport, end_turn
 
-from usher.front import proxy
 from usher.front.config import parse_front
 from usher.front.handler import FrontSource
 from usher.front.settings import server_arguments
@@ -117,12 +116,17 @@ def front_connection(protocol: str) -> Connection:
     state.loop.call_soon = lambda callback, *args, **_: SOON.append((callback, args))  # type: ignore[method-assign, func-returns-value]
     answer, closing = (RESPONSE, False) if protocol == "http" else (UWSGI_RESPONSE, True)
 
-    async def connect(*_args: object) -> UpstreamConnection:
-        conn = UpstreamConnection()
-        conn.connection_made(UpstreamTransport(conn, answer, closing))  # type: ignore[arg-type]
-        return conn
+    async def create_connection(
+        factory: type[UpstreamConnection], *_args: object
+    ) -> tuple[UpstreamTransport, UpstreamConnection]:
+        conn = factory()
+        transport = UpstreamTransport(conn, answer, closing)
+        conn.connection_made(transport)  # type: ignore[arg-type]
+        return transport, conn
 
-    proxy.connect = connect  # type: ignore[assignment]  # the connect task runs at end_turn()
+    # The loop's own connect, replaced on this loop (the front's code, compiled or not, looks it
+    # up on the loop at each connect); the connect task runs at end_turn().
+    state.loop.create_connection = create_connection  # type: ignore[method-assign, assignment]
     source = FrontSource(front)
     listener = listener_context(settings, state, source, "http", "127.0.0.1", "8000", VarsDecoder())
     conn = Connection(state, listener)

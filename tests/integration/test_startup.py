@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from pathlib import Path
 
 from tests.support.http import get
 from tests.support.paths import FIXTURES
 from tests.support.server import Serve, free_port, server_command
+from usher import compiled
 
 WSGI_APPS = FIXTURES / "wsgi_apps.py"
 
@@ -70,8 +72,10 @@ def test_version_and_help_exit_0() -> None:
 def test_an_app_factory_is_called(serve: Serve) -> None:
     port = free_port()
     args = ["--http-socket", f"127.0.0.1:{port}", "--wsgi-file", str(WSGI_APPS)]
-    serve([*args, "--callable", 'make_app("from a factory")'])
+    server = serve([*args, "--callable", 'make_app("from a factory")'])
     assert get(("127.0.0.1", port), "/").body == b"from a factory"
+    # The banner names the form the server runs, as this process (its parent) runs it.
+    assert f"(Python {platform.python_version()}, {compiled.describe()})" in server.stderr_text()
 
 
 def test_a_failing_app_factory_is_one_line_naming_it(tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ from usher.options.uwsgi_names import lookup_known, with_value
 
 PREFIXES = ("UWSGI_", "USHER_")  # the later prefix wins
 # usher's own process plumbing (inherited sockets across a reload) and test-harness variables:
-# set by usher or its tests, never options.
-INTERNAL = ("USHER_INHERITED_FDS", "USHER_TEST_")
+# set by usher or its tests, never options. USHER_PURE and USHER_BUILD choose the compiled or the
+# pure-Python form (docs/compiled.md): read at import and at install, before any option is.
+INTERNAL = ("USHER_INHERITED_FDS", "USHER_TEST_", "USHER_PURE", "USHER_BUILD")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ import httptools
 from usher.protocols.events import END, Data, EndOfMessage, Upgraded
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Response:
     """The head of an upstream's response; header names lower-cased, values as sent."""
 
@@ -38,6 +38,23 @@ class Response:
     keep_alive: bool
     content_length: int | None  # None: chunked, to the end of the stream, or no body
     chunked: bool
+
+    # Written out for the compiled form, as events.Request's is (one per proxied response).
+    def __init__(
+        self,
+        status: int,
+        reason: bytes,
+        headers: list[tuple[bytes, bytes]],
+        keep_alive: bool,
+        content_length: int | None,
+        chunked: bool,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.keep_alive = keep_alive
+        self.content_length = content_length
+        self.chunked = chunked
 
 
 @dataclass(frozen=True, slots=True)
