@@ -76,9 +76,15 @@ def _extensions() -> list[Any]:
     sources = [f"src/{name.replace('.', '/')}.py" for name in compiled.MODULES]
     # opt_level 3 is mypyc's default; the group's name is the shared library's, which
     # usher/compiled.py looks for (its prefix: mypyc adds "__mypyc").
-    return list(
-        mypycify(sources, opt_level="3", group_name=compiled.LIBRARY.removesuffix("__mypyc"))
-    )
+    try:
+        return list(
+            mypycify(sources, opt_level="3", group_name=compiled.LIBRARY.removesuffix("__mypyc"))
+        )
+    except (Exception, SystemExit) as exc:  # mypyc exits on a type error it finds
+        if MODE == "compiled":
+            raise
+        _say(f"pure Python: mypyc could not compile ({exc}); usher runs the same, more slowly")
+        return []
 
 
 class OptionalBuildExt(build_ext):  # type: ignore[misc]
