@@ -3,7 +3,7 @@
 usher installs in one of two forms with the same behaviour:
 - **compiled**: the modules below are also built by mypyc into C extensions, installed beside
   their sources. Python imports an extension before a source of the same name, so they run
-  compiled. A request costs about a third fewer CPU instructions (bench/steps.md).
+  compiled. A request costs 40-56% fewer CPU instructions (bench/steps.md).
 - **pure Python**: when the machine that built usher had no C compiler or no Python headers
   (or `USHER_BUILD=pure` was set), only the sources are installed.
 
@@ -15,7 +15,7 @@ import) decides, once per process, between the extensions and the sources:
 - in a source checkout (an editable install), an extension older than its source would run
   stale code, so then all of usher runs from the sources, and the banner says to rebuild.
 
-`describe()` is the build's part of the startup banner and of `usher --version`.
+`describe()` is the form's part of the startup banner.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def running_compiled() -> bool:
 
 
 def describe() -> str:
-    """The build, for the startup banner and `usher --version`."""
+    """The form this process runs, for the startup banner."""
     if pure_reason is None:
         return "compiled"
     return f"pure Python: {pure_reason}"

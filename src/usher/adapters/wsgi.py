@@ -250,8 +250,8 @@ class WsgiExchange:
         """PEP 3333 start_response, with its exc_info rules.
 
         `headers` is typed loosely on purpose: PEP 3333 asks for (name, value) tuples, but apps
-        that pass two-item lists work in gunicorn and in usher's pure build, and the compiled
-        build checks a tuple's type where the headers are read, so lists become tuples here.
+        that pass two-item lists work in gunicorn, so they work here too. The compiled form
+        checks a tuple's type where the headers are read, so lists become tuples here.
         """
         if exc_info is not None:
             try:
