@@ -24,15 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import os
 import pstats
-import re
-import subprocess
 import sys
 import time
 
 import uvloop
-from request_path import SOON, CountingTransport, end_turn
+from request_path import SOON, CountingTransport, callgrind_count, end_turn
 
 from usher.front.config import parse_front
 from usher.front.handler import FrontSource
@@ -153,14 +150,7 @@ PATHS = ("http", "uwsgi", "return")
 
 
 def instructions(name: str, count: int) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    command += [sys.executable, __file__, "--run", name, "--count", str(count)]
-    environ = {**os.environ, "PYTHONHASHSEED": "0"}
-    output = subprocess.run(command, capture_output=True, text=True, check=True, env=environ).stderr
-    match = re.search(r"Collected : (\d+)", output)
-    if match is None:
-        raise SystemExit(f"callgrind printed no count:\n{output}")
-    return int(match.group(1))
+    return callgrind_count(__file__, ["--run", name, "--count", str(count)])
 
 
 def main() -> int:

@@ -208,11 +208,10 @@ PATHS = {"http": http_path, "uwsgi": uwsgi_path}
 COUNTED = {**PATHS, "oneshot": lambda state, count: oneshot_path(state, count)[0]}
 
 
-def instructions(name: str, count: int, metered: bool = False) -> int:
-    """Instructions callgrind counts for a process that runs `count` requests of path `name`."""
+def callgrind_count(script: str, args: list[str]) -> int:
+    """Instructions callgrind counts for `python script *args` (the bench scripts' `--run`)."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    command += [sys.executable, __file__, "--run", name, "--count", str(count)]
-    command += ["--metered"] if metered else []
+    command += [sys.executable, script, *args]
     # A fixed hash seed: string hashes decide dict layouts, and so the count, run to run.
     environ = {**os.environ, "PYTHONHASHSEED": "0"}
     output = subprocess.run(command, capture_output=True, text=True, check=True, env=environ).stderr
@@ -220,6 +219,12 @@ def instructions(name: str, count: int, metered: bool = False) -> int:
     if match is None:
         raise SystemExit(f"callgrind printed no count:\n{output}")
     return int(match.group(1))
+
+
+def instructions(name: str, count: int, metered: bool = False) -> int:
+    """Instructions callgrind counts for a process that runs `count` requests of path `name`."""
+    extra = ["--metered"] if metered else []
+    return callgrind_count(__file__, ["--run", name, "--count", str(count), *extra])
 
 
 def count_instructions(count: int, metered: bool) -> None:

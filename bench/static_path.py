@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
-import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from request_path import DECODER, CountingTransport, end_turn, hello
+from request_path import DECODER, CountingTransport, callgrind_count, end_turn, hello
 from request_path import make_worker as make_hello_worker
 
 from usher.adapters.static_files import config_from_settings
@@ -115,15 +112,8 @@ def run(name: str, count: int, root: str) -> float:
 
 
 def instructions(name: str, count: int, root: str) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
-    command += [__file__, "--run", name, "--count", str(count), "--root", root]
-    # A fixed hash seed: string hashes decide dict layouts, and so the count, run to run.
-    environ = {**os.environ, "PYTHONHASHSEED": "0"}
-    output = subprocess.run(command, capture_output=True, text=True, check=True, env=environ).stderr
-    match = re.search(r"Collected : (\d+)", output)
-    if match is None:
-        raise SystemExit(f"callgrind printed no count:\n{output}")
-    return int(match.group(1))
+    args = ["--run", name, "--count", str(count), "--root", root]
+    return callgrind_count(__file__, args)
 
 
 def main() -> int:
