@@ -29,11 +29,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from usher.adapters.asgi_scope import ScopeFrame
 from usher.adapters.base import Exchange, Handler, Responder
-from usher.protocols.events import Request
+from usher.protocols.events import Request, unescaped_path
 from usher.protocols.websocket_handshake import is_websocket
 
 Scope = MutableMapping[str, Any]
@@ -122,7 +121,7 @@ def http_scope(request: Request, server: tuple[str, int | None], peer: tuple[str
         "http_version": request.http_version,
         "method": request.method,
         "scheme": scheme,
-        "path": (unquote_to_bytes(path) if b"%" in path else path).decode("utf-8", "replace"),
+        "path": unescaped_path(path).decode("utf-8", "replace"),
         "raw_path": path,
         "query_string": request.query,
         "root_path": root_path,

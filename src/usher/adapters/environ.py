@@ -4,10 +4,9 @@ variables, over a listener's base environ built once."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from usher.adapters.body import RequestBody
-from usher.protocols.events import Request
+from usher.protocols.events import Request, unescaped_path
 
 # Header names are turned into environ keys once per distinct name. Clients choose names, so the
 # cache is capped: past it names are converted per request instead of growing memory.
@@ -41,7 +40,8 @@ def http_environ(
     # Most paths have no escape and most requests no query: then one string serves as both
     # PATH_INFO and REQUEST_URI, decoded once.
     text = path.decode("latin-1")
-    environ["PATH_INFO"] = unquote_to_bytes(path).decode("latin-1") if b"%" in path else text
+    unescaped = unescaped_path(path)
+    environ["PATH_INFO"] = text if unescaped is path else unescaped.decode("latin-1")
     if query:
         environ["QUERY_STRING"] = query_text = query.decode("latin-1")
         environ["REQUEST_URI"] = text + "?" + query_text

@@ -26,7 +26,6 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from usher.adapters.base import Handler
 from usher.adapters.routes import Effects, Program, parse_rules, run_chain
@@ -34,7 +33,7 @@ from usher.adapters.static import StaticHandler
 from usher.adapters.static_files import StaticConfig
 from usher.adapters.wsgi import ExcInfo, Report, WsgiApp, WsgiExchange, WsgiHandler
 from usher.options import Settings
-from usher.protocols.events import Request
+from usher.protocols.events import Request, unescaped_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +122,7 @@ def request_variables(request: Request, peer: tuple[str, str]) -> dict[str, obje
     path, query = request.path, request.query
     variables: dict[str, object] = {
         "REQUEST_METHOD": request.method,
-        "PATH_INFO": (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1"),
+        "PATH_INFO": unescaped_path(path).decode("latin-1"),
         "QUERY_STRING": query.decode("latin-1"),
         "REQUEST_URI": (path + b"?" + query if query else path).decode("latin-1"),
         "REMOTE_ADDR": peer[0],

@@ -20,7 +20,6 @@ from typing import Any
 
 from usher.adapters.static_paths import (
     StaticMap,
-    decoded_path,
     docroot_map,
     is_safe,
     parse_map,
@@ -29,6 +28,7 @@ from usher.adapters.static_paths import (
 )
 from usher.adapters.static_types import DEFAULT_FILE, FALLBACK, extension, load_types, with_charset
 from usher.protocols.conditional import etag_of, http_date
+from usher.protocols.events import PERCENT, unescaped_path
 from usher.protocols.framing import Prepared
 
 # Django's ManifestStaticFilesStorage names a file name.<first 12 hex of its md5>.ext: its content
@@ -184,7 +184,7 @@ class StaticFiles:
         """What a request path leads to: a file, a redirect, a refusal, or None (a miss: the
         app answers)."""
         prefixes = self.prefixes
-        if prefixes is not None and not raw_path.startswith(prefixes) and b"%" not in raw_path:
+        if prefixes is not None and not raw_path.startswith(prefixes) and PERCENT not in raw_path:
             return None  # the app's request (an encoded path is decoded below first)
         cached = self.resolved.get(raw_path)
         now = time.monotonic()
@@ -202,7 +202,7 @@ class StaticFiles:
                         return found
             self._forget(raw_path)
         config = self.config
-        path = decoded_path(raw_path)
+        path = unescaped_path(raw_path)  # %2e%2e is `..` here
         candidates = [(m, c) for m in config.maps if (c := m.candidate(path)) is not None]
         if not candidates:
             return None  # no map takes it: the app's business

@@ -12,7 +12,6 @@ or under a static-safe one (usher.adapters.static_files).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +50,14 @@ def docroot_map(directory: str) -> StaticMap:
     return StaticMap(b"", directory.rstrip("/").encode(), True)
 
 
-def decoded_path(raw: bytes) -> bytes:
-    """The percent-decoded request path (%2e%2e is `..` here)."""
-    return unquote_to_bytes(raw) if b"%" in raw else raw
-
-
 def is_safe(path: bytes) -> bool:
     """False for a decoded path that must not reach the file system: one holding a NUL byte or
     a `.` or `..` segment, or not starting with '/'."""
-    if not path.startswith(b"/") or b"\0" in path:
+    # 0 as an int, and find() for two bytes: `in` with a bytes operand costs a failed integer
+    # conversion first (usher.protocols.events.unescaped_path).
+    if not path.startswith(b"/") or 0 in path:
         return False
-    if b"/." in path:
+    if path.find(b"/.") >= 0:
         for segment in path.split(b"/"):
             if segment in (b".", b".."):
                 return False

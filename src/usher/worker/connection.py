@@ -298,7 +298,9 @@ class Connection(asyncio.Protocol):
         if worker.log.enabled and not responder.quiet:
             worker.log.access(self, responder)
         worker.requests += 1
-        worker.board.finish(self, responder)
+        worker.board.finish(
+            self.started_ns, responder.head_bytes + responder.body_bytes, responder.status
+        )
         self.busy = False
         exchange = self.exchange  # release_request, written out: once per request
         if exchange is not None:
@@ -329,7 +331,9 @@ class Connection(asyncio.Protocol):
         if worker.log.enabled and not responder.quiet:
             worker.log.access(self, responder)
         worker.requests += 1
-        worker.board.finish(self, responder)
+        worker.board.finish(
+            self.started_ns, responder.head_bytes + responder.body_bytes, responder.status
+        )
         tunnel = Tunnel(worker, transport, end, self.started_ns, self.peer)
         worker.connections.discard(self)
         worker.connections.add(tunnel)

@@ -25,7 +25,7 @@ from usher.protocols.http1 import HttpCodec
 from usher.protocols.response import format_date
 from usher.protocols.uwsgi import UwsgiCodec, VarsDecoder
 from usher.worker.backlog import Backlog
-from usher.worker.board import Board, Running, make_board
+from usher.worker.board import Running, WorkerBoard, make_board
 
 # Responses finished in one turn of the loop are written together at its end (Connection.defer)
 # while requests take less than BATCH_BELOW_NS on average; none waits longer than FLUSH_AFTER_NS
@@ -124,7 +124,7 @@ class WorkerContext:
         self.accept_checked = 0
         self.recent_ns = 0  # average app time of recent inline requests
         self.batching = True  # hold quick responses for the end of the turn (Connection.defer)
-        self.board: Board = make_board(metered=False)
+        self.board: WorkerBoard = make_board(metered=False)
         self.log = ServerLog.from_settings(settings, pid=os.getpid(), worker_id=worker_id)
 
     # -- the loop's turn -------------------------------------------------------------------

@@ -312,7 +312,7 @@ class OneShot:
         if worker.log.enabled and not self.quiet:
             worker.log.access(self, self)
         worker.requests += 1
-        worker.board.finish(self, self)
+        worker.board.finish(self.started_ns, len(head) + length, status)
         exchange = self.exchange
         if exchange is not None:
             self.exchange = None

@@ -1,52 +1,24 @@
 """A connection's response side: `Responder` frames one response at a time and writes it through
 its connection; `Sendfile` sends a file span with os.sendfile on the loop.
 
-Both reach their connection through `Carrying`, the few things of it they use, so this module
-does not import the connection's.
+Both are typed with their connection's class (imported for the type checker only, so the
+modules import each other in one direction): the compiled form then calls its methods directly,
+where a protocol type would look each one up by name, on every response.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from usher.adapters.base import Exchange, Tunnel, TunnelEnd
+from usher.adapters.base import Tunnel, TunnelEnd
 from usher.protocols.events import Request
 from usher.protocols.framing import Prepared, ResponsePlan
 from usher.protocols.response import LAST_CHUNK, encode_chunk
 
 if TYPE_CHECKING:
-    from usher.worker.context import WorkerContext
-
-
-class Carrying(Protocol):
-    """What a responder and a sendfile use of their connection (usher.worker.connection)."""
-
-    worker: WorkerContext
-    transport: asyncio.Transport | None
-    closed: bool
-    lost: bool
-    exchange: Exchange | None
-    last_activity: float
-    responder: Responder
-    _peer: tuple[str, str] | None
-
-    @property
-    def peer(self) -> tuple[str, str]: ...
-
-    def write(self, data: bytes) -> None: ...
-
-    def defer(self, data: bytes) -> None: ...
-
-    def abort(self) -> None: ...
-
-    def response_finished(self) -> None: ...
-
-    def switch(self, head: bytes, end: TunnelEnd) -> Tunnel | None: ...
-
-    def hold_reading(self, held: bool) -> None: ...
+    from usher.worker.connection import Connection
 
 
 class Responder:
@@ -78,7 +50,7 @@ class Responder:
         "threaded",
     )
 
-    def __init__(self, conn: Carrying) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.paused = False
         self.threaded = False
@@ -356,7 +328,9 @@ class Sendfile:
 
     __slots__ = ("conn", "count", "done", "fd", "offset", "out_fd")
 
-    def __init__(self, conn: Carrying, fd: int, offset: int, count: int, done: Any = None) -> None:
+    def __init__(
+        self, conn: Connection, fd: int, offset: int, count: int, done: Any = None
+    ) -> None:
         self.conn = conn
         self.fd = fd
         self.offset = offset

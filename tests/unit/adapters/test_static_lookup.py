@@ -17,9 +17,10 @@ from usher.adapters.static_files import (
     is_hashed,
     variant_of,
 )
-from usher.adapters.static_paths import decoded_path, is_safe, parse_map, within
+from usher.adapters.static_paths import is_safe, parse_map, within
 from usher.adapters.static_types import extension, parse_mime_types, with_charset
 from usher.options import load_settings
+from usher.protocols.events import unescaped_path
 
 
 def files_for(*args: str) -> StaticFiles:
@@ -60,12 +61,12 @@ def test_map_prefix_on_segment_boundary_only() -> None:
      b"/static/a%00.css", b"/static/./a.css", b"/static/..", b"static/a"],
 )  # fmt: skip
 def test_unsafe_paths(raw: bytes) -> None:
-    assert not is_safe(decoded_path(raw))
+    assert not is_safe(unescaped_path(raw))
 
 
 def test_safe_paths() -> None:
-    assert is_safe(decoded_path(b"/static/.well-known/a..b.css"))
-    assert decoded_path(b"/static/caf%C3%A9.css") == "/static/café.css".encode()
+    assert is_safe(unescaped_path(b"/static/.well-known/a..b.css"))
+    assert unescaped_path(b"/static/caf%C3%A9.css") == "/static/café.css".encode()
 
 
 def test_within_is_on_a_segment_boundary() -> None:

@@ -45,7 +45,7 @@ def busy_server() -> tuple[ServerFigures, WorkerSlot]:
         started_ns=time.monotonic_ns(),
         responder=SimpleNamespace(request=None, head_bytes=90, body_bytes=10, status="404 Nope"),
     )
-    board.finish(done, done.responder)
+    board.finish(done.started_ns, 100, done.responder.status)
     request = Request("GET", b"/slow", b"", "1.1", [], True)
     busy = Busy(time.monotonic_ns(), SimpleNamespace(request=request), "192.0.2.1")
     worker = SimpleNamespace(

@@ -308,6 +308,32 @@ def test_http10_keep_alive_is_opt_in() -> None:
     assert (kept.http_version, kept.keep_alive) == ("1.0", True)
 
 
+V10 = b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+V11 = b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        pytest.param([V11 + V10 + V11], id="pipelined"),
+        pytest.param([V11, V10[:9], V10[9:] + V11], id="split-request-line"),
+        pytest.param([V11, V10[:20], V10[20:], V11], id="split-head"),
+        pytest.param([V11, b"\r\n" + V10, V11], id="empty-line-first"),
+        pytest.param([V11 + V10[:30], V10[30:] + V11], id="pipelined-across-reads"),
+    ],
+)
+def test_each_request_gets_its_own_version(pieces: list[bytes]) -> None:
+    # The version is read from the request line's bytes where the line starts a read, and asked
+    # of httptools everywhere else: either way each request gets the version it sent.
+    requests = [e for e in feed(HttpCodec(LIMITS), *pieces) if isinstance(e, Request)]
+    assert [(r.path, r.http_version) for r in requests] == [
+        (b"/b", "1.1"),
+        (b"/a", "1.0"),
+        (b"/b", "1.1"),
+    ]
+    assert requests[1].keep_alive
+
+
 # --------------------------------------------------------------------------------------------
 # Limits
 

@@ -49,7 +49,7 @@ def connection(req: Any = None, peer: str = "10.0.0.7") -> Any:
 def finish(board: Any, conn: Any, status: str = "200 OK", head: int = 100, body: int = 5) -> None:
     conn.responder.status = status
     conn.responder.head_bytes, conn.responder.body_bytes = head, body
-    board.finish(conn, conn.responder)
+    board.finish(conn.started_ns, head + body, status)
     conn.busy = False
 
 
