@@ -3,21 +3,21 @@ variables, over a listener's base environ built once."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from usher.adapters.body import RequestBody
 from usher.protocols.events import Request, unescaped_path
 
 # Header names are turned into environ keys once per distinct name. Clients choose names, so the
 # cache is capped: past it names are converted per request instead of growing memory.
-_HEADER_KEYS: dict[bytes, str] = {
+_HEADER_KEYS: Final[dict[bytes, str]] = {
     b"content-type": "CONTENT_TYPE",
     b"content-length": "CONTENT_LENGTH",
 }
-_HEADER_KEYS_CAP = 512
+_HEADER_KEYS_CAP: Final = 512
 
 # SERVER_PROTOCOL of the versions the HTTP codec passes: a lookup, not a new string per request.
-_PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+_PROTOCOLS: Final = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
 
 
 def _environ_key(name: bytes) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Protocol
+from typing import Final, Protocol
 
 from usher.adapters.base import Exchange, Handler, Responder
 from usher.adapters.routes import Effects
@@ -40,9 +40,9 @@ from usher.protocols.encodings import accepted_codings
 from usher.protocols.events import Request
 from usher.protocols.framing import Prepared
 
-_CODINGS = ("br", "gzip")
+_CODINGS: Final = ("br", "gzip")
 # The request headers static files read, by their HTTP name and by their uwsgi variable.
-_HEADERS = {
+_HEADERS: Final = {
     b"if-match": "HTTP_IF_MATCH",
     b"if-none-match": "HTTP_IF_NONE_MATCH",
     b"if-modified-since": "HTTP_IF_MODIFIED_SINCE",
@@ -51,12 +51,12 @@ _HEADERS = {
     b"if-range": "HTTP_IF_RANGE",
     b"accept-encoding": "HTTP_ACCEPT_ENCODING",
 }
-_TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+_TEXT: Final = [("Content-Type", "text/plain; charset=utf-8")]
 # Those that may change a file's answer whatever its configuration (Accept-Encoding matters only
 # where precompressed siblings are looked for).
-_DECIDING = frozenset(name for name in _HEADERS if name != b"accept-encoding")
-_PREPARED_METHODS = ("GET", "HEAD")
-_DECIDING_VARS = frozenset(key for name, key in _HEADERS.items() if name in _DECIDING)
+_DECIDING: Final = frozenset(name for name in _HEADERS if name != b"accept-encoding")
+_PREPARED_METHODS: Final = ("GET", "HEAD")
+_DECIDING_VARS: Final = frozenset(key for name, key in _HEADERS.items() if name in _DECIDING)
 
 
 def request_headers(request: Request) -> dict[bytes, str]:
@@ -89,7 +89,7 @@ class FileRoutes(Protocol):
         ...
 
 
-_NO_EFFECTS = Effects()
+_NO_EFFECTS: Final = Effects()
 
 
 class StaticHandler:

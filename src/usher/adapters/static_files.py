@@ -16,7 +16,7 @@ import stat
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from usher.adapters.static_paths import (
     StaticMap,
@@ -33,19 +33,19 @@ from usher.protocols.framing import Prepared
 
 # Django's ManifestStaticFilesStorage names a file name.<first 12 hex of its md5>.ext: its content
 # never changes under that name, so it may be cached for a year (RFC 8246 immutable).
-HASHED_NAME = re.compile(rb"\.[0-9a-f]{12}\.[A-Za-z0-9]+$")
-IMMUTABLE = "max-age=31536000, public, immutable"
+HASHED_NAME: Final = re.compile(rb"\.[0-9a-f]{12}\.[A-Za-z0-9]+$")
+IMMUTABLE: Final = "max-age=31536000, public, immutable"
 
 # How long a request path's resolution (real path, map checks) is trusted: one second, as the
 # Date header; file contents and sizes are checked on every request regardless.
-RESOLVE_TTL = 1.0
+RESOLVE_TTL: Final = 1.0
 # Per worker, bounded: paths come from clients, so both caches start over when full.
-RESOLVED_MAX = 1024
+RESOLVED_MAX: Final = 1024
 # Files up to this size are read once and answered with one write; larger ones go by sendfile.
-SMALL_FILE = 32 << 10
+SMALL_FILE: Final = 32 << 10
 # The small files' bytes kept per worker, their prepared responses included; past it the caches
 # start over.
-CACHED_BYTES_MAX = 8 << 20
+CACHED_BYTES_MAX: Final = 8 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +161,7 @@ class Refused:
     __slots__ = ()
 
 
-REFUSED = Refused()
+REFUSED: Final = Refused()
 Lookup = Found | Redirect | Refused | None
 
 

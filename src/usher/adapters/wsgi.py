@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 from usher import __version__
 from usher.adapters.base import Responder
@@ -37,7 +37,7 @@ WsgiApp = Callable[..., Iterable[bytes]]
 # Told of each exception the app raised (the worker logs and counts it).
 Report = Callable[[Request, BaseException], None]
 
-SERVER_SOFTWARE = f"usher/{__version__}"
+SERVER_SOFTWARE: Final = f"usher/{__version__}"
 
 
 class FileWrapper:
@@ -87,9 +87,9 @@ def base_environ(
     }
 
 
-SECOND_START = "start_response called a second time without exc_info"
-NO_START = "the app returned a body before calling start_response"
-_EMPTY = RequestBody.EMPTY
+SECOND_START: Final = "start_response called a second time without exc_info"
+NO_START: Final = "the app returned a body before calling start_response"
+_EMPTY: Final = RequestBody.EMPTY
 
 
 class WsgiHandler:

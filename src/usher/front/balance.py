@@ -34,6 +34,7 @@ import hashlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from usher.front.hashed import ConsistentHash, Hash, IpHash
 from usher.front.keys import RequestInfo
@@ -60,7 +61,7 @@ class _RoundRobinChooser:
         return walk.round_robin()
 
 
-_ROUND_ROBIN_CHOOSER = _RoundRobinChooser()
+_ROUND_ROBIN_CHOOSER: Final = _RoundRobinChooser()
 
 
 class RoundRobin:
@@ -108,7 +109,7 @@ class _LeastConnChooser:
         return walk.smooth_weighted(tied)
 
 
-_LEAST_CONN_CHOOSER = _LeastConnChooser()
+_LEAST_CONN_CHOOSER: Final = _LeastConnChooser()
 
 
 class LeastConn:

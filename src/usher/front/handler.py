@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from typing import Final
 
 from usher.adapters.base import Exchange, Handler, HandlerSource, Responder
 from usher.adapters.static_files import StaticFiles
@@ -46,8 +47,8 @@ from usher.protocols.events import Request
 from usher.protocols.http1_client import encode_request_head
 from usher.protocols.uwsgi import encode_uwsgi_vars
 
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-REASONS = {
+REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+REASONS: Final = {
     200: "OK", 204: "No Content", 301: "Moved Permanently", 302: "Found", 303: "See Other",
     307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 403: "Forbidden",
     404: "Not Found", 405: "Method Not Allowed", 410: "Gone", 429: "Too Many Requests",
@@ -55,7 +56,7 @@ REASONS = {
     503: "Service Unavailable", 504: "Gateway Timeout",
 }  # fmt: skip
 # Idle upstream connections past keepalive_timeout are closed on this period.
-SWEEP_PERIOD = 1.0
+SWEEP_PERIOD: Final = 1.0
 
 
 class FrontWorker:

@@ -21,12 +21,13 @@ declared length.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from usher.front.model import RealIp
 
 Headers = list[tuple[bytes, bytes]]
 
-HOP_BY_HOP = frozenset(
+HOP_BY_HOP: Final = frozenset(
     {
         b"connection",
         b"keep-alive",
@@ -40,10 +41,10 @@ HOP_BY_HOP = frozenset(
     }
 )
 # The front's own fields, never taken from an untrusted client.
-OWN = frozenset({b"x-real-ip", b"x-forwarded-proto", b"x-forwarded-for", b"content-length"})
+OWN: Final = frozenset({b"x-real-ip", b"x-forwarded-proto", b"x-forwarded-for", b"content-length"})
 # Dropped from responses: the responder frames the body and writes its own Date and Server.
-RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server", b"content-length"}
-REQUEST_DROPPED = HOP_BY_HOP | OWN
+RESPONSE_DROPPED: Final = HOP_BY_HOP | {b"date", b"server", b"content-length"}
+REQUEST_DROPPED: Final = HOP_BY_HOP | OWN
 
 
 def connection_named(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes]:

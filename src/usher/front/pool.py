@@ -21,18 +21,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from usher.front.model import Upstream
 from usher.front.peers import Peer, Pick, Policy
 
 # Latency is a moving average: each new response weighs this much (about the last 20).
-LATENCY_WEIGHT = 0.05
+LATENCY_WEIGHT: Final = 0.05
 # Retries always allowed in a budget window, as Envoy's min_retry_concurrency: a pool that serves
 # two requests a minute must still be able to retry one.
-RETRY_FLOOR = 3
+RETRY_FLOOR: Final = 3
 # The retry budget counts requests over two windows of this many seconds (the current and the
 # previous), so that it follows the load without keeping a per-request history.
-BUDGET_WINDOW = 10.0
+BUDGET_WINDOW: Final = 10.0
 
 
 @dataclass(slots=True, eq=False)

@@ -22,19 +22,33 @@ from __future__ import annotations
 import calendar
 import time
 from email.utils import parsedate_tz
+from typing import Final
 
-NOT_MODIFIED = 304
-PRECONDITION_FAILED = 412
-PROCEED = 0
+NOT_MODIFIED: Final = 304
+PRECONDITION_FAILED: Final = 412
+PROCEED: Final = 0
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
 
 # A header longer than this is no date: parsing it would be work spent on an attack.
-_DATE_MAX = 64
+_DATE_MAX: Final = 64
 # An If-Match or If-None-Match list is compared tag by tag; a long one is refused as a whole
 # (as no match) rather than scanned, since a head within buffer-size could hold thousands.
-_TAGS_MAX = 64
+_TAGS_MAX: Final = 64
 
 
 def http_date(seconds: float) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import unquote_to_bytes
 
 
@@ -109,7 +110,7 @@ class Request:
 
 # `int in bytes` is one memchr. `b"%" in bytes` first tries to read b"%" as an integer, and
 # clears the TypeError it formats for that: about 5,000 instructions, an eighth of a request.
-PERCENT = 0x25  # ord("%")
+PERCENT: Final = 0x25  # ord("%")
 
 
 def unescaped_path(path: bytes) -> bytes:
@@ -137,7 +138,7 @@ class EndOfMessage:
         return "END"  # pickled by name: unpickling (and copy, deepcopy) gives the one instance
 
 
-END = EndOfMessage()
+END: Final = EndOfMessage()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,16 +16,17 @@ with a fixed length), so the worker keeps the plans of recent heads in a `PlanCa
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import Final
 
 from usher.protocols.response import HeadTemplate, head_template
 
 # Headers that describe this hop's framing: usher frames the response itself, so an app's copies
 # would contradict it. `Connection: close` from the app is honoured; the rest are dropped.
-_HOP_BY_HOP = frozenset(("connection", "transfer-encoding", "keep-alive"))
+_HOP_BY_HOP: Final = frozenset(("connection", "transfer-encoding", "keep-alive"))
 
 # Distinct heads remembered per worker. Heads that vary per response (a cookie, a length) would
 # otherwise grow it without bound; when full it starts over, which costs one re-plan per head.
-PLAN_CACHE_SIZE = 256
+PLAN_CACHE_SIZE: Final = 256
 
 
 class ResponsePlan:

@@ -36,7 +36,7 @@ Rules this codec holds to:
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Final, NoReturn
 
 import httptools
 
@@ -60,33 +60,35 @@ from usher.protocols.http1_rules import (
 )
 
 # Module-level names: the hot path reads locals and globals, not enum class attributes.
-_IDLE = CodecState.IDLE
-_HEAD = CodecState.HEAD
-_BODY = CodecState.BODY
-_DONE = CodecState.DONE
-_SWITCHED = CodecState.SWITCHED
+_IDLE: Final = CodecState.IDLE
+_HEAD: Final = CodecState.HEAD
+_BODY: Final = CodecState.BODY
+_DONE: Final = CodecState.DONE
+_SWITCHED: Final = CodecState.SWITCHED
 
 # Fields that decide framing or routing: noted in on_header, judged once the head is complete.
-_NOTED = frozenset((b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"))
-_HOST = b"host"
+_NOTED: Final = frozenset((b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"))
+_HOST: Final = b"host"
 # Byte values: `int in bytes` is a plain memchr, several times cheaper than `b"_" in bytes`.
 _UNDERSCORE, _SLASH, _HASH, _QUESTION = b"_/#?"
-_BLANK = b"\r\n"  # the bytes of an empty line
-_OWS = b" \t"  # optional whitespace around a field value
+_BLANK: Final = b"\r\n"  # the bytes of an empty line
+_OWS: Final = b" \t"  # optional whitespace around a field value
 
-_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
-_VERSIONS = {"1.1": "1.1", "1.0": "1.0"}
+_METHODS: Final = {
+    m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+}
+_VERSIONS: Final = {"1.1": "1.1", "1.0": "1.0"}
 # The end of a request line, by the version it names. httptools gives the version only as a
 # string it formats per call (about 3,500 instructions, a tenth of a request); read from the
 # bytes instead where the request line is known to start a fed chunk (on_headers_complete).
-_LINE_ENDS = {b" HTTP/1.1\r\n": "1.1", b" HTTP/1.0\r\n": "1.0"}
-_LF = 0x0A
+_LINE_ENDS: Final = {b" HTTP/1.1\r\n": "1.1", b" HTTP/1.0\r\n": "1.0"}
+_LF: Final = 0x0A
 
 # A chunk's size line and the CRLF after its data take about this many bytes (16 hex digits at
 # most, then CRLF, then CRLF). Bytes of chunk framing beyond this allowance (extensions,
 # trailers) are charged against buffer-size, because httptools holds a trailer field in memory
 # until it ends: without the charge one endless trailer would grow a worker without bound.
-_CHUNK_FRAMING = 24
+_CHUNK_FRAMING: Final = 24
 
 
 class _Refused(Exception):

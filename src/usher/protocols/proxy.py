@@ -21,21 +21,22 @@ from __future__ import annotations
 import ipaddress
 import struct
 from dataclasses import dataclass
+from typing import Final
 
 from usher.protocols.events import ProtocolError
 
-V1_PREFIX = b"PROXY "
-V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+V1_PREFIX: Final = b"PROXY "
+V2_SIGNATURE: Final = b"\r\n\r\n\x00\r\nQUIT\n"
 # The spec's bound for a version 1 line, CRLF included: a longer one is not a PROXY header.
-V1_MAX = 107
+V1_MAX: Final = 107
 # Version 2's length field allows 64 KiB of TLVs. Balancers send tens of bytes (AWS NLB's VPC
 # endpoint id, a TLS summary); 2 KiB leaves room for those and bounds what a connection may make
 # a worker hold before its request is even known.
-V2_MAX_BODY = 2048
+V2_MAX_BODY: Final = 2048
 
-_V2_HEAD = struct.Struct("!12sBBH")
-_V2_INET = struct.Struct("!4s4sHH")
-_V2_INET6 = struct.Struct("!16s16sHH")
+_V2_HEAD: Final = struct.Struct("!12sBBH")
+_V2_INET: Final = struct.Struct("!4s4sHH")
+_V2_INET6: Final = struct.Struct("!16s16sHH")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,14 +18,15 @@ specs, or more than `MAX_PARTS` parts left after merging, is ignored and the who
 from __future__ import annotations
 
 import os
+from typing import Final
 
 # Apache refuses more than 200 ranges (MaxRanges) and nginx none by default; real clients (PDF
 # viewers, media players, download resumers) ask for one range, rarely a handful.
-MAX_SPECS = 100
-MAX_PARTS = 16
+MAX_SPECS: Final = 100
+MAX_PARTS: Final = 16
 # Two ranges closer than this cost more as two parts (each with its boundary and headers, ~80
 # bytes) than the gap between them sent once.
-MERGE_GAP = 80
+MERGE_GAP: Final = 80
 
 
 class _Unsatisfiable:
@@ -35,7 +36,7 @@ class _Unsatisfiable:
         return "UNSATISFIABLE"
 
 
-UNSATISFIABLE = _Unsatisfiable()
+UNSATISFIABLE: Final = _Unsatisfiable()
 
 Spans = list[tuple[int, int]]
 

@@ -13,13 +13,14 @@ the response length is known, since chunked framing does not exist in HTTP/1.0.
 from __future__ import annotations
 
 import time
+from typing import Final
 
-CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
-LAST_CHUNK = b"0\r\n\r\n"
+CONTINUE_100: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+LAST_CHUNK: Final = b"0\r\n\r\n"
 
 # The statuses usher answers by itself. A table rather than http.HTTPStatus: that enum costs every
 # worker over half a MiB of memory for a few strings.
-_ERROR_PHRASES = {
+_ERROR_PHRASES: Final = {
     400: "Bad Request",
     408: "Request Timeout",
     413: "Content Too Large",
@@ -31,8 +32,8 @@ _ERROR_PHRASES = {
     505: "HTTP Version Not Supported",
 }
 
-_DAYS = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
-_MONTHS = (
+_DAYS: Final = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
+_MONTHS: Final = (
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun",
     b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 )  # fmt: skip

@@ -26,21 +26,22 @@ Rules this codec holds to:
 from __future__ import annotations
 
 import sys
+from typing import Final
 
 from usher.protocols.events import END, CodecState, Data, Event, Limits, ProtocolError, Request
 
 # Module-level names: the per-request path reads globals, not enum class attributes.
-_IDLE = CodecState.IDLE
-_HEAD = CodecState.HEAD
-_BODY = CodecState.BODY
-_DONE = CodecState.DONE
+_IDLE: Final = CodecState.IDLE
+_HEAD: Final = CodecState.HEAD
+_BODY: Final = CodecState.BODY
+_DONE: Final = CodecState.DONE
 
-MODIFIER_WSGI = 0
+MODIFIER_WSGI: Final = 0
 # uWSGI's "manage PATH_INFO" modifier: SCRIPT_NAME is removed from the front of PATH_INFO.
-MODIFIER_STRIP_SCRIPT_NAME = 30
+MODIFIER_STRIP_SCRIPT_NAME: Final = 30
 
-_HEADER_SIZE = 4
-_MAX_FIELD = 0xFFFF  # every length in the packet is a u16
+_HEADER_SIZE: Final = 4
+_MAX_FIELD: Final = 0xFFFF  # every length in the packet is a u16
 
 
 class UwsgiCodec:
@@ -204,7 +205,7 @@ def http_version(variables: dict[str, str]) -> str:
 
 
 # SERVER_PROTOCOL as a front server sends it, to the version: one lookup for the usual ones.
-_VERSIONS = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0"}
+_VERSIONS: Final = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0"}
 
 
 def new_request(variables: dict[str, str], length: int) -> Request:
@@ -238,7 +239,7 @@ def new_request(variables: dict[str, str], length: int) -> Request:
 # where otherwise a new key string is cut and hashed per field: a tenth of the decoding. A packet
 # whose first key differs (another location's params) is decoded field by field and teaches a new
 # run.
-_LEAD_MAX = 32  # keys remembered; nginx's stock uwsgi_params has 15
+_LEAD_MAX: Final = 32  # keys remembered; nginx's stock uwsgi_params has 15
 
 
 class VarsDecoder:
@@ -387,7 +388,7 @@ def encode_uwsgi_request(
 
 # The little-endian u16 of every length up to this one, made once: a packet's fields are short,
 # and a list index costs less than an int.to_bytes call per field.
-_SHORT_LENGTHS = tuple(n.to_bytes(2, "little") for n in range(1024))
+_SHORT_LENGTHS: Final = tuple(n.to_bytes(2, "little") for n in range(1024))
 
 
 def encode_uwsgi_vars(variables: dict[bytes, bytes], modifier1: int = MODIFIER_WSGI) -> bytes:

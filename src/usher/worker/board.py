@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from time import monotonic_ns
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from usher.scoreboard import (
     BUCKETS,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from usher.protocols.events import Request
 
 # How often the shared row is refreshed: stats readers poll once a second (uwsgitop's default).
-FLUSH_INTERVAL = 1.0
+FLUSH_INTERVAL: Final = 1.0
 
 
 class Sent(Protocol):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from time import monotonic_ns
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Final, Union
 
 from usher.adapters.base import Exchange, TunnelEnd
 from usher.protocols.events import (
@@ -37,10 +37,10 @@ if TYPE_CHECKING:
     from usher.protocols.uwsgi import UwsgiCodec
     from usher.worker.context import ListenerContext, WorkerContext
 
-IDLE = CodecState.IDLE
-HEAD = CodecState.HEAD
-BODY = CodecState.BODY
-DONE = CodecState.DONE
+IDLE: Final = CodecState.IDLE
+HEAD: Final = CodecState.HEAD
+BODY: Final = CodecState.BODY
+DONE: Final = CodecState.DONE
 
 
 class Answered:
@@ -58,7 +58,7 @@ class Answered:
         return []
 
 
-ANSWERED = Answered()
+ANSWERED: Final = Answered()
 
 Codec = Union["HttpCodec", "UwsgiCodec", Answered]
 

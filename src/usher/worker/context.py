@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from time import monotonic_ns
-from typing import Protocol
+from typing import Final, Protocol
 
 from usher.adapters.base import Handler
 from usher.logs import ServerLog
@@ -33,20 +33,20 @@ from usher.worker.board import Running, WorkerBoard, make_board
 # average counts what a request costs the loop, so with responses not held it includes their
 # write and the access log line (tens of µs on a busy machine): the bound leaves room for that,
 # or quick requests measured while not held would keep holding off.
-BATCH_BELOW_NS = 200_000
-FLUSH_AFTER_NS = 200_000
+BATCH_BELOW_NS: Final = 200_000
+FLUSH_AFTER_NS: Final = 200_000
 
 # A turn that has held the loop this long accepts waiting clients itself (usher.worker.backlog): libuv
 # would take one per turn. 5 ms is two Django pages.
-ACCEPT_AFTER_NS = 5_000_000
+ACCEPT_AFTER_NS: Final = 5_000_000
 
 
 # A stopping worker keeps idle connections this long: a client that connected just before the
 # stop (its connection accepted, its request not yet read) must get an answer, not a reset, or a
 # chain reload under load would fail requests.
-STOP_GRACE = 1.0
+STOP_GRACE: Final = 1.0
 
-_IDLE = CodecState.IDLE
+_IDLE: Final = CodecState.IDLE
 
 
 class Carrier(Protocol):

@@ -32,7 +32,7 @@ import contextlib
 import errno
 import socket
 from time import monotonic_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from usher.adapters.base import Exchange
 from usher.logs import write_line
@@ -51,19 +51,19 @@ if TYPE_CHECKING:
 # The largest body a OneShot sends in its one write. A larger one goes through a connection's
 # transport, which paces it to the client (backpressure, write timeout); the cost of that path is
 # small next to the body's.
-ONE_WRITE = 64 * 1024
+ONE_WRITE: Final = 64 * 1024
 
 # Clients accepted per wake-up of the listening socket. Each is answered before the next is
 # accepted, so a worker takes no more than it serves; siblings on the same socket take the rest.
-BURST = 16
+BURST: Final = 16
 
 # After EMFILE and the like the listening socket stays readable; watching it at once again would
 # spin. The worker looks again after this many seconds, once connections have closed.
-RETRY_AFTER_ERROR = 0.1
+RETRY_AFTER_ERROR: Final = 0.1
 
-_DONE = CodecState.DONE
-_STREAM = int(socket.SOCK_STREAM)
-_TRANSIENT = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.EINTR}
+_DONE: Final = CodecState.DONE
+_STREAM: Final = int(socket.SOCK_STREAM)
+_TRANSIENT: Final = {errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.EINTR}
 
 
 def carry(
