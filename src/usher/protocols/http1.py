@@ -83,6 +83,12 @@ _VERSIONS: Final = {"1.1": "1.1", "1.0": "1.0"}
 # bytes instead where the request line is known to start a fed chunk (on_headers_complete).
 _LINE_ENDS: Final = {b" HTTP/1.1\r\n": "1.1", b" HTTP/1.0\r\n": "1.0"}
 _LF: Final = 0x0A
+# Header names lower-cased once per spelling a client sends, not per request: a lookup of the
+# name llhttp hands over costs less than lower() and gives a name whose hash is already known
+# to the lookups after it. Clients choose names, so the cache is capped in count and length.
+_LOWER: Final[dict[bytes, bytes]] = {}
+_LOWER_MAX: Final = 512
+_LOWER_NAME_MAX: Final = 64
 
 # A chunk's size line and the CRLF after its data take about this many bytes (16 hex digits at
 # most, then CRLF, then CRLF). Bytes of chunk framing beyond this allowance (extensions,
@@ -326,7 +332,12 @@ class HttpCodec:
             if self._trailers > self._max_head:
                 self._refuse(400, self._framing_too_large())
             return
-        name = name.lower()
+        lowered = _LOWER.get(name)
+        if lowered is None:
+            lowered = name.lower()
+            if len(_LOWER) < _LOWER_MAX and len(name) <= _LOWER_NAME_MAX:
+                _LOWER[name] = lowered
+        name = lowered
         if value and value[-1] in _OWS:
             value = value.rstrip(_OWS)
         if _UNDERSCORE in name:

@@ -295,7 +295,7 @@ class Connection(asyncio.Protocol):
         """Called on the loop when a response is complete."""
         responder = self.responder
         worker = self.worker
-        if worker.log.enabled and not responder.quiet:
+        if worker.logging and not responder.quiet:
             worker.log.access(self, responder)
         worker.requests += 1
         worker.board.finish(
@@ -328,7 +328,7 @@ class Connection(asyncio.Protocol):
         responder = self.responder
         responder.status = "101 Switching Protocols"
         responder.head_bytes = len(head)
-        if worker.log.enabled and not responder.quiet:
+        if worker.logging and not responder.quiet:
             worker.log.access(self, responder)
         worker.requests += 1
         worker.board.finish(
@@ -393,7 +393,7 @@ class Connection(asyncio.Protocol):
             self.pending += data
             return
         self.pending = data
-        self.worker.defer(self)
+        self.worker.defer(self, self.started_ns)
 
     def flush(self) -> None:
         """Write the held responses; close now if the connection was closed meanwhile."""

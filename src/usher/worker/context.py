@@ -126,18 +126,23 @@ class WorkerContext:
         self.batching = True  # hold quick responses for the end of the turn (Connection.defer)
         self.board: WorkerBoard = make_board(metered=False)
         self.log = ServerLog.from_settings(settings, pid=os.getpid(), worker_id=worker_id)
+        # The log's `enabled`, read twice a request: a plain attribute here, where the log's is
+        # looked up by name from the compiled request path.
+        self.logging: bool = self.log.enabled
+        self._end_turn_soon = self._end_turn  # bound once: scheduled every turn
 
     # -- the loop's turn -------------------------------------------------------------------
     # Inline requests run inside libuv's callbacks, one turn of the loop serving every ready
     # connection. The turn's start is noted at its first request, and a callback queued then runs
     # when the turn's callbacks are done.
 
-    def defer(self, conn: Carrier) -> None:
-        """Hold `conn`'s complete response until the turn ends (Connection.defer)."""
+    def defer(self, conn: Carrier, started_ns: int) -> None:
+        """Hold `conn`'s complete response, to a request that reached the app at `started_ns`,
+        until the turn ends (Connection.defer)."""
         if not self.deferred:
-            self.deferred_since = conn.started_ns
+            self.deferred_since = started_ns
             if not self.turn_began:
-                self._begin_turn(conn.started_ns)
+                self._begin_turn(started_ns)
         self.deferred.append(conn)
 
     def flush(self) -> None:
@@ -149,7 +154,7 @@ class WorkerContext:
 
     def _begin_turn(self, now: int) -> None:
         self.turn_began = self.accept_checked = now
-        self.loop.call_soon(self._end_turn)
+        self.loop.call_soon(self._end_turn_soon)
 
     def _end_turn(self) -> None:
         self.turn_began = 0

@@ -244,7 +244,7 @@ class OneShot:
     def run(self, request: Request, body: bytes) -> None:
         """Hand the whole request to the listener's handler, which answers through this."""
         worker = self.worker
-        if worker.log.enabled:
+        if worker.logging:
             self.started = worker.clock()
         self.request = request
         self.exchange = exchange = self.context.handler.begin(request, self)
@@ -309,7 +309,7 @@ class OneShot:
         self.head_bytes = len(head)
         self.body_bytes = length
         self.header_count = plan.header_count
-        if worker.log.enabled and not self.quiet:
+        if worker.logging and not self.quiet:
             worker.log.access(self, self)
         worker.requests += 1
         worker.board.finish(self.started_ns, len(head) + length, status)
@@ -319,7 +319,7 @@ class OneShot:
             exchange.release()
         self.pending = head + body
         if worker.batching:
-            worker.defer(self)
+            worker.defer(self, self.started_ns)
         else:
             self.flush()
 

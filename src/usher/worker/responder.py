@@ -90,8 +90,9 @@ class Responder:
         self.head_bytes = 0
         self.status = ""
         self.threaded = False
-        if self.conn.worker.log.enabled:
-            self.started = self.conn.worker.clock()
+        worker = self.conn.worker
+        if worker.logging:
+            self.started = worker.clock()
 
     def emit(self, data: bytes) -> None:
         conn = self.conn
