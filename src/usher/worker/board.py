@@ -2,10 +2,10 @@
 
 The request path pays for a clock read when the app is called (`Connection.started_ns`) and one
 call when the response is complete (`WorkerBoard.finish`: a second clock read and a few integer
-additions on plain attributes, given plain values so that the compiled form reads nothing by name): about 0.2 µs against a budget of 3% of a hello-world request
-(~15 µs). It touches no shared memory: a store into a shared page costs more on a real request
-path than in a micro benchmark, because the kernel's networking work in between evicts the page
-from the cache.
+additions on plain attributes; it is given plain values, so the compiled form reads nothing by
+name): about 0.2 µs against a budget of 3% of a hello-world request (~15 µs). It touches no
+shared memory: a store into a shared page costs more on a real request path than in a micro
+benchmark, because the kernel's networking work in between evicts the page from the cache.
 
 A reporter thread copies everything into the shared row once a second: the counters, and the
 start, method, URI and client of the requests in progress (the busy connections, oldest first,
