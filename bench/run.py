@@ -174,7 +174,7 @@ def measure(
         url = f"http://127.0.0.1:{front}{app.url_path}"
         run_wrk(url, args.warmup)
         before = Snapshot.take(proc, nginx)
-        result = run_wrk(url, args.duration)
+        result = run_wrk(url, max(args.duration, app.min_duration))
         after = Snapshot.take(proc, nginx)
         proc.check_alive()
         server_user, server_system = cpu_split_between(before.server, after.server)
