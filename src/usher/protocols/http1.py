@@ -55,6 +55,8 @@ from usher.protocols.http1_rules import (
     Refusal,
     check_hosts,
     judge_framing,
+    line_version,
+    lowered_name,
     other_target,
     rare_method,
 )
@@ -78,17 +80,6 @@ _METHODS: Final = {
     m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 }
 _VERSIONS: Final = {"1.1": "1.1", "1.0": "1.0"}
-# The end of a request line, by the version it names. httptools gives the version only as a
-# string it formats per call (some 2,000 instructions, 5% of a request); read from the
-# bytes instead where the request line is known to start a fed chunk (on_headers_complete).
-_LINE_ENDS: Final = {b" HTTP/1.1\r\n": "1.1", b" HTTP/1.0\r\n": "1.0"}
-_LF: Final = 0x0A
-# Header names lower-cased once per spelling a client sends, not per request: a lookup of the
-# name llhttp hands over costs less than lower() and gives a name whose hash is already known
-# to the lookups after it. Clients choose names, so the cache is capped in count and length.
-_LOWER: Final[dict[bytes, bytes]] = {}
-_LOWER_MAX: Final = 512
-_LOWER_NAME_MAX: Final = 64
 
 # A chunk's size line and the CRLF after its data take about this many bytes (16 hex digits at
 # most, then CRLF, then CRLF). Bytes of chunk framing beyond this allowance (extensions,
@@ -332,12 +323,7 @@ class HttpCodec:
             if self._trailers > self._max_head:
                 self._refuse(400, self._framing_too_large())
             return
-        lowered = _LOWER.get(name)
-        if lowered is None:
-            lowered = name.lower()
-            if len(_LOWER) < _LOWER_MAX and len(name) <= _LOWER_NAME_MAX:
-                _LOWER[name] = lowered
-        name = lowered
+        name = lowered_name(name)
         if value and value[-1] in _OWS:
             value = value.rstrip(_OWS)
         if _UNDERSCORE in name:
@@ -358,13 +344,10 @@ class HttpCodec:
             version = None
             line = self._line
             if line is not None:
-                # The chunk began with this request: its first LF ends the request line, whose
-                # last word llhttp has just accepted as the version. A pipelined request after
-                # it, a head over several reads or a leading empty line asks httptools instead.
+                # A pipelined request after it, a head over several reads or a leading empty
+                # line asks httptools instead.
                 self._line = None
-                end = line.find(_LF)
-                if end >= 10:
-                    version = _LINE_ENDS.get(line[end - 10 : end + 1])
+                version = line_version(line)
             if version is None:
                 version = _VERSIONS.get(parser.get_http_version())
             if version is None:

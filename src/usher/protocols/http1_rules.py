@@ -1,5 +1,5 @@
 """The HTTP/1.x codec's rules for a request head (usher.protocols.http1): framing, Host fields,
-methods and request targets. Pure functions; a head they refuse raises `Refusal`, which the codec
+methods and request targets, and the head's version and field names read cheaply. Pure functions; a head they refuse raises `Refusal`, which the codec
 turns into a ProtocolError.
 
 Framing is never guessed. llhttp already refuses Content-Length together with Transfer-Encoding,
@@ -12,9 +12,38 @@ host-confusion shape when a proxy and a server disagree.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import httptools
+
+# The end of a request line, by the version it names. httptools gives the version only as a
+# string it formats per call (some 2,000 instructions, 5% of a request).
+_LINE_ENDS: Final = {b" HTTP/1.1\r\n": "1.1", b" HTTP/1.0\r\n": "1.0"}
+_LF: Final = 0x0A
+# Header names lower-cased once per spelling a client sends, not per request: a lookup of the
+# name llhttp hands over costs less than lower() and gives a name whose hash is already known
+# to the lookups after it. Clients choose names, so the cache is capped in count and length.
+_LOWER: Final[dict[bytes, bytes]] = {}
+_LOWER_MAX: Final = 512
+_LOWER_NAME_MAX: Final = 64
+
+
+def line_version(chunk: bytes) -> str | None:
+    """The version of the request whose line starts `chunk`, once llhttp has accepted that line
+    (its first LF ends it, and its last word is the version); None when the chunk does not end
+    its first line that way (a leading empty line, say), for httptools to answer."""
+    end = chunk.find(_LF)
+    return _LINE_ENDS.get(chunk[end - 10 : end + 1]) if end >= 10 else None
+
+
+def lowered_name(name: bytes) -> bytes:
+    """A field name in lower case."""
+    lowered = _LOWER.get(name)
+    if lowered is None:
+        lowered = name.lower()
+        if len(_LOWER) < _LOWER_MAX and len(name) <= _LOWER_NAME_MAX:
+            _LOWER[name] = lowered
+    return lowered
 
 
 class Refusal(Exception):

@@ -295,12 +295,7 @@ class Connection(asyncio.Protocol):
         """Called on the loop when a response is complete."""
         responder = self.responder
         worker = self.worker
-        if worker.logging and not responder.quiet:
-            worker.log.access(self, responder)
-        worker.requests += 1
-        worker.board.finish(
-            self.started_ns, responder.head_bytes + responder.body_bytes, responder.status
-        )
+        self.count_answered()
         self.busy = False
         exchange = self.exchange  # release_request, written out: once per request
         if exchange is not None:
@@ -316,6 +311,16 @@ class Connection(asyncio.Protocol):
         if self.queue or not self.reading:
             self.drain_queue()
 
+    def count_answered(self) -> None:
+        """The request's response is complete: its access line, the worker's count, the board."""
+        responder, worker = self.responder, self.worker
+        if worker.logging and not responder.quiet:
+            worker.log.access(self, responder)
+        worker.requests += 1
+        worker.board.finish(
+            self.started_ns, responder.head_bytes + responder.body_bytes, responder.status
+        )
+
     def switch(self, head: bytes, end: TunnelEnd) -> Tunnel | None:
         """The handler accepted the upgrade: write its 101 `head`, count the request as
         answered, and hand the transport to a Tunnel for `end`, with the bytes read past the
@@ -328,12 +333,7 @@ class Connection(asyncio.Protocol):
         responder = self.responder
         responder.status = "101 Switching Protocols"
         responder.head_bytes = len(head)
-        if worker.logging and not responder.quiet:
-            worker.log.access(self, responder)
-        worker.requests += 1
-        worker.board.finish(
-            self.started_ns, responder.head_bytes + responder.body_bytes, responder.status
-        )
+        self.count_answered()
         tunnel = Tunnel(worker, transport, end, self.started_ns, self.peer)
         worker.connections.discard(self)
         worker.connections.add(tunnel)
