@@ -97,7 +97,10 @@ def test_slow_requests_stop_the_holding() -> None:
     slow = Turn(sleeper(worker_module.BATCH_BELOW_NS / 1e9 * 2))
     try:
         conn, out = slow.connect()
-        for _ in range(4):  # the running average needs a few slow requests to cross the bound
+        # The running average starts at 0 and moves an eighth of the way per request: after n
+        # requests of twice the bound it stands at 2 * (1 - (7/8)^n) bounds, over the bound from
+        # n = 6 on. Eight leave a margin that does not rely on time.sleep() overshooting.
+        for _ in range(8):
             conn.data_received(GET)
             slow.end()
         assert not slow.state.batching
