@@ -6,10 +6,11 @@ ready request takes: fifty Django pages are ~125 ms, so a burst of new clients (
 balancer, a client pool reconnecting) would sit in the kernel's accept queue for seconds, a few
 accepts per iteration, while the clients already accepted are served again and again.
 
-So a worker whose turn has held the loop for a while (WorkerContext.after_inline_request) accepts
-what is waiting itself, a few at a time, between two requests, and hands each socket to uvloop as
-a transport. While requests are quick, turns are short, this never runs, and libuv's own accept is
-the only path.
+So a worker whose turn has held the loop for a while (WorkerContext.after_inline_request), or
+whose slow requests are queued for their turns (WorkerContext.wait_turn: one a turn, and libuv's
+one accept with each), accepts what is waiting itself, a few at a time, between two requests, and
+hands each socket to uvloop as a transport. While requests are quick, turns are short, this never
+runs, and libuv's own accept is the only path.
 """
 
 from __future__ import annotations

@@ -85,6 +85,7 @@ class Connection(asyncio.Protocol):
         "responder",
         "started_ns",
         "transport",
+        "waiting",
         "worker",
         "write_paused",
     )
@@ -101,6 +102,9 @@ class Connection(asyncio.Protocol):
         self.started_ns = 0  # when the request in progress reached the app (scoreboard)
         self.queue: deque[Event] = deque()
         self.busy = False
+        # Complete, and waiting for its turn in arrival order (WorkerContext.wait_turn): not
+        # `busy`, which the scoreboard reads as the app running since `started_ns`.
+        self.waiting = False
         self.reading = True
         self.closed = False
         self.lost = False  # connection_lost came: the transport is gone
@@ -143,7 +147,7 @@ class Connection(asyncio.Protocol):
     @property
     def idle(self) -> bool:
         """Between requests, with nothing queued: a stopping worker may close it."""
-        return not self.busy and not self.queue and self.codec.state is IDLE
+        return not self.busy and not self.waiting and not self.queue and self.codec.state is IDLE
 
     def data_received(self, data: bytes) -> None:
         now = self.worker.now
@@ -152,7 +156,7 @@ class Connection(asyncio.Protocol):
         if codec.state is not HEAD:
             self.head_started = now
         for event in codec.receive_data(data):
-            if self.busy or self.queue:
+            if self.busy or self.waiting or self.queue:
                 self.queue.append(event)
             elif event is END:
                 self.run()
@@ -170,8 +174,8 @@ class Connection(asyncio.Protocol):
         self.drain_queue()
         if self.pending:
             self.flush()  # returning False closes the transport: what it holds must be in it
-        # Keep the write side open while a response is still being produced.
-        return self.busy
+        # Keep the write side open while a response is still to be produced.
+        return self.busy or self.waiting
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = self.lost = True
@@ -239,7 +243,7 @@ class Connection(asyncio.Protocol):
     def drain_queue(self) -> None:
         """Run queued events in order until one of them keeps the connection busy."""
         queue = self.queue
-        while queue and not self.busy and not self.closed:
+        while queue and not self.busy and not self.waiting and not self.closed:
             self.dispatch(queue.popleft())
         if not queue and not self.reading and not self.closed and self.transport is not None:
             self.reading = True
@@ -266,12 +270,33 @@ class Connection(asyncio.Protocol):
         self.exchange = self.listener.handler.begin(request, responder)
 
     def run(self) -> None:
-        """The request is complete: the exchange answers it, inline or on a pool thread."""
+        """The request is complete: the exchange answers it, inline or on a pool thread, now
+        or, while recent requests were slow, in its turn (WorkerContext.wait_turn)."""
         exchange = self.exchange
         if exchange is None:
             # Answered before its body ended (an ASGI app streaming the body): the rest of the
             # body was read and dropped, and the connection goes on with the next request.
             return
+        worker = self.worker
+        if not worker.batching:
+            self.waiting = True
+            worker.wait_turn(self)
+            return
+        self.answer(exchange)
+
+    def take_turn(self) -> None:
+        """The request's turn has come (WorkerContext.wait_turn): answer it, unless the client
+        went away meanwhile (connection_lost released the exchange)."""
+        self.waiting = False
+        exchange = self.exchange
+        if exchange is None:
+            return
+        if self.closed:
+            self.release_request()
+            return
+        self.answer(exchange)
+
+    def answer(self, exchange: Exchange) -> None:
         # Before `busy`: the scoreboard's reporter reads `busy`, then this.
         self.started_ns = started_ns = monotonic_ns()
         self.busy = True
@@ -437,7 +462,7 @@ class Connection(asyncio.Protocol):
     def check_timeout(self, now: float) -> None:
         """Called about once a second: drop clients that are too slow or idle too long."""
         worker = self.worker
-        if self.busy:
+        if self.busy or self.waiting:
             if self.write_paused and now - self.paused_at > worker.write_timeout:
                 worker.log.timeout(self.peer, "not reading the response")
                 self.abort()

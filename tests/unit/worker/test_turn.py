@@ -106,9 +106,96 @@ def test_slow_requests_stop_the_holding() -> None:
         assert not slow.state.batching
         written = len(out.writes)
         conn.data_received(GET)
-        assert len(out.writes) == written + 1  # written at once, before the turn ends
+        assert len(out.writes) == written and conn.waiting  # its turn is the loop's next one
+        slow.end()
+        assert len(out.writes) == written + 1  # answered in that turn and written at once
+        assert not slow.state.deferred and not conn.waiting
     finally:
         slow.close()
+
+
+@pytest.fixture
+def slow_turn() -> Iterator[tuple[Turn, list[str]]]:
+    """A worker whose recent requests were slow, with an app that records the paths it answers."""
+    answered: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        answered.append(environ["PATH_INFO"])
+        return hello(environ, start_response)
+
+    made = Turn(app)
+    # An average far above the bound: the handful of quick requests a test makes stays slow.
+    made.state.recent_ns, made.state.batching = worker_module.BATCH_BELOW_NS * 100, False
+    try:
+        yield made, answered
+    finally:
+        made.close()
+
+
+def test_slow_requests_are_answered_in_arrival_order(slow_turn: tuple[Turn, list[str]]) -> None:
+    # The connection answered last in a turn sends its next request just after the loop polled:
+    # it must not wait behind every request of the next turn as well.
+    turn, answered = slow_turn
+    a, a_out = turn.connect()
+    b, _ = turn.connect()
+    c, _ = turn.connect()
+    a.data_received(get(b"/a1"))
+    b.data_received(get(b"/b1"))
+    assert answered == [] and a.waiting and b.waiting
+    turn.end()
+    assert answered == ["/a1"] and len(a_out.writes) == 1  # one request a turn
+    c.data_received(get(b"/c1"))
+    a.data_received(get(b"/a2"))
+    for _ in range(3):
+        turn.end()
+    assert answered == ["/a1", "/b1", "/c1", "/a2"]
+    turn.end()
+    assert not turn.queued and not turn.state.waiting
+
+
+def test_a_pipelined_request_waits_behind_the_others(slow_turn: tuple[Turn, list[str]]) -> None:
+    turn, answered = slow_turn
+    a, a_out = turn.connect()
+    b, _ = turn.connect()
+    a.data_received(get(b"/a1") + get(b"/a2"))
+    b.data_received(get(b"/b1"))
+    for _ in range(3):
+        turn.end()
+    assert answered == ["/a1", "/b1", "/a2"]
+    assert [w.count(b"200 OK") for w in a_out.writes] == [1, 1]
+
+
+def test_a_client_gone_while_waiting_is_skipped(slow_turn: tuple[Turn, list[str]]) -> None:
+    turn, answered = slow_turn
+    a, a_out = turn.connect()
+    b, b_out = turn.connect()
+    a.data_received(get(b"/a"))
+    b.data_received(get(b"/b"))
+    a.connection_lost(ConnectionResetError())
+    turn.end()
+    turn.end()
+    assert answered == ["/b"] and a_out.writes == [] and len(b_out.writes) == 1
+
+
+def test_a_waiting_request_is_answered_after_the_clients_eof(
+    slow_turn: tuple[Turn, list[str]],
+) -> None:
+    turn, answered = slow_turn
+    conn, out = turn.connect()
+    conn.data_received(GET)
+    assert conn.eof_received()  # keep the transport: the response is still to come
+    turn.end()
+    assert answered == ["/"] and len(out.writes) == 1
+
+
+def test_a_stopping_worker_keeps_a_waiting_connection(slow_turn: tuple[Turn, list[str]]) -> None:
+    turn, answered = slow_turn
+    conn, out = turn.connect()
+    conn.data_received(GET)
+    turn.state.close_idle()
+    assert not out.closed
+    turn.end()
+    assert answered == ["/"] and len(out.writes) == 1
 
 
 def test_a_held_response_goes_out_once_it_has_waited_long_enough() -> None:
