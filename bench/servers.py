@@ -134,6 +134,16 @@ def _bare_prefork(run: Launch) -> list[str]:
     ]
 
 
+def _compiled_floor(run: Launch) -> list[str]:
+    return [
+        sys.executable,
+        str(APPS_DIR / "compiled_floor.py"),
+        "--port",
+        str(run.port),
+        run.app.module,
+    ]
+
+
 def _bare(run: Launch) -> list[str]:
     return [sys.executable, str(APPS_DIR / "bare_uvloop.py"), "--port", str(run.port)]
 
@@ -190,8 +200,13 @@ SERVERS = (
     Server(
         "bare-prefork", "bare", "bare prefork uvloop+httptools", HTTP, _bare_prefork,
         "no usher code: the app imported, one forked worker, a minimal environ; the memory floor "
-        "of any server on uvloop and httptools",
-        apps=frozenset({"django"}),
+        "of any server on uvloop and httptools, and on hello the floor of a WSGI server's work",
+    ),
+    Server(
+        "bare-prefork-compiled", "bare", "bare prefork, compiled by mypyc", HTTP, _compiled_floor,
+        "bare prefork compiled to C as usher's request path is: how close to the bare loop a "
+        "WSGI server on these libraries gets",
+        apps=frozenset({"hello"}),
     ),
     Server(
         "nginx-usher", "usher", "nginx → usher --socket", NGINX, _usher("--socket"),
