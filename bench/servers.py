@@ -124,24 +124,13 @@ def _granian(run: Launch) -> list[str]:
     ]  # fmt: skip
 
 
-def _bare_prefork(run: Launch) -> list[str]:
-    return [
-        sys.executable,
-        str(APPS_DIR / "bare_prefork.py"),
-        "--port",
-        str(run.port),
-        run.app.module,
-    ]
+def _bare_prefork(script: str) -> Callable[[Launch], list[str]]:
+    """bare_prefork.py run as `script` (itself, or compiled_floor.py, which compiles it first)."""
 
+    def command(run: Launch) -> list[str]:
+        return [sys.executable, str(APPS_DIR / script), "--port", str(run.port), run.app.module]
 
-def _compiled_floor(run: Launch) -> list[str]:
-    return [
-        sys.executable,
-        str(APPS_DIR / "compiled_floor.py"),
-        "--port",
-        str(run.port),
-        run.app.module,
-    ]
+    return command
 
 
 def _bare(run: Launch) -> list[str]:
@@ -198,12 +187,14 @@ SERVERS = (
         apps=frozenset({"hello"}),
     ),
     Server(
-        "bare-prefork", "bare", "bare prefork uvloop+httptools", HTTP, _bare_prefork,
+        "bare-prefork", "bare", "bare prefork uvloop+httptools", HTTP,
+        _bare_prefork("bare_prefork.py"),
         "no usher code: the app imported, one forked worker, a minimal environ; the memory floor "
         "of any server on uvloop and httptools, and on hello the floor of a WSGI server's work",
     ),
     Server(
-        "bare-prefork-compiled", "bare", "bare prefork, compiled by mypyc", HTTP, _compiled_floor,
+        "bare-prefork-compiled", "bare", "bare prefork, compiled by mypyc", HTTP,
+        _bare_prefork("compiled_floor.py"),
         "bare prefork compiled to C as usher's request path is: how close to the bare loop a "
         "WSGI server on these libraries gets",
         apps=frozenset({"hello"}),
