@@ -133,7 +133,7 @@ class WorkerContext:
         # Recent requests were quick: hold their responses for the end of the turn
         # (Connection.defer). Else complete requests wait for their turn (wait_turn).
         self.batching = True
-        self.waiting: deque[Waiting] = deque()
+        self.arrivals: deque[Waiting] = deque()  # complete slow requests, in arrival order
         self._next_turn_soon = self._next_turn  # bound once: scheduled every slow request
         self.board: WorkerBoard = make_board(metered=False)
         self.log = ServerLog.from_settings(settings, pid=os.getpid(), worker_id=worker_id)
@@ -184,15 +184,15 @@ class WorkerContext:
     def wait_turn(self, conn: Waiting) -> None:
         """Answer `conn`'s complete request after those that arrived before it, each in a turn
         of the loop of its own."""
-        waiting = self.waiting
-        waiting.append(conn)
-        if len(waiting) == 1:
+        arrivals = self.arrivals
+        arrivals.append(conn)
+        if len(arrivals) == 1:
             self.loop.call_soon(self._next_turn_soon)
 
     def _next_turn(self) -> None:
-        waiting = self.waiting
-        conn = waiting.popleft()
-        if waiting:
+        arrivals = self.arrivals
+        conn = arrivals.popleft()
+        if arrivals:
             # Queued first: it runs in the loop's next turn, after the poll that queues
             # whatever arrived during this request.
             self.loop.call_soon(self._next_turn_soon)

@@ -150,7 +150,7 @@ def test_slow_requests_are_answered_in_arrival_order(slow_turn: tuple[Turn, list
         turn.end()
     assert answered == ["/a1", "/b1", "/c1", "/a2"]
     turn.end()
-    assert not turn.queued and not turn.state.waiting
+    assert not turn.queued and not turn.state.arrivals
 
 
 def test_a_pipelined_request_waits_behind_the_others(slow_turn: tuple[Turn, list[str]]) -> None:
