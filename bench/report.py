@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loadgen import WrkResult
@@ -44,6 +44,10 @@ class Row:
     # the measured run: another program on the machine skews every figure of the row.
     other_load: tuple[float, float] = (0.0, 0.0)
     failure: str | None = None
+    # The p99 of every measured round (median() fills it in). A slow app's p99 moves by tens of
+    # ms between rounds of one server, so its median over the rounds, not the one round whose
+    # req/s was the median, is what ranks servers on latency.
+    p99_rounds: tuple[float, ...] = ()
 
     @property
     def cpu_us(self) -> float | None:
@@ -93,7 +97,10 @@ def median(rounds: list[Row]) -> Row:
     """The row of the median requests/s among one server's rounds (the lower one of an even
     count); rounds that failed are left out, and the row fails only when every round did."""
     measured = sorted((row for row in rounds if row.result is not None), key=_rps)
-    return measured[(len(measured) - 1) // 2] if measured else rounds[0]
+    if not measured:
+        return rounds[0]
+    p99s = tuple(sorted(row.result.p99_ms for row in measured if row.result is not None))
+    return replace(measured[(len(measured) - 1) // 2], p99_rounds=p99s)
 
 
 def _rps(row: Row) -> float:
@@ -153,6 +160,14 @@ def _noise(row: Row) -> str:
     )
 
 
+def _p99_spread(row: Row) -> str:
+    p99s = row.p99_rounds
+    middle = p99s[(len(p99s) - 1) // 2]
+    return (
+        f"- {row.server.label}: {middle:.1f} ({p99s[0]:.1f} to {p99s[-1]:.1f}, {len(p99s)} rounds)"
+    )
+
+
 def tables(rows: list[Row]) -> str:
     """One markdown table per app, rows in the order they ran."""
     parts = []
@@ -164,6 +179,10 @@ def tables(rows: list[Row]) -> str:
         parts.append(f"| {' | '.join(HEADER)} |\n|---{'|--:' * (COLUMNS - 1)}|")
         parts.extend(_row_line(row, rows) for row in mine)
         parts.append("")
+        spread = [_p99_spread(row) for row in mine if len(row.p99_rounds) > 1]
+        if spread:
+            parts.extend(["p99 ms, the median of the rounds (their range):", ""])
+            parts.extend([*spread, ""])
         noisy = [_noise(row) for row in mine if _noisy(row)]
         if noisy:
             parts.extend([*noisy, ""])
