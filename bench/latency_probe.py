@@ -60,7 +60,16 @@ async def _client(
             reader, writer = await asyncio.open_connection(host, port)
         sent = time.monotonic()
         writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionResetError):
+            # A server that closes each connection without saying so (uWSGI's --http-socket):
+            # the request went to a closed connection, so it is sent again on a new one.
+            writer.close()
+            reader, writer = await asyncio.open_connection(host, port)
+            sent = time.monotonic()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
         length, closes = _content_length(head)
         if length is None:
             await reader.read()  # the body runs to the end of the connection
